@@ -1,0 +1,39 @@
+//! Profiles: the TOML files that say what a run does — the first stage of the data flow
+//! (`profile ─▶ plan ─▶ generate ─▶ …`).
+//!
+//! A profile is parsed strictly: unknown keys are errors, values have real types (durations,
+//! URLs, DSNs, positive rates), and every error names the file, line, column, key path, the bad
+//! value and what is allowed. Secrets come from the environment through `${VAR}` (or
+//! `${VAR:-default}`) and are never printed: [`Secret`] has no `Display`, and DSNs and URLs are
+//! shown through `sentry_load_common::redact`.
+//!
+//! ```toml
+//! seed = 42
+//! [target]
+//! kind = "relay"
+//! dsn = "${SENTRY_DSN}"
+//! [traffic]
+//! rate = 100          # events per second
+//! duration = "60s"
+//! mix = { error = 1.0 }
+//! [verify.clickhouse]
+//! url = "http://127.0.0.1:8123"
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod interpolate;
+mod load;
+mod schema;
+mod shipped;
+mod values;
+
+pub use error::ProfileError;
+pub use interpolate::interpolate;
+pub use load::{LoadedProfile, load_profile, parse_profile};
+pub use schema::{
+    ClickHouseConfig, GatesConfig, KindMix, PostgresConfig, Profile, SendConfig, SentryApiConfig,
+    TargetConfig, TargetKind, TrafficConfig, VerifyConfig, MIN_POLL_INTERVAL,
+};
+pub use shipped::{SHIPPED_PROFILES, shipped_profile};
+pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, Weight};

@@ -1,0 +1,130 @@
+use super::*;
+use crate::ProfileError;
+
+fn parse(text: &str) -> Result<Profile, ProfileError> {
+    parse_profile("test.toml", text)
+}
+
+fn invalid(text: &str) -> crate::error::InvalidProfile {
+    match parse(text) {
+        Err(ProfileError::Invalid(i)) => *i,
+        other => panic!("expected an invalid profile, got {other:?}"),
+    }
+}
+
+const RELAY: &str = r#"
+seed = 3
+[target]
+kind = "relay"
+dsn = "http://abc@127.0.0.1:9/1"
+[traffic]
+rate = 10
+duration = "1s"
+[verify.clickhouse]
+url = "http://127.0.0.1:8123"
+"#;
+
+#[test]
+fn shipped_profiles_parse() {
+    let local = parse(shipped_profile("local").unwrap()).unwrap();
+    assert_eq!(*local.target.kind.get_ref(), TargetKind::Embedded);
+    let smoke = shipped_profile("smoke")
+        .unwrap()
+        .replace("${SENTRY_DSN}", "http://abc@127.0.0.1:9000/1");
+    let smoke = parse(&smoke).unwrap();
+    assert_eq!(smoke.target.dsn.unwrap().get_ref().project_id(), 1);
+    assert!(smoke.verify.clickhouse.is_some());
+}
+
+#[test]
+fn a_minimal_relay_profile_gets_documented_defaults() {
+    let p = parse(RELAY).unwrap();
+    let ch = p.verify.clickhouse.unwrap();
+    assert_eq!(ch.errors_table.as_str(), "errors_local");
+    assert_eq!(ch.database.as_str(), "default");
+    assert_eq!(p.send.max_in_flight.get(), 512);
+    assert_eq!(p.traffic.issues.get(), 10);
+}
+
+#[test]
+fn an_unknown_key_names_line_column_and_key_path() {
+    let text = RELAY.replace("rate = 10", "rate = 10\nratee = 11");
+    let e = invalid(&text);
+    assert_eq!(e.key, "traffic.ratee");
+    assert_eq!(e.line, 8);
+    assert_eq!(e.column, 1);
+    assert!(e.message.contains("unknown field `ratee`"), "{}", e.message);
+    assert!(e.message.contains("`rate`"), "allowed keys listed: {}", e.message);
+}
+
+#[test]
+fn a_bad_value_names_the_value_and_what_is_allowed() {
+    let e = invalid(&RELAY.replace("rate = 10", "rate = -4"));
+    assert_eq!((e.key.as_str(), e.line, e.column), ("traffic.rate", 7, 8));
+    assert!(e.message.contains("-4"), "{}", e.message);
+    assert!(e.message.contains("above 0"), "{}", e.message);
+
+    let e = invalid(&RELAY.replace("duration = \"1s\"", "duration = \"soon\""));
+    assert_eq!(e.key, "traffic.duration");
+    assert!(e.message.contains("soon") || e.message.contains("duration"), "{}", e.message);
+
+    let e = invalid(&RELAY.replace("kind = \"relay\"", "kind = \"kafka\""));
+    assert_eq!(e.key, "target.kind");
+    assert!(e.message.contains("kafka") && e.message.contains("embedded"), "{}", e.message);
+}
+
+#[test]
+fn cross_key_rules_point_at_the_right_place() {
+    let e = invalid(&RELAY.replace("dsn = \"http://abc@127.0.0.1:9/1\"\n", ""));
+    assert_eq!((e.key.as_str(), e.line), ("target.dsn", 4));
+
+    let e = invalid(&RELAY.replace("[traffic]", "[traffic]\nmix = { error = 1, native = 2 }"));
+    assert_eq!(e.key, "traffic.mix.native");
+
+    let text = RELAY.replace("[verify.clickhouse]\nurl = \"http://127.0.0.1:8123\"\n", "");
+    assert_eq!(invalid(&text).key, "verify");
+
+    let text = RELAY.replace(
+        "[verify.clickhouse]\nurl = \"http://127.0.0.1:8123\"",
+        "[verify.sentry_api]\nurl = \"http://127.0.0.1:9000\"\ntoken = \"t\"\n\
+         [verify.postgres]\nurl = \"postgres://postgres@127.0.0.1/postgres\"",
+    );
+    let e = invalid(&text);
+    assert_eq!((e.key.as_str(), e.line), ("verify.postgres", 12));
+}
+
+#[test]
+fn a_missing_environment_variable_is_named_and_no_secret_is_shown() {
+    let text = RELAY.replace(
+        "http://abc@127.0.0.1:9/1",
+        "${SENTRY_LOAD_TEST_SURELY_UNSET_VARIABLE}",
+    );
+    let e = invalid(&text);
+    assert_eq!(e.key, "target.dsn");
+    assert!(
+        e.message.contains("SENTRY_LOAD_TEST_SURELY_UNSET_VARIABLE is not set"),
+        "{}",
+        e.message
+    );
+
+    let text = RELAY.replace("abc@", "abc:hunter2@").replace("rate = 10", "rate = 0");
+    let shown = ProfileError::Invalid(Box::new(invalid(&text))).to_string();
+    assert!(!shown.contains("hunter2") || shown.contains("dsn ="), "{shown}");
+    let parsed = parse(&RELAY.replace("abc@", "abc:hunter2@")).unwrap();
+    assert!(!format!("{parsed:?}").contains("hunter2"));
+}
+
+#[test]
+fn names_resolve_to_local_files_before_shipped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(load_profile("local", dir.path()).unwrap().source, "shipped:local");
+    std::fs::create_dir(dir.path().join("profiles")).unwrap();
+    std::fs::write(dir.path().join("profiles/local.toml"), RELAY).unwrap();
+    let p = load_profile("local", dir.path()).unwrap();
+    assert!(p.source.ends_with("profiles/local.toml"), "{}", p.source);
+    assert_eq!(p.hash.len(), 16);
+    match load_profile("nope", dir.path()) {
+        Err(ProfileError::NotFound { available, .. }) => assert!(available.contains("smoke")),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,303 @@
+//! The profile's shape: one struct per TOML table, all with `deny_unknown_fields`.
+
+use crate::values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, Weight};
+use serde::Deserialize;
+use std::num::NonZeroU32;
+use std::time::Duration;
+use toml::Spanned;
+
+/// A whole profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// One line on what the profile is for (shown by `profiles list`).
+    #[serde(default)]
+    pub description: String,
+    /// The root of every random choice; the same seed and profile give the same payloads.
+    pub seed: u64,
+    /// Where envelopes go.
+    pub target: TargetConfig,
+    /// How many envelopes of which kinds, how fast, for how long.
+    pub traffic: TrafficConfig,
+    /// How envelopes are sent.
+    #[serde(default)]
+    pub send: SendConfig,
+    /// Where and how long sent events are looked for.
+    #[serde(default)]
+    pub verify: VerifyConfig,
+    /// Pass/fail thresholds; a run that misses one exits 1.
+    #[serde(default)]
+    pub gates: GatesConfig,
+}
+
+/// `[target]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// `embedded` (the built-in sim, in memory) or `relay` (a DSN).
+    pub kind: Spanned<TargetKind>,
+    /// The DSN, for `kind = "relay"`; usually `"${SENTRY_DSN}"`.
+    pub dsn: Option<Spanned<Dsn>>,
+}
+
+/// Which target a profile sends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The built-in reference pipeline, started in-process on loopback, storing in memory.
+    Embedded,
+    /// A Relay (or the standalone sim) reached through `dsn`.
+    Relay,
+}
+
+/// `[traffic]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficConfig {
+    /// Envelopes per second over all kinds.
+    pub rate: Rate,
+    /// How long the schedule runs.
+    #[serde(deserialize_with = "positive_duration")]
+    pub duration: Duration,
+    /// Relative weights of the event kinds.
+    #[serde(default = "default_mix")]
+    pub mix: Spanned<KindMix>,
+    /// Distinct issues (fingerprints) the error traffic spreads over.
+    #[serde(default = "default_issues")]
+    pub issues: NonZeroU32,
+}
+
+/// The default mix (errors only) cannot fail the mix checks, so its empty span is never shown.
+fn default_mix() -> Spanned<KindMix> {
+    Spanned::new(0..0, KindMix::default())
+}
+
+fn default_issues() -> NonZeroU32 {
+    NonZeroU32::new(10).expect("10 is not zero")
+}
+
+/// `[traffic.mix]`: relative weights; they need not sum to 1.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindMix {
+    /// Server-side errors.
+    #[serde(default)]
+    pub error: Weight,
+    /// Transactions.
+    #[serde(default)]
+    pub transaction: Weight,
+    /// Native crashes with minidumps.
+    #[serde(default)]
+    pub native: Weight,
+    /// Minified JavaScript errors.
+    #[serde(default)]
+    pub javascript: Weight,
+}
+
+impl Default for KindMix {
+    fn default() -> Self {
+        KindMix {
+            error: Weight::try_from(1.0).expect("1 is a valid weight"),
+            transaction: Weight::default(),
+            native: Weight::default(),
+            javascript: Weight::default(),
+        }
+    }
+}
+
+/// `[send]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendConfig {
+    /// Requests in flight at most; a send that finds none free waits, and is counted late.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: NonZeroU32,
+    /// How long one request may take before it counts as a transport error.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// A send that cannot start this long after its intended time is dropped by the harness
+    /// (counted as `harness_dropped`, never as Sentry loss).
+    #[serde(default = "default_give_up", with = "humantime_serde")]
+    pub give_up_after: Duration,
+    /// Send bodies gzip-compressed (`Content-Encoding: gzip`), as most SDKs do.
+    #[serde(default)]
+    pub gzip: bool,
+}
+
+fn default_in_flight() -> NonZeroU32 {
+    NonZeroU32::new(512).expect("512 is not zero")
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_give_up() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        SendConfig {
+            max_in_flight: default_in_flight(),
+            timeout: default_timeout(),
+            give_up_after: default_give_up(),
+            gzip: false,
+        }
+    }
+}
+
+/// `[verify]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Time between read-back polls; the resolution of every visibility time.
+    #[serde(default = "default_poll", deserialize_with = "poll_interval")]
+    pub poll_interval: Duration,
+    /// How long after the last send stragglers are waited for.
+    #[serde(default = "default_deadline", with = "humantime_serde")]
+    pub deadline: Duration,
+    /// Read back from ClickHouse (Snuba's tables).
+    pub clickhouse: Option<ClickHouseConfig>,
+    /// Check issues in Postgres.
+    pub postgres: Option<Spanned<PostgresConfig>>,
+    /// Read back through the Sentry web API.
+    pub sentry_api: Option<SentryApiConfig>,
+}
+
+fn default_poll() -> Duration {
+    Duration::from_millis(500)
+}
+
+/// The shortest poll interval: polling faster only loads the stores.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+fn poll_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let v: Duration = humantime_serde::deserialize(d)?;
+    if v < MIN_POLL_INTERVAL {
+        return Err(serde::de::Error::custom(format!(
+            "invalid poll interval {}: expected at least {}",
+            humantime_serde::re::humantime::format_duration(v),
+            humantime_serde::re::humantime::format_duration(MIN_POLL_INTERVAL)
+        )));
+    }
+    Ok(v)
+}
+
+fn positive_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let v: Duration = humantime_serde::deserialize(d)?;
+    if v.is_zero() {
+        return Err(serde::de::Error::custom(
+            "invalid duration 0s: expected a duration above zero, such as \"60s\" or \"5m\"",
+        ));
+    }
+    Ok(v)
+}
+fn default_deadline() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig {
+            poll_interval: default_poll(),
+            deadline: default_deadline(),
+            clickhouse: None,
+            postgres: None,
+            sentry_api: None,
+        }
+    }
+}
+
+/// `[verify.clickhouse]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: ServiceUrl,
+    /// Database holding Snuba's tables (`default` in self-hosted).
+    #[serde(default = "default_database")]
+    pub database: Identifier,
+    /// User (`default` in self-hosted).
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// Password, usually `${CLICKHOUSE_PASSWORD}`; self-hosted has none.
+    pub password: Option<Secret>,
+    /// The errors table (`errors_local`; `errors_dist` on a cluster).
+    #[serde(default = "default_errors_table")]
+    pub errors_table: Identifier,
+    /// The transactions table (`transactions_local`; `transactions_dist` on a cluster).
+    #[serde(default = "default_transactions_table")]
+    pub transactions_table: Identifier,
+    /// Event ids per `IN (...)` query.
+    #[serde(default = "default_batch")]
+    pub batch_size: NonZeroU32,
+}
+
+fn default_database() -> Identifier {
+    "default".into()
+}
+fn default_user() -> String {
+    "default".into()
+}
+fn default_errors_table() -> Identifier {
+    "errors_local".into()
+}
+fn default_transactions_table() -> Identifier {
+    "transactions_local".into()
+}
+fn default_batch() -> NonZeroU32 {
+    NonZeroU32::new(2000).expect("2000 is not zero")
+}
+
+/// `[verify.postgres]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+    pub url: ServiceUrl,
+}
+
+/// `[verify.sentry_api]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentryApiConfig {
+    /// Sentry web, e.g. `http://127.0.0.1:9000`.
+    pub url: ServiceUrl,
+    /// Organization slug (`sentry` in self-hosted).
+    #[serde(default = "default_org")]
+    pub org: String,
+    /// An auth token with `event:read`, usually `${SENTRY_AUTH_TOKEN}`.
+    pub token: Secret,
+}
+
+fn default_org() -> String {
+    "sentry".into()
+}
+
+/// `[gates]`: every gate is optional; a run that misses one exits 1.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatesConfig {
+    /// Most events (of those sent) that may go missing, as a fraction.
+    pub max_loss_ratio: Option<Ratio>,
+    /// Slowest p99 time from intended send to visible.
+    #[serde(default, with = "humantime_serde")]
+    pub max_p99_visibility: Option<Duration>,
+    /// Lowest achieved / target send rate.
+    pub min_achieved_rate_ratio: Option<Ratio>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_defaults_are_valid_identifiers() {
+        for id in [
+            default_database(),
+            default_errors_table(),
+            default_transactions_table(),
+        ] {
+            assert!(Identifier::try_from(id.as_str().to_string()).is_ok());
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The profiles shipped with the tool, built into the binary so `--profile local` works from
+//! any directory. The files themselves live in the repository's `profiles/` folder.
+
+/// `(name, TOML text)` of every shipped profile.
+pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
+    ("local", include_str!("../../profiles/local.toml")),
+    ("smoke", include_str!("../../profiles/smoke.toml")),
+];
+
+/// The text of a shipped profile.
+pub fn shipped_profile(name: &str) -> Option<&'static str> {
+    SHIPPED_PROFILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}

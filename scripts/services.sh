@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs (Debian packages) and starts the services the DB-backed tests use, idempotently:
+#   ClickHouse on 127.0.0.1:8123 (HTTP), PostgreSQL 15 on 127.0.0.1:5432.
+# Safe to run again: it only installs what is missing and only starts what is not answering.
+# Prints the environment the tests read; `source <(scripts/services.sh --env)` exports it.
+set -euo pipefail
+
+CH_URL=${SENTRY_LOAD_TEST_CLICKHOUSE_URL:-http://127.0.0.1:8123}
+PG_URL=${SENTRY_LOAD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+print_env() {
+  echo "export SENTRY_LOAD_TEST_CLICKHOUSE_URL=$CH_URL"
+  echo "export SENTRY_LOAD_TEST_POSTGRES_URL=$PG_URL"
+}
+if [[ "${1:-}" == "--env" ]]; then print_env; exit 0; fi
+
+log() { echo "services: $*" >&2; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+need_pkg() { # package...
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $apt_updated -eq 0 ]]; then as_root apt-get update -qq; apt_updated=1; fi
+  log "installing ${missing[*]}"
+  # The packages try to start their service and fail without an init system: that is expected.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || true
+  for p in "${missing[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || { log "could not install $p"; exit 1; }; done
+}
+
+wait_for() { # description seconds command...
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq 1 $((secs * 4))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.25; done
+  log "$what did not come up within ${secs}s"; return 1
+}
+
+ch_up() { curl -fsS "http://127.0.0.1:8123/?query=SELECT%201" 2>/dev/null | grep -q 1; }
+start_clickhouse() {
+  need_pkg curl clickhouse-server clickhouse-client
+  if ch_up; then log "clickhouse already answering"; return; fi
+  as_root mkdir -p /var/lib/clickhouse /var/log/clickhouse-server /var/run/clickhouse-server
+  as_root chown -R clickhouse:clickhouse /var/lib/clickhouse /var/log/clickhouse-server /var/run/clickhouse-server
+  log "starting clickhouse-server"
+  as_root su -s /bin/sh clickhouse -c \
+    "clickhouse-server --config-file=/etc/clickhouse-server/config.xml --daemon --pid-file=/var/run/clickhouse-server/clickhouse-server.pid" >&2
+  wait_for clickhouse 60 ch_up
+  log "clickhouse $(curl -fsS 'http://127.0.0.1:8123/?query=SELECT%20version()')"
+}
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+start_postgres() {
+  need_pkg postgresql
+  local ver conf_dir
+  ver=$(ls /etc/postgresql | sort -n | tail -n1)
+  conf_dir=/etc/postgresql/$ver/main
+  # Tests connect over TCP as postgres without a password: trust loopback only.
+  if ! grep -q '^host all postgres 127.0.0.1/32 trust' "$conf_dir/pg_hba.conf"; then
+    as_root sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$conf_dir/pg_hba.conf"
+    pg_up && as_root pg_ctlcluster "$ver" main reload
+  fi
+  if pg_up; then log "postgres already answering"; return; fi
+  log "starting postgresql $ver"
+  as_root pg_ctlcluster "$ver" main start
+  wait_for postgres 60 pg_up
+  log "postgres $(psql -At "$PG_URL" -c 'SHOW server_version')"
+}
+
+start_clickhouse
+start_postgres
+print_env
