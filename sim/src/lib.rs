@@ -1,1 +1,29 @@
-//! placeholder
+//! The reference ingest pipeline: a Relay-compatible target with known, injectable behaviour.
+//!
+//! It plays the part of Sentry behind `POST /api/<project_id>/envelope/`:
+//!
+//! ```text
+//! HTTP ingest (auth, decoding, limits) ─▶ bounded queue ─▶ worker (fault rules, grouping)
+//!     ─▶ batch writer (like Snuba's consumer) ─▶ store: memory, or ClickHouse + Postgres
+//! ```
+//!
+//! and serves what it stored back through Sentry-API-shaped endpoints, so an embedded run can
+//! verify without external services. It keeps ground truth of every decision (accepted,
+//! dropped, stored) so tests can prove that what the harness reports is what happened.
+//! It never depends on the load engine: it sees only HTTP, like a real Sentry.
+#![warn(missing_docs)]
+
+mod api;
+mod config;
+mod faults;
+mod ingest;
+mod pipeline;
+mod server;
+pub mod store;
+mod truth;
+
+pub use config::{ProjectKey, SimConfig};
+pub use faults::DropRule;
+pub use server::{SimHandle, run, start};
+pub use store::StoreConfig;
+pub use truth::{Decision, Truth, TruthEntry};

@@ -1,0 +1,62 @@
+//! What a sim instance is: its projects and keys, queue and batching, store and faults.
+
+use crate::faults::DropRule;
+use crate::store::StoreConfig;
+use std::time::Duration;
+
+/// A project and the public key that may send to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectKey {
+    /// The Sentry project id.
+    pub project_id: u64,
+    /// The DSN's public key (32 hex digits in Sentry).
+    pub public_key: String,
+}
+
+/// Everything a sim instance needs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Projects the sim accepts, each with its key.
+    pub projects: Vec<ProjectKey>,
+    /// The organization slug the read API answers to.
+    pub org: String,
+    /// Bearer token the read API requires.
+    pub api_token: String,
+    /// Events the queue holds before ingest answers 503 (Kafka's place).
+    pub queue_capacity: usize,
+    /// Rows per store write at most.
+    pub batch_rows: usize,
+    /// Longest a row waits in a batch (Snuba's consumer flushes about every 750 ms).
+    pub batch_interval: Duration,
+    /// Where accepted events end up.
+    pub store: StoreConfig,
+    /// Accepted events to lose silently.
+    pub drop: DropRule,
+}
+
+impl SimConfig {
+    /// A sim storing in memory, accepting `project_id` with `public_key`.
+    pub fn in_memory(project_id: u64, public_key: &str, api_token: &str) -> SimConfig {
+        SimConfig {
+            projects: vec![ProjectKey {
+                project_id,
+                public_key: public_key.to_owned(),
+            }],
+            org: "sentry".into(),
+            api_token: api_token.to_owned(),
+            queue_capacity: 100_000,
+            batch_rows: 5_000,
+            batch_interval: Duration::from_millis(750),
+            store: StoreConfig::Memory,
+            drop: DropRule::None,
+        }
+    }
+
+    /// The key registered for a project, if any.
+    pub fn key_for(&self, project_id: u64) -> Option<&str> {
+        self.projects
+            .iter()
+            .find(|p| p.project_id == project_id)
+            .map(|p| p.public_key.as_str())
+    }
+}

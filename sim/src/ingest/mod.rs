@@ -1,0 +1,145 @@
+//! Relay's ingest endpoint: `POST /api/<project_id>/envelope/`.
+//!
+//! Answers as Relay does: 200 `{"id":"<event id>"}`; 400 malformed; 401 missing or unknown
+//! key; 413 over Relay's default size limits (envelope 200 MiB, event 1 MiB); 503 when the
+//! queue (Kafka's place) is full. Error bodies are `{"detail":"…","causes":[…]}`.
+//! `event` items are queued for storage; other item types are accepted and not stored.
+
+mod auth;
+mod envelope;
+pub mod event;
+
+use crate::truth::{Decision, Truth};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use event::IngestedEvent;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Relay's default envelope size limit.
+pub const ENVELOPE_LIMIT: usize = 200 * 1024 * 1024;
+/// Relay's default event size limit.
+pub const EVENT_LIMIT: usize = 1024 * 1024;
+
+/// What the ingest handler needs.
+pub struct IngestState {
+    /// Public key per project id.
+    pub keys: HashMap<u64, String>,
+    /// The queue into the pipeline.
+    pub queue: mpsc::Sender<IngestedEvent>,
+    /// Ground truth.
+    pub truth: Arc<Truth>,
+}
+
+/// A Relay-shaped error answer.
+pub fn relay_error(status: StatusCode, detail: &str, causes: &[String]) -> Response {
+    let body = serde_json::json!({ "detail": detail, "causes": causes });
+    (status, axum::Json(body)).into_response()
+}
+
+/// The envelope handler.
+pub async fn envelope(
+    State(state): State<Arc<IngestState>>,
+    Path(project): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match accept(&state, &project, query.as_deref(), &headers, &body) {
+        Ok(events) => {
+            let id = events.first().map(|e| e.event_id.simple().to_string());
+            for ev in events {
+                let (event_id, project_id) = (ev.event_id, ev.project_id);
+                if state.queue.try_send(ev).is_err() {
+                    return relay_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "event queue is full, retry later",
+                        &[],
+                    );
+                }
+                state.truth.record(event_id, project_id, Decision::Accepted);
+            }
+            let body = serde_json::json!({ "id": id });
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(resp) => *resp,
+    }
+}
+
+type Rejection = Box<Response>;
+
+fn reject(status: StatusCode, detail: &str, cause: Option<String>) -> Rejection {
+    Box::new(relay_error(status, detail, &cause.into_iter().collect::<Vec<_>>()))
+}
+
+fn accept(
+    state: &IngestState,
+    project: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<IngestedEvent>, Rejection> {
+    let project_id: u64 = project
+        .parse()
+        .map_err(|_| reject(StatusCode::NOT_FOUND, "invalid project id", None))?;
+    let auth = headers
+        .get("x-sentry-auth")
+        .and_then(|h| h.to_str().ok());
+    let key = auth::public_key(auth, query).ok_or_else(|| {
+        reject(StatusCode::UNAUTHORIZED, "missing authorization information", None)
+    })?;
+    if state.keys.get(&project_id) != Some(&key) {
+        return Err(reject(StatusCode::UNAUTHORIZED, "invalid public key", None));
+    }
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("identity");
+    let decoded = decode(encoding, body)?;
+    let (env_header, items) = envelope::split(&decoded).map_err(|cause| {
+        reject(StatusCode::BAD_REQUEST, "invalid event envelope", Some(cause))
+    })?;
+    let received = (sentry_load_common::clock::now_unix_micros() / 1_000_000) as u32;
+    let mut events = Vec::new();
+    for item in items.iter().filter(|i| i.header.ty == "event") {
+        if item.payload.len() > EVENT_LIMIT {
+            return Err(reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "envelope exceeded size limits",
+                Some(format!("event of {} bytes is over {EVENT_LIMIT}", item.payload.len())),
+            ));
+        }
+        let ev = event::parse(item.payload, project_id, env_header.event_id.as_deref(), received)
+            .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
+        events.push(ev);
+    }
+    Ok(events)
+}
+
+fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, Rejection> {
+    let limit = ENVELOPE_LIMIT as u64 + 1;
+    let mut out = Vec::new();
+    let read = match encoding.trim() {
+        "identity" | "" => return Ok(body.into()),
+        "gzip" => flate2::read::GzDecoder::new(body).take(limit).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(body).take(limit).read_to_end(&mut out),
+        other => {
+            return Err(reject(
+                StatusCode::BAD_REQUEST,
+                "unsupported content encoding",
+                Some(format!("`{other}`; this sim decodes gzip and deflate")),
+            ));
+        }
+    };
+    read.map_err(|e| {
+        reject(StatusCode::BAD_REQUEST, "invalid compressed body", Some(e.to_string()))
+    })?;
+    if out.len() > ENVELOPE_LIMIT {
+        return Err(reject(StatusCode::PAYLOAD_TOO_LARGE, "envelope exceeded size limits", None));
+    }
+    Ok(out.into())
+}

@@ -1,0 +1,171 @@
+//! Starting and stopping a sim: the HTTP server, the queue and the pipeline.
+
+use crate::api::{self, ApiState};
+use crate::config::SimConfig;
+use crate::ingest::{self, ENVELOPE_LIMIT, IngestState, relay_error};
+use crate::pipeline::Pipeline;
+use crate::store::{MemoryStore, SentryDb, Store, StoreConfig, StoreError};
+use crate::truth::Truth;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// A running sim.
+pub struct SimHandle {
+    addr: SocketAddr,
+    truth: Arc<Truth>,
+    memory: Option<Arc<MemoryStore>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl SimHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Ground truth of its decisions.
+    pub fn truth(&self) -> &Arc<Truth> {
+        &self.truth
+    }
+
+    /// The in-memory store, when it stores in memory.
+    pub fn memory(&self) -> Option<&Arc<MemoryStore>> {
+        self.memory.as_ref()
+    }
+
+    /// Stops taking requests, drains the queue, flushes the last batch, and returns.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Binds `addr`, opens the store, and runs the sim in the background.
+pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, StartError> {
+    let listener = TcpListener::bind(addr).await.map_err(StartError::Bind)?;
+    let addr = listener.local_addr().map_err(StartError::Bind)?;
+    let truth = Arc::new(Truth::default());
+    let (store, memory) = open_store(&config).await?;
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(serve(listener, config, store, memory.clone(), truth.clone(), async {
+        let _ = stopped.await;
+    }));
+    Ok(SimHandle {
+        addr,
+        truth,
+        memory,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Runs a sim on `listener` until `shutdown` completes; for standalone use.
+pub async fn run(
+    listener: TcpListener,
+    config: SimConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (store, memory) = open_store(&config).await?;
+    let truth = Arc::new(Truth::default());
+    serve(listener, config, store, memory, truth, shutdown)
+        .await
+        .map_err(StartError::Bind)
+}
+
+/// A sim could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(#[source] std::io::Error),
+    /// ClickHouse or Postgres could not be prepared.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+async fn open_store(config: &SimConfig) -> Result<(Store, Option<Arc<MemoryStore>>), StartError> {
+    Ok(match &config.store {
+        StoreConfig::Memory => {
+            let m = Arc::new(MemoryStore::default());
+            (Store::Memory(m.clone()), Some(m))
+        }
+        StoreConfig::Sentry {
+            clickhouse_url,
+            clickhouse_database,
+            postgres_url,
+        } => {
+            let db = SentryDb::connect(
+                clickhouse_url,
+                clickhouse_database,
+                postgres_url,
+                &config.projects,
+            )
+            .await?;
+            (Store::Sentry(Box::new(db)), None)
+        }
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    config: SimConfig,
+    store: Store,
+    memory: Option<Arc<MemoryStore>>,
+    truth: Arc<Truth>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (queue, queued) = mpsc::channel(config.queue_capacity.max(1));
+    let pipeline = Pipeline {
+        store,
+        drop: config.drop.clone(),
+        truth: truth.clone(),
+        batch_rows: config.batch_rows.max(1),
+        batch_interval: config.batch_interval,
+    };
+    let worker = tokio::spawn(pipeline.run(queued));
+    let ingest = Arc::new(IngestState {
+        keys: config
+            .projects
+            .iter()
+            .map(|p| (p.project_id, p.public_key.clone()))
+            .collect(),
+        queue,
+        truth,
+    });
+    let mut app = Router::new()
+        .route("/api/{project}/envelope/", post(ingest::envelope))
+        .with_state(ingest)
+        .layer(DefaultBodyLimit::max(ENVELOPE_LIMIT));
+    if let Some(store) = memory {
+        let api = Arc::new(ApiState {
+            org: config.org.clone(),
+            token: config.api_token.clone(),
+            store,
+        });
+        app = app.merge(
+            Router::new()
+                .route("/api/0/organizations/{org}/events/", get(api::discover))
+                .with_state(api),
+        );
+    }
+    let app = app.fallback(|| async {
+        relay_error(StatusCode::NOT_FOUND, "The requested resource does not exist", &[])
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // The router (and with it the queue's last sender) is gone: the worker drains and ends.
+    let _ = worker.await;
+    served
+}

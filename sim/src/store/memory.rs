@@ -1,0 +1,86 @@
+//! The in-memory store behind embedded runs: rows indexed by event id, issues by grouping
+//! hash, queried by the read API.
+
+use super::StoredRow;
+use std::collections::HashMap;
+use std::sync::RwLock;
+use uuid::Uuid;
+
+/// Events and issues kept in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    rows: Vec<StoredRow>,
+    by_id: HashMap<Uuid, Vec<usize>>,
+    groups: HashMap<(u64, Uuid), u64>,
+}
+
+/// A filter over stored rows, as the read API gets it.
+#[derive(Debug, Default)]
+pub struct RowFilter {
+    /// Projects to include; empty for all.
+    pub projects: Vec<u64>,
+    /// Event time from, Unix seconds, inclusive.
+    pub start: Option<u32>,
+    /// Event time to, Unix seconds, inclusive.
+    pub end: Option<u32>,
+    /// Only these ids.
+    pub ids: Option<Vec<Uuid>>,
+    /// `(key, value)` tags every row must carry.
+    pub tags: Vec<(String, String)>,
+}
+
+impl MemoryStore {
+    /// Groups and stores a batch.
+    pub fn write(&self, batch: &mut [StoredRow]) {
+        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        for row in batch.iter_mut() {
+            let next = inner.groups.len() as u64 + 1;
+            let key = (row.event.project_id, row.event.primary_hash);
+            row.group_id = *inner.groups.entry(key).or_insert(next);
+            let idx = inner.rows.len();
+            inner.by_id.entry(row.event.event_id).or_default().push(idx);
+            inner.rows.push(row.clone());
+        }
+    }
+
+    /// Rows matching the filter, in storage order.
+    pub fn find(&self, f: &RowFilter) -> Vec<StoredRow> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let keep = |r: &&StoredRow| {
+            let e = &r.event;
+            (f.projects.is_empty() || f.projects.contains(&e.project_id))
+                && f.start.is_none_or(|s| e.timestamp >= s)
+                && f.end.is_none_or(|t| e.timestamp <= t)
+                && f.tags.iter().all(|(k, v)| e.tags.iter().any(|(tk, tv)| tk == k && tv == v))
+        };
+        match &f.ids {
+            Some(ids) => {
+                let mut idx: Vec<usize> = ids
+                    .iter()
+                    .filter_map(|id| inner.by_id.get(id))
+                    .flatten()
+                    .copied()
+                    .collect();
+                idx.sort_unstable();
+                idx.dedup();
+                idx.iter().map(|&i| &inner.rows[i]).filter(keep).cloned().collect()
+            }
+            None => inner.rows.iter().filter(keep).cloned().collect(),
+        }
+    }
+
+    /// Rows stored so far.
+    pub fn len(&self) -> usize {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).rows.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

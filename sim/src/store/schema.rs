@@ -1,0 +1,97 @@
+//! The tables the sim writes, under the names and column names Snuba and Sentry use
+//! (DESIGN §3), with the closest types both ClickHouse 18.16 and 25.8 understand.
+//!
+//! Only the columns the sim fills or the verifier reads are created; a real Snuba table has
+//! more. `cityHash64` does not take a UUID on 18.16, hence `cityHash64(toString(event_id))`.
+
+use crate::config::ProjectKey;
+
+/// `errors_local`, as Snuba's errors storage lays it out on a single node.
+pub const ERRORS_LOCAL: &str = "CREATE TABLE IF NOT EXISTS errors_local (
+    project_id UInt64,
+    timestamp DateTime,
+    event_id UUID,
+    platform String,
+    environment Nullable(String),
+    release Nullable(String),
+    message String,
+    title String,
+    type String,
+    level Nullable(String),
+    primary_hash UUID,
+    received DateTime,
+    message_timestamp DateTime,
+    group_id UInt64,
+    `tags.key` Array(String),
+    `tags.value` Array(String),
+    `contexts.key` Array(String),
+    `contexts.value` Array(String),
+    trace_id Nullable(UUID),
+    num_processing_errors Nullable(UInt64),
+    `exception_stacks.type` Array(Nullable(String)),
+    `exception_stacks.value` Array(Nullable(String)),
+    `exception_frames.filename` Array(Nullable(String)),
+    `exception_frames.function` Array(Nullable(String)),
+    `exception_frames.lineno` Array(Nullable(UInt32)),
+    `exception_frames.in_app` Array(Nullable(UInt8)),
+    deleted UInt8,
+    retention_days UInt16
+) ENGINE = ReplacingMergeTree(deleted)
+PARTITION BY (retention_days, toMonday(timestamp))
+ORDER BY (project_id, toStartOfDay(timestamp), primary_hash, cityHash64(toString(event_id)))
+SAMPLE BY cityHash64(toString(event_id))";
+
+/// Sentry's Postgres tables the sim writes: organizations, projects and keys (seeded), issues
+/// and the hashes that map events to them.
+pub const POSTGRES: &str = "
+CREATE TABLE IF NOT EXISTS sentry_organization (
+    id bigserial PRIMARY KEY, name varchar(64) NOT NULL, slug varchar(50) NOT NULL UNIQUE,
+    status integer NOT NULL DEFAULT 0, date_added timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS sentry_project (
+    id bigserial PRIMARY KEY, slug varchar(50), name varchar(200) NOT NULL,
+    organization_id bigint NOT NULL, status integer NOT NULL DEFAULT 0, platform varchar(64),
+    date_added timestamptz NOT NULL DEFAULT now(), UNIQUE (organization_id, slug));
+CREATE TABLE IF NOT EXISTS sentry_projectkey (
+    id bigserial PRIMARY KEY, project_id bigint NOT NULL, label varchar(64),
+    public_key varchar(32) UNIQUE, secret_key varchar(32) UNIQUE, roles bigint NOT NULL DEFAULT 1,
+    status integer NOT NULL DEFAULT 0, date_added timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS sentry_groupedmessage (
+    id bigserial PRIMARY KEY, project_id bigint NOT NULL, logger varchar(64) NOT NULL DEFAULT '',
+    level integer NOT NULL DEFAULT 40, message text NOT NULL, view varchar(200),
+    status integer NOT NULL DEFAULT 0, times_seen integer NOT NULL DEFAULT 1,
+    last_seen timestamptz NOT NULL, first_seen timestamptz NOT NULL, platform varchar(64),
+    type integer NOT NULL DEFAULT 1);
+CREATE INDEX IF NOT EXISTS sentry_groupedmessage_project_id ON sentry_groupedmessage (project_id);
+CREATE TABLE IF NOT EXISTS sentry_grouphash (
+    id bigserial PRIMARY KEY, project_id bigint, hash varchar(32) NOT NULL, group_id bigint,
+    UNIQUE (project_id, hash));
+";
+
+/// Statements that seed the organization, projects and keys a sim accepts (idempotent).
+pub fn postgres_seed(projects: &[ProjectKey]) -> Vec<(String, Vec<String>)> {
+    let mut out = vec![(
+        "INSERT INTO sentry_organization (id, name, slug) VALUES (1, 'Sentry', 'sentry') \
+         ON CONFLICT DO NOTHING"
+            .to_owned(),
+        vec![],
+    )];
+    for p in projects {
+        out.push((
+            format!(
+                "INSERT INTO sentry_project (id, slug, name, organization_id) \
+                 VALUES ({id}, $1, $1, 1) ON CONFLICT DO NOTHING",
+                id = p.project_id
+            ),
+            vec![format!("project-{}", p.project_id)],
+        ));
+        out.push((
+            format!(
+                "INSERT INTO sentry_projectkey (project_id, label, public_key, status) \
+                 VALUES ({id}, 'Default', $1, 0) ON CONFLICT DO NOTHING",
+                id = p.project_id
+            ),
+            vec![p.public_key.clone()],
+        ));
+    }
+    out
+}
