@@ -1,1 +1,26 @@
-//! placeholder
+//! The load engine: `plan ─▶ generate ─▶ schedule ─▶ send ─▶ journal`.
+//!
+//! A profile compiles to one [`Plan`]; the sender walks it open-loop on absolute deadlines
+//! (`start + offset`, never `previous + interval`, so no drift accumulates), builds each
+//! envelope with the [`Generator`], and sends it with `reqwest`. Every send — accepted,
+//! refused, failed, or dropped by the harness because it could not start in time — becomes one
+//! [`JournalRecord`](sentry_load_common::journal::JournalRecord) on one result stream; the
+//! [`collect`] task writes the journal, keeps [`LiveStats`] for the progress display, and
+//! forwards accepted events to the verifier.
+#![warn(missing_docs)]
+
+mod collect;
+pub mod generate;
+mod plan;
+mod progress;
+mod send;
+mod stats;
+mod target;
+
+pub use collect::{CollectError, collect};
+pub use generate::Generator;
+pub use plan::{Arrival, Phase, Plan};
+pub use progress::Progress;
+pub use send::{RunClock, SendOptions, drive};
+pub use stats::LiveStats;
+pub use target::Target;

@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn splits_items_with_and_without_length() {
         let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n\
-{\"type\":\"event\",\"length\":13}\n{\"a\":\"x\\ny\"}\n\n\
+{\"type\":\"event\",\"length\":12}\n{\"a\":\"x\\ny\"}\n\n\
 {\"type\":\"attachment\",\"length\":4}\nMD\nP\n\
 {\"type\":\"client_report\"}\n{\"discarded_events\":[]}\n";
         let (h, items) = split(body).unwrap();
