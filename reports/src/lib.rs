@@ -1,1 +1,27 @@
-//! placeholder
+//! Reports: the last stages of the flow (`verify ─▶ report ─▶ gate`).
+//!
+//! [`SendSummary`] streams a journal into counts, rates and lateness; [`build_report`] joins it
+//! with the [`VerifyOutcome`](sentry_load_verify::VerifyOutcome) into the versioned
+//! [`Report`] written as `report.json`; [`evaluate_gates`] checks it against the profile's
+//! gates; [`render_summary`] is the terminal view.
+#![warn(missing_docs)]
+
+mod build;
+mod gates;
+mod histogram;
+mod model;
+mod send_summary;
+mod summary;
+
+pub use build::{ReportInput, build_report};
+pub use gates::evaluate_gates;
+pub use histogram::Percentiles;
+pub use model::{
+    GateResult, IssuesSection, LossSection, MissingEntry, Report, RunSection, ScheduleSection,
+    SendingSection, StageSection, VisibilitySection, SCHEMA_VERSION,
+};
+pub use send_summary::SendSummary;
+pub use summary::render_summary;
+
+/// The report's file name inside a run folder.
+pub const REPORT_FILE: &str = "report.json";

@@ -1,1 +1,20 @@
-//! placeholder
+//! Read-back: turns a journal's accepted sends into what became visible, when, and what did
+//! not — the `verify` stage between the journal and the report.
+//!
+//! The [`Verifier`] tracks accepted events as the collector forwards them (live, while load
+//! runs) or from a journal (after the fact), polls a [`Source`] every poll interval with
+//! queries bounded by project and event-time window (`event_id IN (…)` in batches), records
+//! the first time each event was seen, and stops when every event is seen or the straggler
+//! deadline passes. The Postgres check then confirms the issues of the seen events exist.
+#![warn(missing_docs)]
+
+mod issues;
+mod outcome;
+pub mod source;
+mod tracker;
+mod verifier;
+
+pub use issues::{IssueCheck, check_issues};
+pub use outcome::{MissingEvent, SeenEvent, VerifyOutcome};
+pub use source::{Lookup, Sighting, Source, SourceError};
+pub use verifier::{Verifier, VerifyOptions};

@@ -1,0 +1,211 @@
+//! Joins the send summary and the verify outcome into a [`Report`].
+
+use crate::gates::evaluate_gates;
+use crate::histogram::Recorder;
+use crate::model::*;
+use crate::send_summary::SendSummary;
+use sentry_load_common::{SendOutcome, clock};
+use sentry_load_config::GatesConfig;
+use sentry_load_verify::{IssueCheck, VerifyOutcome};
+use std::collections::BTreeMap;
+
+/// Silently lost events listed by id in the report, at most.
+const MISSING_LISTED: usize = 10_000;
+
+/// Everything a report is built from.
+pub struct ReportInput<'a> {
+    /// The journal, summed up.
+    pub sending: &'a SendSummary,
+    /// What verification found.
+    pub verify: &'a VerifyOutcome,
+    /// The Postgres issue check, when configured: its result or why it failed.
+    pub issues: Option<Result<IssueCheck, String>>,
+    /// Sends planned.
+    pub planned: u64,
+    /// Planned envelopes per second.
+    pub target_rate: f64,
+    /// Planned duration, seconds.
+    pub duration_secs: f64,
+    /// The profile's gates.
+    pub gates: &'a GatesConfig,
+}
+
+/// Builds the report and checks its gates.
+pub fn build_report(input: ReportInput<'_>) -> Report {
+    let s = input.sending;
+    let v = input.verify;
+    let header = &s.header;
+    let started = s.started();
+    let span_secs = (s.last_sent_micros.saturating_sub(header.started_at_micros) as f64 / 1e6)
+        .max(input.duration_secs);
+    let achieved_rate = if span_secs > 0.0 { started as f64 / span_secs } else { 0.0 };
+    let outcomes: BTreeMap<String, u64> = SendOutcome::ALL
+        .iter()
+        .map(|o| (o.as_str().to_owned(), s.count(*o)))
+        .collect();
+    let refused: BTreeMap<String, u64> = SendOutcome::ALL
+        .iter()
+        .filter(|o| is_refusal(**o))
+        .map(|o| (o.as_str().to_owned(), s.count(*o)))
+        .collect();
+    let seen = v.seen.len() as u64;
+    let report_issues = input.issues.map(|r| match r {
+        Ok(c) => IssuesSection {
+            expected: c.expected,
+            found: c.found,
+            missing: c.missing,
+            error: None,
+        },
+        Err(e) => IssuesSection {
+            expected: 0,
+            found: 0,
+            missing: vec![],
+            error: Some(e),
+        },
+    });
+    let (latency_ms, latency_histogram) = if v.live {
+        let mut r = Recorder::new(3_600_000);
+        for e in &v.seen {
+            r.record(e.seen_micros.saturating_sub(e.intended_micros) / 1000);
+        }
+        (r.percentiles(), Some(r.encoded()))
+    } else {
+        (None, None)
+    };
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool_version: sentry_load_common::TOOL_VERSION.to_owned(),
+        run: RunSection {
+            id: header.run_id.to_string(),
+            profile: header.profile.clone(),
+            profile_hash: header.profile_hash.clone(),
+            seed: header.seed,
+            started_at: clock::rfc3339_millis(header.started_at_micros),
+            target: header
+                .targets
+                .iter()
+                .map(|t| t.display.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+        schedule: ScheduleSection {
+            planned: input.planned,
+            target_rate: input.target_rate,
+            duration_secs: input.duration_secs,
+        },
+        sending: SendingSection {
+            records: s.records,
+            started,
+            outcomes,
+            statuses: s.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            achieved_rate,
+            achieved_rate_ratio: if input.target_rate > 0.0 {
+                achieved_rate / input.target_rate
+            } else {
+                0.0
+            },
+            lateness_us: s.lateness.percentiles(),
+            round_trip_us: s.round_trip.percentiles(),
+            bytes: s.bytes,
+            journal_ignored_tail_bytes: s.ignored_tail_bytes,
+        },
+        visibility: VisibilitySection {
+            source: v.source.clone(),
+            live: v.live,
+            poll_interval_ms: v.poll_interval.as_millis() as u64,
+            tracked: v.tracked,
+            seen,
+            missing: v.missing.len() as u64,
+            duplicated: v.seen.iter().filter(|e| e.rows > 1).count() as u64,
+            latency_ms,
+            latency_histogram,
+            stages: stages(v),
+            polls: v.polls,
+            queries: v.queries,
+            failed_queries: v.failed_queries,
+            last_error: v.last_error.clone(),
+        },
+        issues: report_issues,
+        loss: LossSection {
+            silent: v.missing.len() as u64,
+            refused,
+            transport_errors: s.count(SendOutcome::TransportError),
+            harness_dropped: s.count(SendOutcome::HarnessDropped),
+            loss_ratio: if started > 0 {
+                started.saturating_sub(seen) as f64 / started as f64
+            } else {
+                0.0
+            },
+            missing_events: v
+                .missing
+                .iter()
+                .take(MISSING_LISTED)
+                .map(|m| MissingEntry {
+                    seq: m.seq,
+                    event_id: m.event_id.simple().to_string(),
+                    project_id: m.project_id,
+                })
+                .collect(),
+        },
+        gates: vec![],
+        passed: true,
+    };
+    report.gates = evaluate_gates(&report, input.gates);
+    report.passed = report.gates.iter().all(|g| g.passed);
+    report
+}
+
+fn is_refusal(o: SendOutcome) -> bool {
+    match o {
+        SendOutcome::RateLimited
+        | SendOutcome::TooLarge
+        | SendOutcome::Malformed
+        | SendOutcome::Unauthorized
+        | SendOutcome::Rejected
+        | SendOutcome::Unavailable => true,
+        SendOutcome::Accepted | SendOutcome::TransportError | SendOutcome::HarnessDropped => {
+            false
+        }
+    }
+}
+
+/// The stage split, from ClickHouse's `received` and `message_timestamp` (whole seconds).
+fn stages(v: &sentry_load_verify::VerifyOutcome) -> Vec<StageSection> {
+    let mut to_relay = Recorder::new(86_400);
+    let mut processing = Recorder::new(86_400);
+    let mut to_visible = Recorder::new(86_400);
+    for e in &v.seen {
+        let (Some(received), Some(saved)) = (e.received, e.message_timestamp) else {
+            continue;
+        };
+        let intended = e.intended_micros / 1_000_000;
+        to_relay.record(u64::from(received).saturating_sub(intended));
+        processing.record(u64::from(saved.saturating_sub(received)));
+        to_visible.record((e.seen_micros / 1_000_000).saturating_sub(u64::from(saved)));
+    }
+    let poll = v.poll_interval.as_millis();
+    let mut out = Vec::new();
+    let mut push = |stage: &str, resolution: String, r: &Recorder| {
+        if let Some(p) = r.percentiles() {
+            out.push(StageSection {
+                stage: stage.to_owned(),
+                resolution,
+                seconds: p,
+            });
+        }
+    };
+    push("intended send → received by Relay", "1 s (Relay's `received`)".into(), &to_relay);
+    push(
+        "received → saved (`message_timestamp`)",
+        "1 s".into(),
+        &processing,
+    );
+    if v.live {
+        push(
+            "saved → visible to the verifier",
+            format!("1 s + poll interval {poll} ms"),
+            &to_visible,
+        );
+    }
+    out
+}

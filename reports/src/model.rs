@@ -1,0 +1,185 @@
+//! `report.json`: the versioned report model. Bump [`SCHEMA_VERSION`] on any change that is
+//! not a pure addition.
+
+use crate::histogram::Percentiles;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The version of the report's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A run's report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// The sentry-load version that wrote it.
+    pub tool_version: String,
+    /// What ran.
+    pub run: RunSection,
+    /// What was planned.
+    pub schedule: ScheduleSection,
+    /// What was sent and how it ended.
+    pub sending: SendingSection,
+    /// What became visible, and how fast.
+    pub visibility: VisibilitySection,
+    /// Whether the seen events' issues exist in Postgres (when checked).
+    pub issues: Option<IssuesSection>,
+    /// What did not make it, by cause.
+    pub loss: LossSection,
+    /// Each gate of the profile, checked.
+    pub gates: Vec<GateResult>,
+    /// Whether every gate passed.
+    pub passed: bool,
+}
+
+/// What ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSection {
+    /// The run id (the `sentry_load.run` tag).
+    pub id: String,
+    /// Profile name.
+    pub profile: String,
+    /// Profile file hash.
+    pub profile_hash: String,
+    /// The seed.
+    pub seed: u64,
+    /// Time zero, RFC 3339.
+    pub started_at: String,
+    /// The target, redacted.
+    pub target: String,
+}
+
+/// What was planned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleSection {
+    /// Sends planned.
+    pub planned: u64,
+    /// Planned envelopes per second.
+    pub target_rate: f64,
+    /// Planned duration, seconds.
+    pub duration_secs: f64,
+}
+
+/// What was sent and how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendingSection {
+    /// Journal records read.
+    pub records: u64,
+    /// Sends that started (records not dropped by the harness).
+    pub started: u64,
+    /// Count per outcome (`accepted`, `rate_limited`, …), every outcome listed.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Count per HTTP status.
+    pub statuses: BTreeMap<String, u64>,
+    /// Sends started per second over the time they took to start.
+    pub achieved_rate: f64,
+    /// `achieved_rate / target_rate`.
+    pub achieved_rate_ratio: f64,
+    /// How far behind schedule sends started, microseconds.
+    pub lateness_us: Option<Percentiles>,
+    /// Request round trips, microseconds.
+    pub round_trip_us: Option<Percentiles>,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Bytes after the journal's last whole record (a crash leaves some).
+    pub journal_ignored_tail_bytes: u64,
+}
+
+/// Latency of one pipeline stage, whole seconds (the stores keep whole seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageSection {
+    /// From where to where.
+    pub stage: String,
+    /// The stage's resolution, as stated by the source.
+    pub resolution: String,
+    /// Percentiles in seconds.
+    pub seconds: Percentiles,
+}
+
+/// What became visible, and how fast.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisibilitySection {
+    /// Where events were read back.
+    pub source: String,
+    /// Whether verification ran live (latencies measured) or after the fact.
+    pub live: bool,
+    /// Poll interval, ms: the resolution of visibility latency.
+    pub poll_interval_ms: u64,
+    /// Accepted events tracked.
+    pub tracked: u64,
+    /// Seen.
+    pub seen: u64,
+    /// Not seen by the deadline.
+    pub missing: u64,
+    /// Events stored more than once.
+    pub duplicated: u64,
+    /// Intended send → first seen, milliseconds (live verification only).
+    pub latency_ms: Option<Percentiles>,
+    /// The latency histogram, HdrHistogram V2 base64 (live verification only).
+    pub latency_histogram: Option<String>,
+    /// Stage split, where the source keeps stage times.
+    pub stages: Vec<StageSection>,
+    /// Polls made.
+    pub polls: u64,
+    /// Queries issued.
+    pub queries: u64,
+    /// Queries that failed.
+    pub failed_queries: u64,
+    /// The last query error, redacted.
+    pub last_error: Option<String>,
+}
+
+/// The Postgres issue check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuesSection {
+    /// Distinct issues the seen events point at.
+    pub expected: u64,
+    /// Found in `sentry_groupedmessage`.
+    pub found: u64,
+    /// `[project, group id]` of the missing ones.
+    pub missing: Vec<(u64, u64)>,
+    /// Why the check could not run, if it could not.
+    pub error: Option<String>,
+}
+
+/// One event that never became visible.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MissingEntry {
+    /// Sequence number.
+    pub seq: u64,
+    /// Event id (32 hex).
+    pub event_id: String,
+    /// Project.
+    pub project_id: u64,
+}
+
+/// What did not make it, by cause. Harness drops are listed, never counted as Sentry's loss.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LossSection {
+    /// Accepted (200) but never visible: silent loss.
+    pub silent: u64,
+    /// Refused by the target, per outcome (`rate_limited`, `too_large`, …).
+    pub refused: BTreeMap<String, u64>,
+    /// No HTTP answer.
+    pub transport_errors: u64,
+    /// Never sent: the harness could not start them in time.
+    pub harness_dropped: u64,
+    /// `(started − seen) / started`: sends that did not become visible, any cause.
+    pub loss_ratio: f64,
+    /// Silently lost events, by sequence number (first 10,000).
+    pub missing_events: Vec<MissingEntry>,
+}
+
+/// One gate, checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The gate's profile key.
+    pub gate: String,
+    /// The threshold, as written.
+    pub threshold: String,
+    /// What was measured, or why it could not be.
+    pub measured: String,
+    /// Whether it passed.
+    pub passed: bool,
+}

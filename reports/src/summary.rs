@@ -1,0 +1,74 @@
+//! The terminal summary of a report.
+
+use crate::model::Report;
+use std::fmt::Write;
+
+/// A few lines an operator reads first.
+pub fn render_summary(r: &Report) -> String {
+    let mut s = String::new();
+    let v = &r.visibility;
+    let _ = writeln!(s, "run {} · profile {} · target {}", r.run.id, r.run.profile, r.run.target);
+    let _ = writeln!(
+        s,
+        "sent     {} of {} planned · {:.1}/s of {:.1}/s ({:.1} %) · accepted {}",
+        r.sending.started,
+        r.schedule.planned,
+        r.sending.achieved_rate,
+        r.schedule.target_rate,
+        r.sending.achieved_rate_ratio * 100.0,
+        r.sending.outcomes.get("accepted").copied().unwrap_or(0),
+    );
+    if let Some(l) = &r.sending.lateness_us {
+        let _ = writeln!(s, "late     p50 {} µs · p99 {} µs · max {} µs behind schedule", l.p50, l.p99, l.max);
+    }
+    let _ = writeln!(
+        s,
+        "visible  {} of {} accepted · missing {} · duplicated {} · via {}",
+        v.seen, v.tracked, v.missing, v.duplicated, v.source
+    );
+    match &v.latency_ms {
+        Some(p) => {
+            let _ = writeln!(
+                s,
+                "latency  p50 {} ms · p95 {} ms · p99 {} ms · max {} ms (intended send → visible; resolution {} ms)",
+                p.p50, p.p95, p.p99, p.max, v.poll_interval_ms
+            );
+        }
+        None if !v.live => {
+            let _ = writeln!(s, "latency  not measured (verified after the run, not live)");
+        }
+        None => {}
+    }
+    for st in &v.stages {
+        let _ = writeln!(
+            s,
+            "stage    {}: p50 {} s · p99 {} s ({})",
+            st.stage, st.seconds.p50, st.seconds.p99, st.resolution
+        );
+    }
+    let refused: u64 = r.loss.refused.values().sum();
+    let _ = writeln!(
+        s,
+        "loss     silent {} · refused {} · transport errors {} · harness dropped {} (not Sentry's) · ratio {:.4}",
+        r.loss.silent, refused, r.loss.transport_errors, r.loss.harness_dropped, r.loss.loss_ratio
+    );
+    if let Some(i) = &r.issues {
+        match &i.error {
+            Some(e) => {
+                let _ = writeln!(s, "issues   not checked: {e}");
+            }
+            None => {
+                let _ = writeln!(s, "issues   {} of {} found in Postgres", i.found, i.expected);
+            }
+        }
+    }
+    if let Some(e) = &v.last_error {
+        let _ = writeln!(s, "errors   {} failed read-back queries; last: {e}", v.failed_queries);
+    }
+    for g in &r.gates {
+        let mark = if g.passed { "pass" } else { "FAIL" };
+        let bound = if g.gate.starts_with("min_") { "≥" } else { "≤" };
+        let _ = writeln!(s, "gate     {mark} {} {bound} {}: {}", g.gate, g.threshold, g.measured);
+    }
+    s
+}

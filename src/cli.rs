@@ -1,0 +1,105 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Load-testing and ingest-fidelity harness for self-hosted Sentry.
+#[derive(Debug, Parser)]
+#[command(name = "sentry-load", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send a profile's traffic, verify it, write a report, and check the gates.
+    Run(RunArgs),
+    /// Verify a run again from its journal (e.g. after a crash) and write its report.
+    Verify(VerifyArgs),
+    /// List, show or check profiles.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// Run the reference ingest pipeline (the sim) standalone.
+    Sim(SimArgs),
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A shipped profile's name (`local`, `smoke`), `profiles/<name>.toml`, or a path.
+    #[arg(long, short)]
+    pub profile: String,
+    /// Override the profile's traffic duration (e.g. `30s`, `5m`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Override the profile's rate, envelopes per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Folder that receives the run folder `<run id>/`.
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The run folder (holding `journal.bin` and `profile.toml`).
+    pub run_dir: PathBuf,
+}
+
+/// `profiles …`.
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// The shipped profiles and those in ./profiles/.
+    List,
+    /// Print a profile's text.
+    Show {
+        /// Name or path.
+        profile: String,
+    },
+    /// Check a profile; errors name file, line, column and key.
+    Check {
+        /// Name or path.
+        profile: String,
+    },
+}
+
+/// `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Project id the sim accepts.
+    #[arg(long, default_value_t = 1)]
+    pub project: u64,
+    /// The project's public key (the DSN's user part).
+    #[arg(long, default_value = "0123456789abcdef0123456789abcdef")]
+    pub key: String,
+    /// Store in ClickHouse at this HTTP address (with --postgres); in memory otherwise.
+    #[arg(long, requires = "postgres")]
+    pub clickhouse: Option<String>,
+    /// The ClickHouse database to create and write.
+    #[arg(long, default_value = "default")]
+    pub clickhouse_database: String,
+    /// Store issues in Postgres at this URL (with --clickhouse).
+    #[arg(long, requires = "clickhouse")]
+    pub postgres: Option<String>,
+    /// Lose every n-th accepted event silently.
+    #[arg(long)]
+    pub drop_every: Option<u64>,
+    /// Lose the accepted events with these `sentry_load.seq` values (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub drop_seq: Vec<u64>,
+    /// Longest a row waits before the batch is written.
+    #[arg(long, default_value = "750ms", value_parser = humantime::parse_duration)]
+    pub batch_interval: Duration,
+}

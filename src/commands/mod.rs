@@ -1,0 +1,26 @@
+//! One module per subcommand; [`readback`] holds what `run` and `verify` share.
+
+mod profiles;
+mod readback;
+mod run;
+mod sim;
+mod verify;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+/// Runs the chosen command; `Ok` carries the exit code (0, or 1 when a gate failed).
+pub async fn run(cli: Cli) -> Result<u8, Exit> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Verify(args) => verify::verify(args).await,
+        Command::Profiles(cmd) => profiles::profiles(cmd),
+        Command::Sim(args) => sim::sim(args).await,
+    }
+}
+
+/// Loads a profile by name or path from the current directory.
+fn load_profile(name: &str) -> Result<sentry_load_config::LoadedProfile, Exit> {
+    let cwd = std::env::current_dir().map_err(|e| Exit::internal(e.into()))?;
+    sentry_load_config::load_profile(name, &cwd).map_err(|e| Exit::usage(e.into()))
+}

@@ -1,0 +1,125 @@
+//! What `run` and `verify` share: choosing the read-back source, the run folder's files, and
+//! turning a journal plus a verify outcome into `report.json` and the terminal summary.
+
+use crate::exit::{Exit, GATE_FAILED, OK, OrInternal};
+use anyhow::anyhow;
+use sentry_load_common::journal::{self, JournalReader, JournalRecord};
+use sentry_load_config::{PostgresConfig, Profile, SentryApiConfig, TargetKind};
+use sentry_load_reports::{ReportInput, SendSummary, build_report, render_summary};
+use sentry_load_verify::source::{ClickHouseSource, SentryApiSource};
+use sentry_load_verify::{Lookup, Source, VerifyOutcome, check_issues};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The profile's text, copied into the run folder (`${VAR}` unresolved: no secrets).
+pub const PROFILE_FILE: &str = "profile.toml";
+/// The run's effective schedule, after command-line overrides.
+pub const RUN_FILE: &str = "run.json";
+
+/// What `verify` needs to know about a run that the journal does not say.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunFile {
+    /// Sends planned.
+    pub planned: u64,
+    /// Envelopes per second planned.
+    pub target_rate: f64,
+    /// Planned duration, seconds.
+    pub duration_secs: f64,
+    /// Whether the target was the embedded sim.
+    pub embedded: bool,
+}
+
+/// The profile's read-back source for a `relay` target.
+pub fn source_for(profile: &Profile) -> Result<Source, Exit> {
+    if let Some(ch) = &profile.verify.clickhouse {
+        return Ok(Source::ClickHouse(ClickHouseSource::new(ch)));
+    }
+    if let Some(api) = &profile.verify.sentry_api {
+        return SentryApiSource::new(api)
+            .map(Source::SentryApi)
+            .map_err(|e| Exit::usage(e.into()));
+    }
+    debug_assert!(*profile.target.kind.get_ref() == TargetKind::Relay);
+    Err(Exit::usage(anyhow!("the profile has no read-back source")))
+}
+
+/// The read API of an embedded sim.
+pub fn embedded_source(api: &SentryApiConfig) -> Result<Source, Exit> {
+    SentryApiSource::new(api)
+        .map(Source::SentryApi)
+        .map_err(|e| Exit::internal(e.into()))
+}
+
+/// Asks the source once for an id that does not exist: proves it answers and the table is
+/// there before any load is sent.
+pub async fn ping(source: &Source) -> Result<(), Exit> {
+    let ids = [uuid::Uuid::nil()];
+    let lookup = Lookup {
+        project_id: 0,
+        from_secs: 0,
+        to_secs: 1,
+        ids: &ids,
+    };
+    source.lookup(lookup).await.map(|_| ()).map_err(|e| {
+        let unreachable = e.is_unreachable();
+        let e = anyhow::Error::new(e).context("the read-back source does not answer");
+        if unreachable { Exit::unreachable(e) } else { Exit::usage(e) }
+    })
+}
+
+/// Reads the journal, runs the issue check, writes the report as `file_name` in `run_dir`,
+/// prints the summary, and returns 0 or 1 by the gates.
+pub async fn finish(
+    run_dir: &Path,
+    profile: &Profile,
+    run: &RunFile,
+    outcome: &VerifyOutcome,
+    file_name: &str,
+) -> Result<u8, Exit> {
+    let reader = JournalReader::open(&run_dir.join(journal::FILE_NAME)).internal("journal")?;
+    let sending = SendSummary::read(reader, |_| {}).internal("reading the journal")?;
+    let issues = match &profile.verify.postgres {
+        Some(pg) => Some(issue_check(pg.get_ref(), outcome).await),
+        None => None,
+    };
+    let report = build_report(ReportInput {
+        sending: &sending,
+        verify: outcome,
+        issues,
+        planned: run.planned,
+        target_rate: run.target_rate,
+        duration_secs: run.duration_secs,
+        gates: &profile.gates,
+    });
+    let path = run_dir.join(file_name);
+    let json = serde_json::to_vec_pretty(&report).internal("serializing the report")?;
+    std::fs::write(&path, json).internal("writing the report")?;
+    print!("{}", render_summary(&report));
+    println!("report   {}", path.display());
+    if outcome.failed_queries > 0 && outcome.queries == outcome.failed_queries {
+        return Err(Exit::unreachable(anyhow!(
+            "every read-back query failed; last error: {}",
+            outcome.last_error.as_deref().unwrap_or("unknown")
+        )));
+    }
+    Ok(if report.passed { OK } else { GATE_FAILED })
+}
+
+async fn issue_check(
+    pg: &PostgresConfig,
+    outcome: &VerifyOutcome,
+) -> Result<sentry_load_verify::IssueCheck, String> {
+    let mut groups: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for e in &outcome.seen {
+        if let Some(g) = e.group_id {
+            groups.entry(e.project_id).or_default().insert(g);
+        }
+    }
+    check_issues(pg, &groups).await
+}
+
+/// Accepted records of a journal, for re-verification.
+pub fn accepted(r: &JournalRecord) -> bool {
+    r.outcome == sentry_load_common::SendOutcome::Accepted
+}

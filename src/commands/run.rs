@@ -1,0 +1,170 @@
+//! `sentry-load run`: profile → plan → (embedded sim) → send + journal + live verify → report.
+
+use super::load_profile;
+use super::readback::{self, PROFILE_FILE, RUN_FILE, RunFile};
+use crate::cli::RunArgs;
+use crate::exit::{Exit, OrInternal};
+use anyhow::{Context, anyhow};
+use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
+use sentry_load_common::{EventKind, RunId};
+use sentry_load_config::{Dsn, Rate, Secret, SentryApiConfig, TargetKind};
+use sentry_load_engine::{
+    Generator, LiveStats, Phase, Plan, Progress, RunClock, SendOptions, Target, collect, drive,
+};
+use sentry_load_verify::{Verifier, VerifyOptions};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often the journal is flushed to the OS: what a crash can lose at most.
+const JOURNAL_FLUSH: Duration = Duration::from_millis(200);
+
+pub async fn run(args: RunArgs) -> Result<u8, Exit> {
+    let loaded = load_profile(&args.profile)?;
+    let profile = &loaded.profile;
+    let rate = match args.rate {
+        Some(r) => Rate::try_from(r).map_err(|e| Exit::usage(anyhow!("--rate: {e}")))?,
+        None => profile.traffic.rate,
+    };
+    let duration = args.duration.unwrap_or(profile.traffic.duration);
+    if duration.is_zero() {
+        return Err(Exit::usage(anyhow!("--duration: expected a duration above zero")));
+    }
+    let plan = Plan::new(vec![Phase {
+        rate: rate.per_second(),
+        duration,
+        kind: EventKind::Error,
+    }]);
+
+    // The target, and where events are read back.
+    let embedded = *profile.target.kind.get_ref() == TargetKind::Embedded;
+    let (dsn, source, sim) = if embedded {
+        let (sim, dsn, api) = start_embedded().await?;
+        (dsn, readback::embedded_source(&api)?, Some(sim))
+    } else {
+        let dsn = profile
+            .target
+            .dsn
+            .as_ref()
+            .map(|d| d.get_ref().clone())
+            .ok_or_else(|| Exit::usage(anyhow!("the profile has no target.dsn")))?;
+        (dsn, readback::source_for(profile)?, None)
+    };
+    let target = Target::from_dsn(0, &dsn);
+    probe_target(&target).await?;
+    readback::ping(&source).await?;
+
+    // The run folder.
+    let clock = RunClock::now();
+    let run_id = RunId::generate(clock.start_unix_micros);
+    let run_dir = args.out.join(run_id.as_str());
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("creating {}", run_dir.display()))
+        .map_err(Exit::internal)?;
+    std::fs::write(run_dir.join(PROFILE_FILE), &loaded.text).internal("writing profile.toml")?;
+    let run_file = RunFile {
+        planned: plan.total(),
+        target_rate: plan.mean_rate(),
+        duration_secs: plan.duration().as_secs_f64(),
+        embedded,
+    };
+    std::fs::write(run_dir.join(RUN_FILE), serde_json::to_vec_pretty(&run_file).internal("run.json")?)
+        .internal("writing run.json")?;
+    let header = JournalHeader {
+        run_id: run_id.clone(),
+        seed: profile.seed,
+        profile: loaded.name.clone(),
+        profile_hash: loaded.hash.clone(),
+        tool_version: sentry_load_common::TOOL_VERSION.into(),
+        started_at_micros: clock.start_unix_micros,
+        targets: vec![TargetInfo {
+            display: target.display.clone(),
+            project_id: target.project_id,
+        }],
+    };
+    let journal = JournalWriter::create(&run_dir.join(journal::FILE_NAME), &header, JOURNAL_FLUSH)
+        .internal("creating the journal")?;
+    eprintln!(
+        "run {run_id}: {} events at {}/s for {} to {} → {}",
+        plan.total(),
+        rate.per_second(),
+        humantime::format_duration(duration),
+        target.display,
+        run_dir.display()
+    );
+
+    // Send, journal and verify at once: one result stream, one collector.
+    let stats = Arc::new(LiveStats::default());
+    let (results_tx, results_rx) = mpsc::channel(65_536);
+    let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
+    let collector = tokio::spawn(collect(results_rx, journal, Some(accepted_tx), JOURNAL_FLUSH));
+    let verifier = Verifier::new(
+        source,
+        VerifyOptions {
+            poll_interval: profile.verify.poll_interval,
+            deadline: profile.verify.deadline,
+            live: true,
+        },
+    );
+    let seen_stats = stats.clone();
+    let verifying = tokio::spawn(verifier.run(accepted_rx, move |n| seen_stats.add_seen(n)));
+    let progress = Progress::start(stats.clone(), plan.total(), rate.per_second(), args.quiet);
+    let generator = Generator::new(run_id.clone(), profile.seed, profile.traffic.issues.get());
+    let opts = SendOptions {
+        max_in_flight: profile.send.max_in_flight.get() as usize,
+        timeout: profile.send.timeout,
+        give_up_after: profile.send.give_up_after,
+        gzip: profile.send.gzip,
+    };
+    let sent = drive(&plan, &generator, &target, &opts, clock, results_tx, stats.clone()).await;
+    let records = collector.await.internal("collector")?.internal("writing the journal")?;
+    sent.map_err(|e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")))?;
+    eprintln!("sent {records} envelopes; waiting up to {} for stragglers", humantime::format_duration(profile.verify.deadline));
+    let outcome = verifying.await.internal("verifier")?;
+    progress.finish();
+    if let Some(sim) = sim {
+        sim.stop().await.internal("stopping the embedded sim")?;
+    }
+    readback::finish(&run_dir, profile, &run_file, &outcome, sentry_load_reports::REPORT_FILE).await
+}
+
+/// Starts the embedded sim on loopback: its handle, a DSN for it, and its read API.
+async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiConfig), Exit> {
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let mut config = sentry_load_sim::SimConfig::in_memory(1, &key, &token);
+    // Embedded runs are short: flush faster than Snuba's 750 ms so latency reflects the
+    // harness, not the sim's batching.
+    config.batch_interval = Duration::from_millis(50);
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| Exit::internal(e.into()))?;
+    let addr = sim.addr();
+    let dsn: Dsn = format!("http://{key}@{addr}/1")
+        .parse()
+        .map_err(|e: String| Exit::internal(anyhow!(e)))?;
+    let api = SentryApiConfig {
+        url: format!("http://{addr}/").parse().map_err(|e: String| Exit::internal(anyhow!(e)))?,
+        org: "sentry".into(),
+        token: Secret::new(token),
+    };
+    Ok((sim, dsn, api))
+}
+
+/// Opens one TCP connection to the target before any load: exit 3 when it is not there.
+async fn probe_target(target: &Target) -> Result<(), Exit> {
+    let url = &target.envelope_url;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Exit::unreachable(
+            anyhow::Error::new(e).context(format!("target {} does not answer", target.display)),
+        )),
+        Err(_) => Err(Exit::unreachable(anyhow!(
+            "target {} did not accept a connection within 10 s",
+            target.display
+        ))),
+    }
+}

@@ -1,0 +1,49 @@
+//! `sentry-load sim`: the reference ingest pipeline, standalone, until Ctrl-C.
+
+use crate::cli::SimArgs;
+use crate::exit::{Exit, OK};
+use anyhow::Context;
+use sentry_load_sim::{DropRule, ProjectKey, SimConfig, StoreConfig};
+
+pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
+    let token = std::env::var("SENTRY_LOAD_SIM_TOKEN").ok();
+    let mut config = SimConfig::in_memory(
+        args.project,
+        &args.key,
+        token.as_deref().unwrap_or(&uuid::Uuid::new_v4().simple().to_string()),
+    );
+    config.projects = vec![ProjectKey {
+        project_id: args.project,
+        public_key: args.key.clone(),
+    }];
+    config.batch_interval = args.batch_interval;
+    if let (Some(ch), Some(pg)) = (&args.clickhouse, &args.postgres) {
+        config.store = StoreConfig::Sentry {
+            clickhouse_url: ch.clone(),
+            clickhouse_database: args.clickhouse_database.clone(),
+            postgres_url: pg.clone(),
+        };
+    }
+    config.drop = match (args.drop_every, args.drop_seq.is_empty()) {
+        (Some(n), _) => DropRule::EveryNth(n),
+        (None, false) => DropRule::Seqs(args.drop_seq.iter().copied().collect()),
+        (None, true) => DropRule::None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))
+        .map_err(Exit::usage)?;
+    let addr = listener.local_addr().map_err(|e| Exit::internal(e.into()))?;
+    eprintln!("sim listening on http://{addr}");
+    eprintln!("DSN: http://{}@{addr}/{}", args.key, args.project);
+    eprintln!(
+        "read API token: {}",
+        if token.is_some() { "from $SENTRY_LOAD_SIM_TOKEN" } else { "random (set $SENTRY_LOAD_SIM_TOKEN to choose it)" }
+    );
+    sentry_load_sim::run(listener, config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| Exit::unreachable(e.into()))?;
+    Ok(OK)
+}

@@ -1,0 +1,103 @@
+//! Where events are read back from. Each source answers one question: which of these event
+//! ids, sent to this project within this time window, are stored?
+
+mod clickhouse;
+mod sentry_api;
+
+pub use self::clickhouse::ClickHouseSource;
+pub use self::sentry_api::SentryApiSource;
+use uuid::Uuid;
+
+/// One batched question.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// The project the events were sent to.
+    pub project_id: u64,
+    /// Event time from, Unix seconds (inclusive).
+    pub from_secs: u64,
+    /// Event time to, Unix seconds (inclusive).
+    pub to_secs: u64,
+    /// The ids asked for.
+    pub ids: &'a [Uuid],
+}
+
+/// One stored row for an asked-for id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Relay's receive time, where the source has it.
+    pub received: Option<u32>,
+    /// When the event was produced to Kafka `events`, where the source has it.
+    pub message_timestamp: Option<u32>,
+    /// The issue, where the source has it.
+    pub group_id: Option<u64>,
+}
+
+/// A read-back query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// ClickHouse refused or could not be reached.
+    #[error("clickhouse {url}: {source}")]
+    ClickHouse {
+        /// The redacted address.
+        url: String,
+        /// What failed.
+        #[source]
+        source: ::clickhouse::error::Error,
+    },
+    /// The Sentry API refused or could not be reached.
+    #[error("sentry api {url}: {detail}")]
+    SentryApi {
+        /// The redacted address.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl SourceError {
+    /// Whether the service could not be reached at all (rather than refusing a query).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            SourceError::ClickHouse { source, .. } => {
+                matches!(source, ::clickhouse::error::Error::Network(_))
+            }
+            SourceError::SentryApi { detail, .. } => detail.starts_with("unreachable"),
+        }
+    }
+}
+
+/// A configured read-back source.
+pub enum Source {
+    /// Snuba's ClickHouse tables.
+    ClickHouse(ClickHouseSource),
+    /// The Sentry web API (Discover).
+    SentryApi(SentryApiSource),
+}
+
+impl Source {
+    /// Which stored rows match the lookup.
+    pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
+        match self {
+            Source::ClickHouse(s) => s.lookup(lookup).await,
+            Source::SentryApi(s) => s.lookup(lookup).await,
+        }
+    }
+
+    /// Ids per query.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            Source::ClickHouse(s) => s.batch_size(),
+            Source::SentryApi(_) => sentry_api::MAX_IDS,
+        }
+    }
+
+    /// A secret-free description, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::ClickHouse(s) => s.describe(),
+            Source::SentryApi(s) => s.describe(),
+        }
+    }
+}
