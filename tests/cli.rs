@@ -1,0 +1,48 @@
+//! Exit codes and error messages of the command line.
+
+mod support;
+
+use support::{sentry_load, shown};
+
+#[tokio::test]
+async fn a_malformed_profile_exits_2_naming_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 10\nduraton = \"5s\"\n",
+    )
+    .unwrap();
+    let out = sentry_load(dir.path(), &["profiles", "check", "bad.toml"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:6:1"), "{err}");
+    assert!(err.contains("`traffic.duraton`"), "{err}");
+    assert!(err.contains("unknown field `duraton`"), "{err}");
+
+    let out = sentry_load(dir.path(), &["run", "--profile", "bad.toml"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+}
+
+#[tokio::test]
+async fn an_unreachable_target_exits_3_without_showing_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9 of loopback.
+    let profile = "seed = 1\n[target]\nkind = \"relay\"\ndsn = \"http://pub:hunter2@127.0.0.1:9/1\"\n\
+                   [traffic]\nrate = 10\nduration = \"1s\"\n\
+                   [verify.clickhouse]\nurl = \"http://127.0.0.1:9\"\n";
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
+    assert!(!shown(&out).contains("hunter2"), "{}", shown(&out));
+}
+
+#[tokio::test]
+async fn profiles_list_and_show_the_shipped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sentry_load(dir.path(), &["profiles", "list"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("local") && text.contains("smoke"), "{text}");
+    let out = sentry_load(dir.path(), &["profiles", "show", "local"]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kind = \"embedded\""));
+}

@@ -1,0 +1,130 @@
+//! Whole runs of the `sentry-load` binary against the sim, on real ClickHouse and Postgres
+//! (and on the embedded default, with no services).
+
+mod support;
+
+use std::collections::BTreeSet;
+use support::{only_report, sentry_load, services, shown};
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_through_clickhouse_and_postgres_loses_nothing() {
+    let Some(svc) = services("zero_loss").await else { return };
+    let sim = sentry_load_sim::start(svc.sim_config(KEY), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.toml"), svc.relay_profile(sim.addr(), KEY, 200, 3)).unwrap();
+
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let (_, report) = only_report(dir.path());
+    assert_eq!(report["schedule"]["planned"], 600);
+    assert_eq!(report["sending"]["outcomes"]["accepted"], 600);
+    assert_eq!(report["visibility"]["seen"], 600);
+    assert_eq!(report["visibility"]["missing"], 0);
+    assert_eq!(report["loss"]["silent"], 0);
+    assert!(report["visibility"]["latency_ms"]["p99"].as_u64().unwrap() > 0);
+    // Stage split from ClickHouse's `received` and `message_timestamp`.
+    assert_eq!(report["visibility"]["stages"].as_array().unwrap().len(), 3, "{report}");
+    // Issues: the generator spreads errors over 10 fingerprints, all present in Postgres.
+    assert_eq!(report["issues"]["expected"], 10, "{}", report["issues"]);
+    assert_eq!(report["issues"]["found"], 10);
+
+    let stored = sim.truth().ids_with(sentry_load_sim::Decision::Stored).len();
+    assert_eq!(stored, 600, "ground truth agrees");
+    sim.stop().await.unwrap();
+    svc.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silently_dropped_events_are_named_exactly() {
+    let Some(svc) = services("silent_drop").await else { return };
+    let dropped: BTreeSet<u64> = [0, 3, 17, 42, 299].into();
+    let mut config = svc.sim_config(KEY);
+    config.drop = sentry_load_sim::DropRule::Seqs(dropped.iter().copied().collect());
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = svc
+        .relay_profile(sim.addr(), KEY, 100, 3)
+        .replace("deadline = \"10s\"", "deadline = \"2s\"");
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(1), "the loss gate fails: {}", shown(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL max_loss_ratio"), "{stdout}");
+    let (_, report) = only_report(dir.path());
+    assert_eq!(report["sending"]["outcomes"]["accepted"], 300);
+    assert_eq!(report["loss"]["silent"], 5);
+    let missing: BTreeSet<u64> = report["loss"]["missing_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(missing, dropped);
+    // The ids match the sim's ground truth, event for event.
+    let truth: BTreeSet<String> = sim
+        .truth()
+        .ids_with(sentry_load_sim::Decision::DroppedSilently)
+        .iter()
+        .map(|id| id.simple().to_string())
+        .collect();
+    let reported: BTreeSet<String> = report["loss"]["missing_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reported, truth);
+    sim.stop().await.unwrap();
+    svc.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_recounts_a_run_from_its_journal() {
+    let Some(svc) = services("reverify").await else { return };
+    let mut config = svc.sim_config(KEY);
+    config.drop = sentry_load_sim::DropRule::EveryNth(10);
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = svc
+        .relay_profile(sim.addr(), KEY, 100, 2)
+        .replace("deadline = \"10s\"", "deadline = \"2s\"");
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let (run_dir, live) = only_report(dir.path());
+
+    let out = sentry_load(dir.path(), &["verify", run_dir.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let text = std::fs::read_to_string(run_dir.join("report.verify.json")).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(again["visibility"]["live"], false);
+    assert_eq!(again["visibility"]["tracked"], 200);
+    assert_eq!(again["loss"]["silent"], 20);
+    assert_eq!(again["loss"]["missing_events"], live["loss"]["missing_events"]);
+    sim.stop().await.unwrap();
+    svc.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_runs_with_no_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sentry_load(
+        dir.path(),
+        &["run", "--profile", "local", "--duration", "2s", "--rate", "100", "--quiet"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let (run_dir, report) = only_report(dir.path());
+    assert_eq!(report["visibility"]["seen"], 200);
+    assert_eq!(report["passed"], true);
+    // The run folder holds what `verify` would need, and no secret.
+    let run_json = std::fs::read_to_string(run_dir.join("run.json")).unwrap();
+    assert!(run_json.contains("\"embedded\": true"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("token"), "{stdout}");
+}

@@ -1,0 +1,141 @@
+//! Test support: real services from the environment (started by `scripts/services.sh`), a
+//! database of their own per test, and the `sentry-load` binary.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Output;
+
+/// ClickHouse and Postgres addresses for one test, each with a fresh database.
+pub struct Services {
+    pub clickhouse_url: String,
+    pub clickhouse_database: String,
+    pub postgres_admin_url: String,
+    pub postgres_url: String,
+    pub postgres_database: String,
+}
+
+/// The services from `SENTRY_LOAD_TEST_CLICKHOUSE_URL` / `SENTRY_LOAD_TEST_POSTGRES_URL`.
+/// Without them the test is skipped — except under `CI=true`, where that is a failure.
+pub async fn services(test: &str) -> Option<Services> {
+    let ch = std::env::var("SENTRY_LOAD_TEST_CLICKHOUSE_URL").ok();
+    let pg = std::env::var("SENTRY_LOAD_TEST_POSTGRES_URL").ok();
+    let (Some(ch), Some(pg)) = (ch, pg) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: SENTRY_LOAD_TEST_CLICKHOUSE_URL and SENTRY_LOAD_TEST_POSTGRES_URL must be set under CI (run scripts/test.sh)");
+        }
+        eprintln!("{test}: skipped, no test services (run scripts/test.sh)");
+        return None;
+    };
+    let name = format!("sl_{}_{}", test, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (client, conn) = tokio_postgres::connect(&pg, tokio_postgres::NoTls)
+        .await
+        .expect("postgres answers");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&pg).expect("postgres URL");
+    url.set_path(&format!("/{name}"));
+    Some(Services {
+        clickhouse_url: ch,
+        clickhouse_database: name.clone(),
+        postgres_admin_url: pg,
+        postgres_url: url.to_string(),
+        postgres_database: name,
+    })
+}
+
+impl Services {
+    /// Drops the test's databases.
+    pub async fn cleanup(self) {
+        let ch = clickhouse::Client::default().with_url(&self.clickhouse_url);
+        let _ = ch
+            .query(&format!("DROP DATABASE IF EXISTS {}", self.clickhouse_database))
+            .execute()
+            .await;
+        if let Ok((client, conn)) =
+            tokio_postgres::connect(&self.postgres_admin_url, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(conn);
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.postgres_database))
+                .await;
+        }
+    }
+
+    /// A sim configuration storing in these services.
+    pub fn sim_config(&self, key: &str) -> sentry_load_sim::SimConfig {
+        let mut c = sentry_load_sim::SimConfig::in_memory(1, key, "token");
+        c.batch_interval = std::time::Duration::from_millis(100);
+        c.store = sentry_load_sim::StoreConfig::Sentry {
+            clickhouse_url: self.clickhouse_url.clone(),
+            clickhouse_database: self.clickhouse_database.clone(),
+            postgres_url: self.postgres_url.clone(),
+        };
+        c
+    }
+
+    /// A profile sending `rate`/s for `secs` to the sim at `addr`, reading back from these
+    /// services.
+    pub fn relay_profile(&self, addr: std::net::SocketAddr, key: &str, rate: u32, secs: u32) -> String {
+        format!(
+            r#"seed = 7
+[target]
+kind = "relay"
+dsn = "http://{key}@{addr}/1"
+[traffic]
+rate = {rate}
+duration = "{secs}s"
+[send]
+max_in_flight = 64
+[verify]
+poll_interval = "100ms"
+deadline = "10s"
+[verify.clickhouse]
+url = "{ch}"
+database = "{db}"
+[verify.postgres]
+url = "{pg}"
+[gates]
+max_loss_ratio = 0.0
+"#,
+            ch = self.clickhouse_url,
+            db = self.clickhouse_database,
+            pg = self.postgres_url,
+        )
+    }
+}
+
+/// Runs `sentry-load` with `args` in `dir`.
+pub async fn sentry_load(dir: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_sentry-load"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("sentry-load starts")
+}
+
+/// The one report written under `dir/runs/`.
+pub fn only_report(dir: &Path) -> (std::path::PathBuf, serde_json::Value) {
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs"))
+        .expect("runs folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1, "one run folder: {runs:?}");
+    let text = std::fs::read_to_string(runs[0].join("report.json")).expect("report.json");
+    (runs[0].clone(), serde_json::from_str(&text).expect("report is JSON"))
+}
+
+/// Stdout and stderr, for assertion messages.
+pub fn shown(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
