@@ -33,12 +33,18 @@ impl Exit {
 
     /// Target or service unreachable (3).
     pub fn unreachable(error: anyhow::Error) -> Exit {
-        Exit { code: UNREACHABLE, error }
+        Exit {
+            code: UNREACHABLE,
+            error,
+        }
     }
 
     /// Internal error (4).
     pub fn internal(error: anyhow::Error) -> Exit {
-        Exit { code: INTERNAL, error }
+        Exit {
+            code: INTERNAL,
+            error,
+        }
     }
 }
 

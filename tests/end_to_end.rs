@@ -10,12 +10,18 @@ const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_through_clickhouse_and_postgres_loses_nothing() {
-    let Some(svc) = services("zero_loss").await else { return };
+    let Some(svc) = services("zero_loss").await else {
+        return;
+    };
     let sim = sentry_load_sim::start(svc.sim_config(KEY), ([127, 0, 0, 1], 0).into())
         .await
         .expect("sim starts");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("p.toml"), svc.relay_profile(sim.addr(), KEY, 200, 3)).unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        svc.relay_profile(sim.addr(), KEY, 200, 3),
+    )
+    .unwrap();
 
     let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
@@ -27,12 +33,19 @@ async fn a_run_through_clickhouse_and_postgres_loses_nothing() {
     assert_eq!(report["loss"]["silent"], 0);
     assert!(report["visibility"]["latency_ms"]["p99"].as_u64().unwrap() > 0);
     // Stage split from ClickHouse's `received` and `message_timestamp`.
-    assert_eq!(report["visibility"]["stages"].as_array().unwrap().len(), 3, "{report}");
+    assert_eq!(
+        report["visibility"]["stages"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
     // Issues: the generator spreads errors over 10 fingerprints, all present in Postgres.
     assert_eq!(report["issues"]["expected"], 10, "{}", report["issues"]);
     assert_eq!(report["issues"]["found"], 10);
 
-    let stored = sim.truth().ids_with(sentry_load_sim::Decision::Stored).len();
+    let stored = sim
+        .truth()
+        .ids_with(sentry_load_sim::Decision::Stored)
+        .len();
     assert_eq!(stored, 600, "ground truth agrees");
     sim.stop().await.unwrap();
     svc.cleanup().await;
@@ -40,11 +53,15 @@ async fn a_run_through_clickhouse_and_postgres_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silently_dropped_events_are_named_exactly() {
-    let Some(svc) = services("silent_drop").await else { return };
+    let Some(svc) = services("silent_drop").await else {
+        return;
+    };
     let dropped: BTreeSet<u64> = [0, 3, 17, 42, 299].into();
     let mut config = svc.sim_config(KEY);
     config.drop = sentry_load_sim::DropRule::Seqs(dropped.iter().copied().collect());
-    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let profile = svc
         .relay_profile(sim.addr(), KEY, 100, 3)
@@ -52,7 +69,12 @@ async fn silently_dropped_events_are_named_exactly() {
     std::fs::write(dir.path().join("p.toml"), profile).unwrap();
 
     let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
-    assert_eq!(out.status.code(), Some(1), "the loss gate fails: {}", shown(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the loss gate fails: {}",
+        shown(&out)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("FAIL max_loss_ratio"), "{stdout}");
     let (_, report) = only_report(dir.path());
@@ -85,10 +107,14 @@ async fn silently_dropped_events_are_named_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_recounts_a_run_from_its_journal() {
-    let Some(svc) = services("reverify").await else { return };
+    let Some(svc) = services("reverify").await else {
+        return;
+    };
     let mut config = svc.sim_config(KEY);
     config.drop = sentry_load_sim::DropRule::EveryNth(10);
-    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let profile = svc
         .relay_profile(sim.addr(), KEY, 100, 2)
@@ -105,7 +131,10 @@ async fn verify_recounts_a_run_from_its_journal() {
     assert_eq!(again["visibility"]["live"], false);
     assert_eq!(again["visibility"]["tracked"], 200);
     assert_eq!(again["loss"]["silent"], 20);
-    assert_eq!(again["loss"]["missing_events"], live["loss"]["missing_events"]);
+    assert_eq!(
+        again["loss"]["missing_events"],
+        live["loss"]["missing_events"]
+    );
     sim.stop().await.unwrap();
     svc.cleanup().await;
 }
@@ -115,7 +144,16 @@ async fn the_embedded_default_runs_with_no_services() {
     let dir = tempfile::tempdir().unwrap();
     let out = sentry_load(
         dir.path(),
-        &["run", "--profile", "local", "--duration", "2s", "--rate", "100", "--quiet"],
+        &[
+            "run",
+            "--profile",
+            "local",
+            "--duration",
+            "2s",
+            "--rate",
+            "100",
+            "--quiet",
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));

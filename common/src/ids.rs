@@ -29,8 +29,7 @@ impl RunId {
     pub fn parse(s: &str) -> Option<RunId> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         ok.then(|| RunId(s.to_owned()))
     }
@@ -101,7 +100,9 @@ mod tests {
         let a = event_id_for(run.digest(), 7);
         assert_eq!(a, event_id_for(run.digest(), 7));
         assert_eq!(a.get_version_num(), 4);
-        let ids: HashSet<_> = (0..100_000).map(|s| event_id_for(run.digest(), s)).collect();
+        let ids: HashSet<_> = (0..100_000)
+            .map(|s| event_id_for(run.digest(), s))
+            .collect();
         assert_eq!(ids.len(), 100_000);
         let other = RunId::parse("20261122-145539-abcdee").unwrap();
         assert_ne!(a, event_id_for(other.digest(), 7));

@@ -51,7 +51,7 @@ impl SendOutcome {
             413 => SendOutcome::TooLarge,
             400 => SendOutcome::Malformed,
             401 => SendOutcome::Unauthorized,
-            400..=499 => SendOutcome::Rejected,
+            402..=412 | 414..=428 | 430..=499 => SendOutcome::Rejected,
             _ => SendOutcome::Unavailable,
         }
     }

@@ -19,7 +19,10 @@ pub fn url(raw: &Url) -> String {
                 k.as_ref(),
                 "password" | "sentry_secret" | "token" | "access_token" | "sentry_key"
             );
-            (k.into_owned(), if secret { "***".into() } else { v.into_owned() })
+            (
+                k.into_owned(),
+                if secret { "***".into() } else { v.into_owned() },
+            )
         })
         .collect();
     if !pairs.is_empty() {

@@ -127,9 +127,18 @@ mod tests {
     fn points_at_the_value() {
         let text = "seed = 1\n[traffic]\nrate = -5\n";
         let start = text.find("-5").unwrap();
-        let e = ProfileError::at("p.toml", text, Some(start..start + 2), "traffic.rate".into(), "bad".into());
+        let e = ProfileError::at(
+            "p.toml",
+            text,
+            Some(start..start + 2),
+            "traffic.rate".into(),
+            "bad".into(),
+        );
         let shown = e.to_string();
-        assert!(shown.starts_with("p.toml:3:8: `traffic.rate`: bad"), "{shown}");
+        assert!(
+            shown.starts_with("p.toml:3:8: `traffic.rate`: bad"),
+            "{shown}"
+        );
         assert!(shown.contains("3 | rate = -5"), "{shown}");
         assert!(shown.ends_with("|        ^^"), "{shown}");
     }

@@ -32,8 +32,8 @@ pub use error::ProfileError;
 pub use interpolate::interpolate;
 pub use load::{LoadedProfile, load_profile, parse_profile};
 pub use schema::{
-    ClickHouseConfig, GatesConfig, KindMix, PostgresConfig, Profile, SendConfig, SentryApiConfig,
-    TargetConfig, TargetKind, TrafficConfig, VerifyConfig, MIN_POLL_INTERVAL,
+    ClickHouseConfig, GatesConfig, KindMix, MIN_POLL_INTERVAL, PostgresConfig, Profile, SendConfig,
+    SentryApiConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, Weight};

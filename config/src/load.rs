@@ -39,9 +39,10 @@ pub fn load_profile(name_or_path: &str, dir: &Path) -> Result<LoadedProfile, Pro
             path: local.clone(),
             source,
         })?;
-        let name = local
-            .file_stem()
-            .map_or_else(|| name_or_path.to_owned(), |s| s.to_string_lossy().into_owned());
+        let name = local.file_stem().map_or_else(
+            || name_or_path.to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         return finish(name, local.display().to_string(), text);
     }
     if let Some(text) = shipped_profile(name_or_path) {
@@ -103,7 +104,13 @@ fn unknown_field(message: &str) -> Option<&str> {
 /// Rules that span several keys.
 fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     let err = |span, key: &str, message: String| {
-        Err(ProfileError::at(file, text, Some(span), key.to_owned(), message))
+        Err(ProfileError::at(
+            file,
+            text,
+            Some(span),
+            key.to_owned(),
+            message,
+        ))
     };
     let kind_span = p.target.kind.span();
     let sources = p.verify.clickhouse.is_some() || p.verify.sentry_api.is_some();

@@ -222,7 +222,9 @@ impl TryFrom<f64> for Weight {
         if v.is_finite() && v >= 0.0 {
             Ok(Weight(v))
         } else {
-            Err(format!("invalid weight {v}: expected a number of 0 or more"))
+            Err(format!(
+                "invalid weight {v}: expected a number of 0 or more"
+            ))
         }
     }
 }

@@ -56,7 +56,11 @@ impl Plan {
     /// The mean planned rate over the whole schedule.
     pub fn mean_rate(&self) -> f64 {
         let secs = self.duration().as_secs_f64();
-        if secs > 0.0 { self.total() as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.total() as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     /// Every planned send, in order.
@@ -99,15 +103,26 @@ mod tests {
         assert_eq!(all.len(), 60_000);
         assert_eq!(all[0].offset, Duration::ZERO);
         // No drift: the last offset is exactly (n-1)/rate, not a sum of rounded intervals.
-        assert_eq!(all[59_999].offset, Duration::from_secs_f64(59_999.0 / 1000.0));
+        assert_eq!(
+            all[59_999].offset,
+            Duration::from_secs_f64(59_999.0 / 1000.0)
+        );
         assert!(all.windows(2).all(|w| w[1].seq == w[0].seq + 1));
     }
 
     #[test]
     fn phases_follow_each_other() {
         let plan = Plan::new(vec![
-            Phase { rate: 10.0, duration: Duration::from_secs(1), kind: EventKind::Error },
-            Phase { rate: 2.0, duration: Duration::from_secs(2), kind: EventKind::Error },
+            Phase {
+                rate: 10.0,
+                duration: Duration::from_secs(1),
+                kind: EventKind::Error,
+            },
+            Phase {
+                rate: 2.0,
+                duration: Duration::from_secs(2),
+                kind: EventKind::Error,
+            },
         ]);
         let offsets: Vec<f64> = plan.arrivals().map(|a| a.offset.as_secs_f64()).collect();
         assert_eq!(offsets.len(), 14);

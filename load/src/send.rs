@@ -6,13 +6,13 @@
 //! hidden, never Sentry's loss. Latency is always measured from the due time.
 
 use crate::generate::{Generator, gzip};
+use crate::plan::Plan;
 use crate::stats::LiveStats;
 use crate::target::Target;
-use crate::plan::Plan;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
-use sentry_load_common::journal::JournalRecord;
 use sentry_load_common::SendOutcome;
 use sentry_load_common::clock::from_unix_micros;
+use sentry_load_common::journal::JournalRecord;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
@@ -89,7 +89,8 @@ pub async fn drive(
             done_micros: 0,
             bytes: 0,
         };
-        let Ok(permit) = timeout_at(due + opts.give_up_after, permits.clone().acquire_owned()).await
+        let Ok(permit) =
+            timeout_at(due + opts.give_up_after, permits.clone().acquire_owned()).await
         else {
             stats.record(SendOutcome::HarnessDropped);
             if results.send(record).await.is_err() {
@@ -97,8 +98,13 @@ pub async fn drive(
             }
             continue;
         };
-        let built = generator.envelope(arrival.seq, arrival.kind, from_unix_micros(intended_micros));
-        let body = if opts.gzip { gzip(&built.body) } else { built.body };
+        let built =
+            generator.envelope(arrival.seq, arrival.kind, from_unix_micros(intended_micros));
+        let body = if opts.gzip {
+            gzip(&built.body)
+        } else {
+            built.body
+        };
         record.bytes = body.len() as u32;
         let mut request = client
             .post(target.envelope_url.clone())

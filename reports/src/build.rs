@@ -38,7 +38,11 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
     let started = s.started();
     let span_secs = (s.last_sent_micros.saturating_sub(header.started_at_micros) as f64 / 1e6)
         .max(input.duration_secs);
-    let achieved_rate = if span_secs > 0.0 { started as f64 / span_secs } else { 0.0 };
+    let achieved_rate = if span_secs > 0.0 {
+        started as f64 / span_secs
+    } else {
+        0.0
+    };
     let outcomes: BTreeMap<String, u64> = SendOutcome::ALL
         .iter()
         .map(|o| (o.as_str().to_owned(), s.count(*o)))
@@ -97,7 +101,11 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             records: s.records,
             started,
             outcomes,
-            statuses: s.statuses.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            statuses: s
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             achieved_rate,
             achieved_rate_ratio: if input.target_rate > 0.0 {
                 achieved_rate / input.target_rate
@@ -163,9 +171,7 @@ fn is_refusal(o: SendOutcome) -> bool {
         | SendOutcome::Unauthorized
         | SendOutcome::Rejected
         | SendOutcome::Unavailable => true,
-        SendOutcome::Accepted | SendOutcome::TransportError | SendOutcome::HarnessDropped => {
-            false
-        }
+        SendOutcome::Accepted | SendOutcome::TransportError | SendOutcome::HarnessDropped => false,
     }
 }
 
@@ -194,7 +200,11 @@ fn stages(v: &sentry_load_verify::VerifyOutcome) -> Vec<StageSection> {
             });
         }
     };
-    push("intended send → received by Relay", "1 s (Relay's `received`)".into(), &to_relay);
+    push(
+        "intended send → received by Relay",
+        "1 s (Relay's `received`)".into(),
+        &to_relay,
+    );
     push(
         "received → saved (`message_timestamp`)",
         "1 s".into(),

@@ -26,7 +26,10 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig) -> Vec<GateResult> {
             Some(p) => GateResult {
                 gate: "max_p99_visibility".into(),
                 threshold,
-                measured: format!("{} ms (poll interval {} ms)", p.p99, r.visibility.poll_interval_ms),
+                measured: format!(
+                    "{} ms (poll interval {} ms)",
+                    p.p99, r.visibility.poll_interval_ms
+                ),
                 passed: u128::from(p.p99) <= max.as_millis(),
             },
             None => GateResult {

@@ -85,7 +85,9 @@ mod tests {
         assert_eq!(p.count, 1000);
         assert!((499..=501).contains(&p.p50), "{p:?}");
         assert!((989..=991).contains(&p.p99), "{p:?}");
-        let bytes = base64::engine::general_purpose::STANDARD.decode(r.encoded()).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(r.encoded())
+            .unwrap();
         let back: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
         assert_eq!(back.len(), 1000);
         assert!(Recorder::new(10).percentiles().is_none());

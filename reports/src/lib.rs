@@ -17,8 +17,8 @@ pub use build::{ReportInput, build_report};
 pub use gates::evaluate_gates;
 pub use histogram::Percentiles;
 pub use model::{
-    GateResult, IssuesSection, LossSection, MissingEntry, Report, RunSection, ScheduleSection,
-    SendingSection, StageSection, VisibilitySection, SCHEMA_VERSION,
+    GateResult, IssuesSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
+    ScheduleSection, SendingSection, StageSection, VisibilitySection,
 };
 pub use send_summary::SendSummary;
 pub use summary::render_summary;

@@ -51,8 +51,10 @@ impl SendSummary {
             if r.outcome != SendOutcome::HarnessDropped {
                 s.bytes += u64::from(r.bytes);
                 s.last_sent_micros = s.last_sent_micros.max(r.sent_micros);
-                s.lateness.record(r.sent_micros.saturating_sub(r.intended_micros));
-                s.round_trip.record(r.done_micros.saturating_sub(r.sent_micros));
+                s.lateness
+                    .record(r.sent_micros.saturating_sub(r.intended_micros));
+                s.round_trip
+                    .record(r.done_micros.saturating_sub(r.sent_micros));
             }
             each(&r);
         }

@@ -7,7 +7,11 @@ use std::fmt::Write;
 pub fn render_summary(r: &Report) -> String {
     let mut s = String::new();
     let v = &r.visibility;
-    let _ = writeln!(s, "run {} · profile {} · target {}", r.run.id, r.run.profile, r.run.target);
+    let _ = writeln!(
+        s,
+        "run {} · profile {} · target {}",
+        r.run.id, r.run.profile, r.run.target
+    );
     let _ = writeln!(
         s,
         "sent     {} of {} planned · {:.1}/s of {:.1}/s ({:.1} %) · accepted {}",
@@ -19,7 +23,11 @@ pub fn render_summary(r: &Report) -> String {
         r.sending.outcomes.get("accepted").copied().unwrap_or(0),
     );
     if let Some(l) = &r.sending.lateness_us {
-        let _ = writeln!(s, "late     p50 {} µs · p99 {} µs · max {} µs behind schedule", l.p50, l.p99, l.max);
+        let _ = writeln!(
+            s,
+            "late     p50 {} µs · p99 {} µs · max {} µs behind schedule",
+            l.p50, l.p99, l.max
+        );
     }
     let _ = writeln!(
         s,
@@ -35,7 +43,10 @@ pub fn render_summary(r: &Report) -> String {
             );
         }
         None if !v.live => {
-            let _ = writeln!(s, "latency  not measured (verified after the run, not live)");
+            let _ = writeln!(
+                s,
+                "latency  not measured (verified after the run, not live)"
+            );
         }
         None => {}
     }
@@ -58,17 +69,33 @@ pub fn render_summary(r: &Report) -> String {
                 let _ = writeln!(s, "issues   not checked: {e}");
             }
             None => {
-                let _ = writeln!(s, "issues   {} of {} found in Postgres", i.found, i.expected);
+                let _ = writeln!(
+                    s,
+                    "issues   {} of {} found in Postgres",
+                    i.found, i.expected
+                );
             }
         }
     }
     if let Some(e) = &v.last_error {
-        let _ = writeln!(s, "errors   {} failed read-back queries; last: {e}", v.failed_queries);
+        let _ = writeln!(
+            s,
+            "errors   {} failed read-back queries; last: {e}",
+            v.failed_queries
+        );
     }
     for g in &r.gates {
         let mark = if g.passed { "pass" } else { "FAIL" };
-        let bound = if g.gate.starts_with("min_") { "≥" } else { "≤" };
-        let _ = writeln!(s, "gate     {mark} {} {bound} {}: {}", g.gate, g.threshold, g.measured);
+        let bound = if g.gate.starts_with("min_") {
+            "≥"
+        } else {
+            "≤"
+        };
+        let _ = writeln!(
+            s,
+            "gate     {mark} {} {bound} {}: {}",
+            g.gate, g.threshold, g.measured
+        );
     }
     s
 }

@@ -66,7 +66,11 @@ pub async fn discover(
         Some(_) => {}
     }
     if org != api.org {
-        return relay_error(StatusCode::NOT_FOUND, "The requested resource does not exist", &[]);
+        return relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        );
     }
     match answer(&api.store, query.as_deref().unwrap_or_default()) {
         Ok((body, more, next_offset)) => {
@@ -134,7 +138,11 @@ fn answer(store: &MemoryStore, raw: &str) -> Result<(Value, bool, usize), String
         .filter_map(|f| FIELDS.iter().find(|(n, _)| n == f))
         .map(|(n, t)| ((*n).to_owned(), json!(t)))
         .collect();
-    Ok((json!({ "data": page, "meta": { "fields": meta } }), next < rows.len(), next))
+    Ok((
+        json!({ "data": page, "meta": { "fields": meta } }),
+        next < rows.len(),
+        next,
+    ))
 }
 
 fn parse_time(v: &str) -> Result<u32, String> {

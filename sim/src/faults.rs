@@ -39,7 +39,9 @@ mod tests {
         let id = Uuid::from_u128(5);
         assert!(!DropRule::None.drops(1, id, Some(1)));
         let seqs = DropRule::Seqs([3, 4].into());
-        assert!(seqs.drops(1, id, Some(3)) && !seqs.drops(1, id, Some(5)) && !seqs.drops(1, id, None));
+        assert!(
+            seqs.drops(1, id, Some(3)) && !seqs.drops(1, id, Some(5)) && !seqs.drops(1, id, None)
+        );
         assert!(DropRule::EventIds([id].into()).drops(9, id, None));
         let every = DropRule::EveryNth(3);
         let dropped: Vec<u64> = (1..=9).filter(|n| every.drops(*n, id, None)).collect();

@@ -47,7 +47,8 @@ impl Pipeline {
             let Some(ev) = next else { break };
             nth += 1;
             if self.drop.drops(nth, ev.event_id, ev.seq) {
-                self.truth.record(ev.event_id, ev.project_id, Decision::DroppedSilently);
+                self.truth
+                    .record(ev.event_id, ev.project_id, Decision::DroppedSilently);
                 continue;
             }
             let now = sentry_load_common::clock::now_unix_micros();
@@ -79,13 +80,17 @@ impl Pipeline {
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 }
                 Err(e) => {
-                    eprintln!("sim: store write failed {attempt} times, {} events lost: {e}", batch.len());
+                    eprintln!(
+                        "sim: store write failed {attempt} times, {} events lost: {e}",
+                        batch.len()
+                    );
                     break Decision::LostByStore;
                 }
             }
         };
         for row in batch.drain(..) {
-            self.truth.record(row.event.event_id, row.event.project_id, decision);
+            self.truth
+                .record(row.event.event_id, row.event.project_id, decision);
         }
     }
 }

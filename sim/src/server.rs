@@ -58,9 +58,16 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
     let truth = Arc::new(Truth::default());
     let (store, memory) = open_store(&config).await?;
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(serve(listener, config, store, memory.clone(), truth.clone(), async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(serve(
+        listener,
+        config,
+        store,
+        memory.clone(),
+        truth.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(SimHandle {
         addr,
         truth,
@@ -160,7 +167,11 @@ async fn serve(
         );
     }
     let app = app.fallback(|| async {
-        relay_error(StatusCode::NOT_FOUND, "The requested resource does not exist", &[])
+        relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        )
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

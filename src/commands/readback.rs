@@ -33,7 +33,7 @@ pub struct RunFile {
 /// The profile's read-back source for a `relay` target.
 pub fn source_for(profile: &Profile) -> Result<Source, Exit> {
     if let Some(ch) = &profile.verify.clickhouse {
-        return Ok(Source::ClickHouse(ClickHouseSource::new(ch)));
+        return Ok(Source::ClickHouse(Box::new(ClickHouseSource::new(ch))));
     }
     if let Some(api) = &profile.verify.sentry_api {
         return SentryApiSource::new(api)
@@ -64,7 +64,11 @@ pub async fn ping(source: &Source) -> Result<(), Exit> {
     source.lookup(lookup).await.map(|_| ()).map_err(|e| {
         let unreachable = e.is_unreachable();
         let e = anyhow::Error::new(e).context("the read-back source does not answer");
-        if unreachable { Exit::unreachable(e) } else { Exit::usage(e) }
+        if unreachable {
+            Exit::unreachable(e)
+        } else {
+            Exit::usage(e)
+        }
     })
 }
 

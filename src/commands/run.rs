@@ -28,7 +28,9 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     };
     let duration = args.duration.unwrap_or(profile.traffic.duration);
     if duration.is_zero() {
-        return Err(Exit::usage(anyhow!("--duration: expected a duration above zero")));
+        return Err(Exit::usage(anyhow!(
+            "--duration: expected a duration above zero"
+        )));
     }
     let plan = Plan::new(vec![Phase {
         rate: rate.per_second(),
@@ -68,8 +70,11 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         duration_secs: plan.duration().as_secs_f64(),
         embedded,
     };
-    std::fs::write(run_dir.join(RUN_FILE), serde_json::to_vec_pretty(&run_file).internal("run.json")?)
-        .internal("writing run.json")?;
+    std::fs::write(
+        run_dir.join(RUN_FILE),
+        serde_json::to_vec_pretty(&run_file).internal("run.json")?,
+    )
+    .internal("writing run.json")?;
     let header = JournalHeader {
         run_id: run_id.clone(),
         seed: profile.seed,
@@ -97,7 +102,12 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let stats = Arc::new(LiveStats::default());
     let (results_tx, results_rx) = mpsc::channel(65_536);
     let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
-    let collector = tokio::spawn(collect(results_rx, journal, Some(accepted_tx), JOURNAL_FLUSH));
+    let collector = tokio::spawn(collect(
+        results_rx,
+        journal,
+        Some(accepted_tx),
+        JOURNAL_FLUSH,
+    ));
     let verifier = Verifier::new(
         source,
         VerifyOptions {
@@ -116,16 +126,38 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         give_up_after: profile.send.give_up_after,
         gzip: profile.send.gzip,
     };
-    let sent = drive(&plan, &generator, &target, &opts, clock, results_tx, stats.clone()).await;
-    let records = collector.await.internal("collector")?.internal("writing the journal")?;
+    let sent = drive(
+        &plan,
+        &generator,
+        &target,
+        &opts,
+        clock,
+        results_tx,
+        stats.clone(),
+    )
+    .await;
+    let records = collector
+        .await
+        .internal("collector")?
+        .internal("writing the journal")?;
     sent.map_err(|e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")))?;
-    eprintln!("sent {records} envelopes; waiting up to {} for stragglers", humantime::format_duration(profile.verify.deadline));
+    eprintln!(
+        "sent {records} envelopes; waiting up to {} for stragglers",
+        humantime::format_duration(profile.verify.deadline)
+    );
     let outcome = verifying.await.internal("verifier")?;
     progress.finish();
     if let Some(sim) = sim {
         sim.stop().await.internal("stopping the embedded sim")?;
     }
-    readback::finish(&run_dir, profile, &run_file, &outcome, sentry_load_reports::REPORT_FILE).await
+    readback::finish(
+        &run_dir,
+        profile,
+        &run_file,
+        &outcome,
+        sentry_load_reports::REPORT_FILE,
+    )
+    .await
 }
 
 /// Starts the embedded sim on loopback: its handle, a DSN for it, and its read API.
@@ -144,7 +176,9 @@ async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiC
         .parse()
         .map_err(|e: String| Exit::internal(anyhow!(e)))?;
     let api = SentryApiConfig {
-        url: format!("http://{addr}/").parse().map_err(|e: String| Exit::internal(anyhow!(e)))?,
+        url: format!("http://{addr}/")
+            .parse()
+            .map_err(|e: String| Exit::internal(anyhow!(e)))?,
         org: "sentry".into(),
         token: Secret::new(token),
     };

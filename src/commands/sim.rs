@@ -10,7 +10,9 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
     let mut config = SimConfig::in_memory(
         args.project,
         &args.key,
-        token.as_deref().unwrap_or(&uuid::Uuid::new_v4().simple().to_string()),
+        token
+            .as_deref()
+            .unwrap_or(&uuid::Uuid::new_v4().simple().to_string()),
     );
     config.projects = vec![ProjectKey {
         project_id: args.project,
@@ -33,12 +35,18 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))
         .map_err(Exit::usage)?;
-    let addr = listener.local_addr().map_err(|e| Exit::internal(e.into()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Exit::internal(e.into()))?;
     eprintln!("sim listening on http://{addr}");
     eprintln!("DSN: http://{}@{addr}/{}", args.key, args.project);
     eprintln!(
         "read API token: {}",
-        if token.is_some() { "from $SENTRY_LOAD_SIM_TOKEN" } else { "random (set $SENTRY_LOAD_SIM_TOKEN to choose it)" }
+        if token.is_some() {
+            "from $SENTRY_LOAD_SIM_TOKEN"
+        } else {
+            "random (set $SENTRY_LOAD_SIM_TOKEN to choose it)"
+        }
     );
     sentry_load_sim::run(listener, config, async {
         let _ = tokio::signal::ctrl_c().await;

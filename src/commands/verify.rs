@@ -58,6 +58,10 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         },
     );
     let outcome = verifier.run(rx, |_| {}).await;
-    let name = if dir.join(REPORT_FILE).exists() { "report.verify.json" } else { REPORT_FILE };
+    let name = if dir.join(REPORT_FILE).exists() {
+        "report.verify.json"
+    } else {
+        REPORT_FILE
+    };
     readback::finish(dir, &profile, &run, &outcome, name).await
 }

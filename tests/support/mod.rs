@@ -22,12 +22,18 @@ pub async fn services(test: &str) -> Option<Services> {
     let pg = std::env::var("SENTRY_LOAD_TEST_POSTGRES_URL").ok();
     let (Some(ch), Some(pg)) = (ch, pg) else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test}: SENTRY_LOAD_TEST_CLICKHOUSE_URL and SENTRY_LOAD_TEST_POSTGRES_URL must be set under CI (run scripts/test.sh)");
+            panic!(
+                "{test}: SENTRY_LOAD_TEST_CLICKHOUSE_URL and SENTRY_LOAD_TEST_POSTGRES_URL must be set under CI (run scripts/test.sh)"
+            );
         }
         eprintln!("{test}: skipped, no test services (run scripts/test.sh)");
         return None;
     };
-    let name = format!("sl_{}_{}", test, &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let name = format!(
+        "sl_{}_{}",
+        test,
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let (client, conn) = tokio_postgres::connect(&pg, tokio_postgres::NoTls)
         .await
         .expect("postgres answers");
@@ -52,7 +58,10 @@ impl Services {
     pub async fn cleanup(self) {
         let ch = clickhouse::Client::default().with_url(&self.clickhouse_url);
         let _ = ch
-            .query(&format!("DROP DATABASE IF EXISTS {}", self.clickhouse_database))
+            .query(&format!(
+                "DROP DATABASE IF EXISTS {}",
+                self.clickhouse_database
+            ))
             .execute()
             .await;
         if let Ok((client, conn)) =
@@ -60,7 +69,10 @@ impl Services {
         {
             tokio::spawn(conn);
             let _ = client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.postgres_database))
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.postgres_database
+                ))
                 .await;
         }
     }
@@ -79,7 +91,13 @@ impl Services {
 
     /// A profile sending `rate`/s for `secs` to the sim at `addr`, reading back from these
     /// services.
-    pub fn relay_profile(&self, addr: std::net::SocketAddr, key: &str, rate: u32, secs: u32) -> String {
+    pub fn relay_profile(
+        &self,
+        addr: std::net::SocketAddr,
+        key: &str,
+        rate: u32,
+        secs: u32,
+    ) -> String {
         format!(
             r#"seed = 7
 [target]
@@ -127,7 +145,10 @@ pub fn only_report(dir: &Path) -> (std::path::PathBuf, serde_json::Value) {
         .collect();
     assert_eq!(runs.len(), 1, "one run folder: {runs:?}");
     let text = std::fs::read_to_string(runs[0].join("report.json")).expect("report.json");
-    (runs[0].clone(), serde_json::from_str(&text).expect("report is JSON"))
+    (
+        runs[0].clone(),
+        serde_json::from_str(&text).expect("report is JSON"),
+    )
 }
 
 /// Stdout and stderr, for assertion messages.

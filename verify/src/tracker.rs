@@ -171,7 +171,10 @@ mod tests {
         assert_eq!((b[0].project_id, b[0].ids.len()), (1, 2));
         assert_eq!(b[0].from_secs, 1000 - WINDOW_SLACK_SECS);
         assert_eq!(b[0].to_secs, 1001 + WINDOW_SLACK_SECS + 1);
-        assert_eq!((b[3].project_id, b[3].from_secs), (2, 5000 - WINDOW_SLACK_SECS));
+        assert_eq!(
+            (b[3].project_id, b[3].from_secs),
+            (2, 5000 - WINDOW_SLACK_SECS)
+        );
     }
 
     #[test]

@@ -177,7 +177,10 @@ mod tests {
         }
         w.finish().unwrap();
         // A crash in the middle of the 101st record.
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(&record(100).encode()[..33]).unwrap();
         drop(f);
 
@@ -194,7 +197,10 @@ mod tests {
         let mut w = JournalWriter::create(&path, &header(), Duration::ZERO).unwrap();
         w.append(&record(0)).unwrap();
         w.finish().unwrap();
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(&[0u8; RECORD_LEN * 2]).unwrap();
         drop(f);
         let (records, tail) = read_all(&path);

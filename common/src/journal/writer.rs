@@ -63,7 +63,9 @@ impl JournalWriter {
 
     /// Appends one record, flushing if the last flush is older than the flush interval.
     pub fn append(&mut self, record: &JournalRecord) -> Result<(), WriteError> {
-        self.out.write_all(&record.encode()).map_err(|e| self.err(e))?;
+        self.out
+            .write_all(&record.encode())
+            .map_err(|e| self.err(e))?;
         self.records += 1;
         self.flush_if_due()
     }

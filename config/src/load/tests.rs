@@ -54,7 +54,11 @@ fn an_unknown_key_names_line_column_and_key_path() {
     assert_eq!(e.line, 8);
     assert_eq!(e.column, 1);
     assert!(e.message.contains("unknown field `ratee`"), "{}", e.message);
-    assert!(e.message.contains("`rate`"), "allowed keys listed: {}", e.message);
+    assert!(
+        e.message.contains("`rate`"),
+        "allowed keys listed: {}",
+        e.message
+    );
 }
 
 #[test]
@@ -66,11 +70,19 @@ fn a_bad_value_names_the_value_and_what_is_allowed() {
 
     let e = invalid(&RELAY.replace("duration = \"1s\"", "duration = \"soon\""));
     assert_eq!(e.key, "traffic.duration");
-    assert!(e.message.contains("soon") || e.message.contains("duration"), "{}", e.message);
+    assert!(
+        e.message.contains("soon") || e.message.contains("duration"),
+        "{}",
+        e.message
+    );
 
     let e = invalid(&RELAY.replace("kind = \"relay\"", "kind = \"kafka\""));
     assert_eq!(e.key, "target.kind");
-    assert!(e.message.contains("kafka") && e.message.contains("embedded"), "{}", e.message);
+    assert!(
+        e.message.contains("kafka") && e.message.contains("embedded"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -102,14 +114,20 @@ fn a_missing_environment_variable_is_named_and_no_secret_is_shown() {
     let e = invalid(&text);
     assert_eq!(e.key, "target.dsn");
     assert!(
-        e.message.contains("SENTRY_LOAD_TEST_SURELY_UNSET_VARIABLE is not set"),
+        e.message
+            .contains("SENTRY_LOAD_TEST_SURELY_UNSET_VARIABLE is not set"),
         "{}",
         e.message
     );
 
-    let text = RELAY.replace("abc@", "abc:hunter2@").replace("rate = 10", "rate = 0");
+    let text = RELAY
+        .replace("abc@", "abc:hunter2@")
+        .replace("rate = 10", "rate = 0");
     let shown = ProfileError::Invalid(Box::new(invalid(&text))).to_string();
-    assert!(!shown.contains("hunter2") || shown.contains("dsn ="), "{shown}");
+    assert!(
+        !shown.contains("hunter2") || shown.contains("dsn ="),
+        "{shown}"
+    );
     let parsed = parse(&RELAY.replace("abc@", "abc:hunter2@")).unwrap();
     assert!(!format!("{parsed:?}").contains("hunter2"));
 }
@@ -117,7 +135,10 @@ fn a_missing_environment_variable_is_named_and_no_secret_is_shown() {
 #[test]
 fn names_resolve_to_local_files_before_shipped_ones() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(load_profile("local", dir.path()).unwrap().source, "shipped:local");
+    assert_eq!(
+        load_profile("local", dir.path()).unwrap().source,
+        "shipped:local"
+    );
     std::fs::create_dir(dir.path().join("profiles")).unwrap();
     std::fs::write(dir.path().join("profiles/local.toml"), RELAY).unwrap();
     let p = load_profile("local", dir.path()).unwrap();

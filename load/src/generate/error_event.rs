@@ -13,19 +13,60 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    ("ValueError", "builtins", "invalid literal for int() with base 10: 'order-{n}'"),
+    (
+        "ValueError",
+        "builtins",
+        "invalid literal for int() with base 10: 'order-{n}'",
+    ),
     ("KeyError", "builtins", "'customer_{n}'"),
-    ("TimeoutError", "builtins", "upstream inventory service did not answer in 5.0s"),
-    ("IntegrityError", "django.db.utils", "duplicate key value violates unique constraint \"orders_order_ref_{n}\""),
-    ("AttributeError", "builtins", "'NoneType' object has no attribute 'total'"),
+    (
+        "TimeoutError",
+        "builtins",
+        "upstream inventory service did not answer in 5.0s",
+    ),
+    (
+        "IntegrityError",
+        "django.db.utils",
+        "duplicate key value violates unique constraint \"orders_order_ref_{n}\"",
+    ),
+    (
+        "AttributeError",
+        "builtins",
+        "'NoneType' object has no attribute 'total'",
+    ),
 ];
 
 const FRAMES: &[(&str, &str, &str, bool)] = &[
-    ("django/core/handlers/base.py", "django.core.handlers.base", "_get_response", false),
-    ("django/views/generic/base.py", "django.views.generic.base", "dispatch", false),
-    ("shop/views/checkout.py", "shop.views.checkout", "post", true),
-    ("shop/services/orders.py", "shop.services.orders", "create_order", true),
-    ("shop/services/pricing.py", "shop.services.pricing", "apply_discounts", true),
+    (
+        "django/core/handlers/base.py",
+        "django.core.handlers.base",
+        "_get_response",
+        false,
+    ),
+    (
+        "django/views/generic/base.py",
+        "django.views.generic.base",
+        "dispatch",
+        false,
+    ),
+    (
+        "shop/views/checkout.py",
+        "shop.views.checkout",
+        "post",
+        true,
+    ),
+    (
+        "shop/services/orders.py",
+        "shop.services.orders",
+        "create_order",
+        true,
+    ),
+    (
+        "shop/services/pricing.py",
+        "shop.services.pricing",
+        "apply_discounts",
+        true,
+    ),
     ("shop/models/cart.py", "shop.models.cart", "total", true),
 ];
 

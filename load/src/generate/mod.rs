@@ -60,7 +60,8 @@ impl Generator {
     /// The envelope for sequence number `seq`, of `kind`, timestamped `intended`.
     pub fn envelope(&self, seq: u64, kind: EventKind, intended: SystemTime) -> Built {
         let event_id = self.event_id(seq);
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let event = match kind {
             EventKind::Error => error_event::build(&mut rng, self, seq, event_id, intended),
             // Profiles are checked to ask only for errors in this build.

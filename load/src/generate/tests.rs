@@ -28,8 +28,14 @@ fn error_envelopes_carry_run_seq_id_and_intended_time() {
     assert_eq!(event["tags"][SEQ_TAG], "17");
     assert_eq!(event["timestamp"].as_f64().unwrap(), 1_795_359_339.25);
     // The SDK leaves out the default level, `error`; Relay fills it in.
-    assert!(event.get("level").is_none_or(|l| l == "error"), "{}", event["level"]);
-    let frames = event["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
+    assert!(
+        event.get("level").is_none_or(|l| l == "error"),
+        "{}",
+        event["level"]
+    );
+    let frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array()
+        .unwrap();
     assert!(frames.len() >= 3);
 }
 
@@ -58,6 +64,8 @@ fn gzip_round_trips() {
     use std::io::Read;
     let body = gen_().envelope(1, EventKind::Error, UNIX_EPOCH).body;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&gzip(&body)[..]).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(&gzip(&body)[..])
+        .read_to_end(&mut out)
+        .unwrap();
     assert_eq!(out, body);
 }

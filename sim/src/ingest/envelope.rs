@@ -42,8 +42,8 @@ pub struct Item<'a> {
 /// Splits `body` into header and items; the error says what is malformed.
 pub fn split(body: &[u8]) -> Result<(EnvelopeHeader, Vec<Item<'_>>), String> {
     let (first, mut rest) = next_line(body);
-    let header: EnvelopeHeader = serde_json::from_slice(first)
-        .map_err(|e| format!("invalid envelope header: {e}"))?;
+    let header: EnvelopeHeader =
+        serde_json::from_slice(first).map_err(|e| format!("invalid envelope header: {e}"))?;
     let mut items = Vec::new();
     while !rest.is_empty() {
         let (line, after) = next_line(rest);
@@ -51,8 +51,8 @@ pub fn split(body: &[u8]) -> Result<(EnvelopeHeader, Vec<Item<'_>>), String> {
             rest = after;
             continue;
         }
-        let header: ItemHeader = serde_json::from_slice(line)
-            .map_err(|e| format!("invalid item header: {e}"))?;
+        let header: ItemHeader =
+            serde_json::from_slice(line).map_err(|e| format!("invalid item header: {e}"))?;
         let (payload, after) = match header.length {
             Some(len) => {
                 if after.len() < len {
@@ -94,7 +94,10 @@ mod tests {
 {\"type\":\"attachment\",\"length\":4}\nMD\nP\n\
 {\"type\":\"client_report\"}\n{\"discarded_events\":[]}\n";
         let (h, items) = split(body).unwrap();
-        assert_eq!(h.event_id.as_deref(), Some("9ec79c33ec9942ab8353589fcb2e04dc"));
+        assert_eq!(
+            h.event_id.as_deref(),
+            Some("9ec79c33ec9942ab8353589fcb2e04dc")
+        );
         let kinds: Vec<_> = items.iter().map(|i| i.header.ty.as_str()).collect();
         assert_eq!(kinds, ["event", "attachment", "client_report"]);
         assert_eq!(items[0].payload, b"{\"a\":\"x\\ny\"}");
@@ -104,7 +107,11 @@ mod tests {
 
     #[test]
     fn malformed_envelopes_say_why() {
-        assert!(split(b"not json\n").unwrap_err().contains("envelope header"));
+        assert!(
+            split(b"not json\n")
+                .unwrap_err()
+                .contains("envelope header")
+        );
         let short = b"{}\n{\"type\":\"event\",\"length\":100}\n{}\n";
         assert!(split(short).unwrap_err().contains("claims 100 bytes"));
     }

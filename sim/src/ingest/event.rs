@@ -107,7 +107,11 @@ pub fn parse(
     let fingerprint: Vec<String> = obj
         .get("fingerprint")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let primary_hash = grouping_hash(&fingerprint, &exceptions, &frames, &message);
     let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -168,7 +172,12 @@ fn exceptions(v: Option<&Value>) -> (Vec<(String, String)>, Vec<Frame>) {
     let mut excs = Vec::new();
     let mut frames = Vec::new();
     for e in values.into_iter().flatten() {
-        let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let s = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         excs.push((s("type"), s("value")));
         let list = e
             .get("stacktrace")
@@ -196,7 +205,9 @@ fn grouping_hash(
     message: &str,
 ) -> Uuid {
     let mut basis = String::new();
-    let custom = fingerprint.iter().any(|f| f != "{{ default }}" && f != "{{default}}");
+    let custom = fingerprint
+        .iter()
+        .any(|f| f != "{{ default }}" && f != "{{default}}");
     if custom {
         basis.push_str("fp:");
         basis.push_str(&fingerprint.join("\u{1f}"));
@@ -233,7 +244,10 @@ mod tests {
     #[test]
     fn reads_the_stored_fields() {
         let e = parse(EVENT.as_bytes(), 3, None, 1_795_359_340).unwrap();
-        assert_eq!(e.event_id.simple().to_string(), "9ec79c33ec9942ab8353589fcb2e04dc");
+        assert_eq!(
+            e.event_id.simple().to_string(),
+            "9ec79c33ec9942ab8353589fcb2e04dc"
+        );
         assert_eq!(e.timestamp, 1_795_359_339);
         assert_eq!(e.seq, Some(17));
         assert_eq!(e.title, "KeyError: 'user'");
@@ -255,8 +269,15 @@ mod tests {
 
     #[test]
     fn tolerates_pairs_string_times_and_header_ids() {
-        let ev = r#"{"timestamp": "2026-11-22T14:55:39.000Z", "tags": [["a", "b"]], "message": "m"}"#;
-        let e = parse(ev.as_bytes(), 1, Some("9ec79c33ec9942ab8353589fcb2e04dc"), 0).unwrap();
+        let ev =
+            r#"{"timestamp": "2026-11-22T14:55:39.000Z", "tags": [["a", "b"]], "message": "m"}"#;
+        let e = parse(
+            ev.as_bytes(),
+            1,
+            Some("9ec79c33ec9942ab8353589fcb2e04dc"),
+            0,
+        )
+        .unwrap();
         assert_eq!(e.tags, vec![("a".to_string(), "b".to_string())]);
         assert_eq!(e.timestamp, 1_795_359_339);
         assert_eq!(e.title, "m");

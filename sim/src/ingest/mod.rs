@@ -73,7 +73,11 @@ pub async fn envelope(
 type Rejection = Box<Response>;
 
 fn reject(status: StatusCode, detail: &str, cause: Option<String>) -> Rejection {
-    Box::new(relay_error(status, detail, &cause.into_iter().collect::<Vec<_>>()))
+    Box::new(relay_error(
+        status,
+        detail,
+        &cause.into_iter().collect::<Vec<_>>(),
+    ))
 }
 
 fn accept(
@@ -86,11 +90,13 @@ fn accept(
     let project_id: u64 = project
         .parse()
         .map_err(|_| reject(StatusCode::NOT_FOUND, "invalid project id", None))?;
-    let auth = headers
-        .get("x-sentry-auth")
-        .and_then(|h| h.to_str().ok());
+    let auth = headers.get("x-sentry-auth").and_then(|h| h.to_str().ok());
     let key = auth::public_key(auth, query).ok_or_else(|| {
-        reject(StatusCode::UNAUTHORIZED, "missing authorization information", None)
+        reject(
+            StatusCode::UNAUTHORIZED,
+            "missing authorization information",
+            None,
+        )
     })?;
     if state.keys.get(&project_id) != Some(&key) {
         return Err(reject(StatusCode::UNAUTHORIZED, "invalid public key", None));
@@ -101,7 +107,11 @@ fn accept(
         .unwrap_or("identity");
     let decoded = decode(encoding, body)?;
     let (env_header, items) = envelope::split(&decoded).map_err(|cause| {
-        reject(StatusCode::BAD_REQUEST, "invalid event envelope", Some(cause))
+        reject(
+            StatusCode::BAD_REQUEST,
+            "invalid event envelope",
+            Some(cause),
+        )
     })?;
     let received = (sentry_load_common::clock::now_unix_micros() / 1_000_000) as u32;
     let mut events = Vec::new();
@@ -110,11 +120,19 @@ fn accept(
             return Err(reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "envelope exceeded size limits",
-                Some(format!("event of {} bytes is over {EVENT_LIMIT}", item.payload.len())),
+                Some(format!(
+                    "event of {} bytes is over {EVENT_LIMIT}",
+                    item.payload.len()
+                )),
             ));
         }
-        let ev = event::parse(item.payload, project_id, env_header.event_id.as_deref(), received)
-            .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
+        let ev = event::parse(
+            item.payload,
+            project_id,
+            env_header.event_id.as_deref(),
+            received,
+        )
+        .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
         events.push(ev);
     }
     Ok(events)
@@ -125,8 +143,12 @@ fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8
     let mut out = Vec::new();
     let read = match encoding.trim() {
         "identity" | "" => return Ok(body.into()),
-        "gzip" => flate2::read::GzDecoder::new(body).take(limit).read_to_end(&mut out),
-        "deflate" => flate2::read::ZlibDecoder::new(body).take(limit).read_to_end(&mut out),
+        "gzip" => flate2::read::GzDecoder::new(body)
+            .take(limit)
+            .read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(body)
+            .take(limit)
+            .read_to_end(&mut out),
         other => {
             return Err(reject(
                 StatusCode::BAD_REQUEST,
@@ -136,10 +158,18 @@ fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8
         }
     };
     read.map_err(|e| {
-        reject(StatusCode::BAD_REQUEST, "invalid compressed body", Some(e.to_string()))
+        reject(
+            StatusCode::BAD_REQUEST,
+            "invalid compressed body",
+            Some(e.to_string()),
+        )
     })?;
     if out.len() > ENVELOPE_LIMIT {
-        return Err(reject(StatusCode::PAYLOAD_TOO_LARGE, "envelope exceeded size limits", None));
+        return Err(reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "envelope exceeded size limits",
+            None,
+        ));
     }
     Ok(out.into())
 }

@@ -56,7 +56,9 @@ impl MemoryStore {
             (f.projects.is_empty() || f.projects.contains(&e.project_id))
                 && f.start.is_none_or(|s| e.timestamp >= s)
                 && f.end.is_none_or(|t| e.timestamp <= t)
-                && f.tags.iter().all(|(k, v)| e.tags.iter().any(|(tk, tv)| tk == k && tv == v))
+                && f.tags
+                    .iter()
+                    .all(|(k, v)| e.tags.iter().any(|(tk, tv)| tk == k && tv == v))
         };
         match &f.ids {
             Some(ids) => {
@@ -68,7 +70,11 @@ impl MemoryStore {
                     .collect();
                 idx.sort_unstable();
                 idx.dedup();
-                idx.iter().map(|&i| &inner.rows[i]).filter(keep).cloned().collect()
+                idx.iter()
+                    .map(|&i| &inner.rows[i])
+                    .filter(keep)
+                    .cloned()
+                    .collect()
             }
             None => inner.rows.iter().filter(keep).cloned().collect(),
         }
@@ -76,7 +82,11 @@ impl MemoryStore {
 
     /// Rows stored so far.
     pub fn len(&self) -> usize {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).rows.len()
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .rows
+            .len()
     }
 
     /// Whether nothing is stored.

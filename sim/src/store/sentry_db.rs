@@ -68,7 +68,11 @@ impl<'a> ErrorRow<'a> {
             release: e.release.as_deref(),
             message: &e.message,
             title: &e.title,
-            ty: if e.exceptions.is_empty() { "default" } else { "error" },
+            ty: if e.exceptions.is_empty() {
+                "default"
+            } else {
+                "error"
+            },
             level: Some(&e.level),
             primary_hash: e.primary_hash,
             received: e.received,
@@ -133,7 +137,10 @@ impl SentryDb {
             self.groups.clear();
             return Err(e);
         }
-        let mut insert = self.clickhouse.insert::<ErrorRow<'_>>("errors_local").await?;
+        let mut insert = self
+            .clickhouse
+            .insert::<ErrorRow<'_>>("errors_local")
+            .await?;
         for row in batch.iter() {
             insert.write(&ErrorRow::from_stored(row)).await?;
         }

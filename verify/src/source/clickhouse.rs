@@ -48,7 +48,12 @@ impl ClickHouseSource {
         ClickHouseSource {
             client,
             table: format!("{}.{}", cfg.database.as_str(), cfg.errors_table.as_str()),
-            shown: format!("clickhouse {} {}.{}", redact::url(url), cfg.database.as_str(), cfg.errors_table.as_str()),
+            shown: format!(
+                "clickhouse {} {}.{}",
+                redact::url(url),
+                cfg.database.as_str(),
+                cfg.errors_table.as_str()
+            ),
             batch_size: cfg.batch_size.get() as usize,
         }
     }
@@ -114,7 +119,12 @@ mod tests {
         let ids = [Uuid::from_u128(1), Uuid::from_u128(2)];
         let sql = query(
             "default.errors_local",
-            Lookup { project_id: 7, from_secs: 100, to_secs: 200, ids: &ids },
+            Lookup {
+                project_id: 7,
+                from_secs: 100,
+                to_secs: 200,
+                ids: &ids,
+            },
         );
         assert!(sql.contains("project_id = 7"));
         assert!(sql.contains("timestamp >= toDateTime(100)"));

@@ -71,7 +71,7 @@ impl SourceError {
 /// A configured read-back source.
 pub enum Source {
     /// Snuba's ClickHouse tables.
-    ClickHouse(ClickHouseSource),
+    ClickHouse(Box<ClickHouseSource>),
     /// The Sentry web API (Discover).
     SentryApi(SentryApiSource),
 }

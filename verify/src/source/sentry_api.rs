@@ -115,13 +115,16 @@ impl SentryApiSource {
             .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
         let status = resp.status();
         let next = next_cursor(resp.headers());
-        let body = resp.bytes().await.map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(err(format!("HTTP {status}: {text}")));
         }
-        let page: Page = serde_json::from_slice(&body)
-            .map_err(|e| err(format!("unexpected answer: {e}")))?;
+        let page: Page =
+            serde_json::from_slice(&body).map_err(|e| err(format!("unexpected answer: {e}")))?;
         let rows = page
             .data
             .into_iter()
@@ -156,12 +159,20 @@ mod tests {
     #[test]
     fn follows_only_next_links_with_results() {
         let mut h = HeaderMap::new();
-        h.insert(LINK, HeaderValue::from_static(
-            "<https://s/?cursor=0:0:1>; rel=\"previous\"; results=\"false\"; cursor=\"0:0:1\", \
-             <https://s/?cursor=0:100:0>; rel=\"next\"; results=\"true\"; cursor=\"0:100:0\""));
+        h.insert(
+            LINK,
+            HeaderValue::from_static(
+                "<https://s/?cursor=0:0:1>; rel=\"previous\"; results=\"false\"; cursor=\"0:0:1\", \
+             <https://s/?cursor=0:100:0>; rel=\"next\"; results=\"true\"; cursor=\"0:100:0\"",
+            ),
+        );
         assert_eq!(next_cursor(&h).as_deref(), Some("0:100:0"));
-        h.insert(LINK, HeaderValue::from_static(
-            "<https://s/?cursor=0:100:0>; rel=\"next\"; results=\"false\"; cursor=\"0:100:0\""));
+        h.insert(
+            LINK,
+            HeaderValue::from_static(
+                "<https://s/?cursor=0:100:0>; rel=\"next\"; results=\"false\"; cursor=\"0:100:0\"",
+            ),
+        );
         assert_eq!(next_cursor(&h), None);
     }
 }
