@@ -55,6 +55,15 @@ impl Progress {
         Progress { bar, task }
     }
 
+    /// Prints a line above the bar (plainly when the bar is hidden).
+    pub fn println(&self, line: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
     /// Stops drawing and clears the bar.
     pub fn finish(self) {
         self.task.abort();

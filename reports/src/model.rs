@@ -110,8 +110,11 @@ pub struct VisibilitySection {
     pub tracked: u64,
     /// Seen.
     pub seen: u64,
-    /// Not seen by the deadline.
+    /// Not seen by the deadline, although the source answered for them.
     pub missing: u64,
+    /// Not seen, and the last query asking for them failed: unknown, not counted as Sentry's
+    /// loss (but counted in `loss.loss_ratio`, so a loss gate cannot pass on them).
+    pub unverified: u64,
     /// Events stored more than once.
     pub duplicated: u64,
     /// Intended send → first seen, milliseconds (live verification only).

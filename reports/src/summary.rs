@@ -31,8 +31,8 @@ pub fn render_summary(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "visible  {} of {} accepted · missing {} · duplicated {} · via {}",
-        v.seen, v.tracked, v.missing, v.duplicated, v.source
+        "visible  {} of {} accepted · missing {} · unverified {} · duplicated {} · via {}",
+        v.seen, v.tracked, v.missing, v.unverified, v.duplicated, v.source
     );
     match &v.latency_ms {
         Some(p) => {

@@ -53,8 +53,10 @@ pub struct VerifyOutcome {
     pub tracked: u64,
     /// Events seen, in the order seen.
     pub seen: Vec<SeenEvent>,
-    /// Events never seen, by sequence number.
+    /// Events never seen although the source answered for them, by sequence number.
     pub missing: Vec<MissingEvent>,
+    /// Events never seen whose last lookup failed: unknown, never counted as Sentry's loss.
+    pub unverified: Vec<MissingEvent>,
     /// Polls made.
     pub polls: u64,
     /// Queries issued (one per batch per project per poll).

@@ -15,6 +15,8 @@ struct Pending {
     seq: u64,
     project_id: u64,
     intended_micros: u64,
+    /// Whether the last lookup that asked for it failed.
+    lookup_failed: bool,
 }
 
 /// One query's worth of pending events.
@@ -49,6 +51,7 @@ impl Tracker {
                     seq: r.seq,
                     project_id: r.project_id,
                     intended_micros: r.intended_micros,
+                    lookup_failed: false,
                 },
             )
             .is_none();
@@ -116,25 +119,40 @@ impl Tracker {
         newly
     }
 
+    /// Records whether the lookup for these (still pending) ids failed.
+    pub fn set_lookup_failed(&mut self, ids: &[Uuid], failed: bool) {
+        for id in ids {
+            if let Some(p) = self.pending.get_mut(id) {
+                p.lookup_failed = failed;
+            }
+        }
+    }
+
     /// How many events were tracked.
     pub fn tracked(&self) -> u64 {
         self.tracked
     }
 
-    /// Ends tracking: the seen events, and the pending ones as missing, by sequence number.
-    pub fn finish(self) -> (Vec<SeenEvent>, Vec<MissingEvent>) {
-        let mut missing: Vec<MissingEvent> = self
-            .pending
-            .into_iter()
-            .map(|(event_id, p)| MissingEvent {
+    /// Ends tracking: the seen events; the pending ones the source answered for (missing);
+    /// and the pending ones whose last lookup failed (unverified) — each by sequence number.
+    pub fn finish(self) -> (Vec<SeenEvent>, Vec<MissingEvent>, Vec<MissingEvent>) {
+        let (mut missing, mut unverified) = (Vec::new(), Vec::new());
+        for (event_id, p) in self.pending {
+            let m = MissingEvent {
                 event_id,
                 seq: p.seq,
                 project_id: p.project_id,
                 intended_micros: p.intended_micros,
-            })
-            .collect();
+            };
+            if p.lookup_failed {
+                unverified.push(m)
+            } else {
+                missing.push(m)
+            }
+        }
         missing.sort_unstable_by_key(|m| m.seq);
-        (self.seen, missing)
+        unverified.sort_unstable_by_key(|m| m.seq);
+        (self.seen, missing, unverified)
     }
 }
 
@@ -157,6 +175,24 @@ mod tests {
             done_micros: 0,
             bytes: 0,
         }
+    }
+
+    #[test]
+    fn events_whose_last_lookup_failed_are_unverified_not_missing() {
+        let mut t = Tracker::default();
+        for s in 0..3 {
+            t.track(&rec(s, 1, 10));
+        }
+        let ids = |seqs: &[u128]| {
+            seqs.iter()
+                .map(|s| Uuid::from_u128(s + 1))
+                .collect::<Vec<_>>()
+        };
+        t.set_lookup_failed(&ids(&[0, 1]), true);
+        t.set_lookup_failed(&ids(&[1]), false);
+        let (_, missing, unverified) = t.finish();
+        assert_eq!(missing.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(unverified.iter().map(|m| m.seq).collect::<Vec<_>>(), [0]);
     }
 
     #[test]
@@ -190,7 +226,8 @@ mod tests {
         };
         assert_eq!(t.mark_seen(&[s(0), s(0), s(7)], 99), 1);
         assert_eq!(t.mark_seen(&[s(0)], 100), 0);
-        let (seen, missing) = t.finish();
+        let (seen, missing, unverified) = t.finish();
+        assert!(unverified.is_empty());
         assert_eq!(seen.len(), 1);
         assert_eq!((seen[0].rows, seen[0].seen_micros), (2, 99));
         assert_eq!(missing.len(), 1);

@@ -74,9 +74,14 @@ impl Verifier {
                     ids: &batch.ids,
                 };
                 match self.source.lookup(lookup).await {
-                    Ok(rows) => on_seen(tracker.mark_seen(&rows, now_unix_micros())),
+                    Ok(rows) => {
+                        let newly = tracker.mark_seen(&rows, now_unix_micros());
+                        tracker.set_lookup_failed(&batch.ids, false);
+                        on_seen(newly);
+                    }
                     Err(e) => {
                         failed += 1;
+                        tracker.set_lookup_failed(&batch.ids, true);
                         last_error = Some(e.to_string());
                     }
                 }
@@ -86,7 +91,7 @@ impl Verifier {
             }
         }
         let tracked = tracker.tracked();
-        let (seen, missing) = tracker.finish();
+        let (seen, missing, unverified) = tracker.finish();
         VerifyOutcome {
             source: self.source.describe(),
             live: self.opts.live,
@@ -94,6 +99,7 @@ impl Verifier {
             tracked,
             seen,
             missing,
+            unverified,
             polls,
             queries,
             failed_queries: failed,
