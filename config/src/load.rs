@@ -1,7 +1,7 @@
 //! Finding, parsing and checking a profile.
 
 use crate::error::ProfileError;
-use crate::schema::{Profile, TargetKind};
+use crate::schema::{Profile, TargetKind, TrafficConfig};
 use crate::shipped::{SHIPPED_PROFILES, shipped_profile};
 use sentry_load_common::fnv1a;
 use std::path::{Path, PathBuf};
@@ -96,6 +96,106 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
     Ok(profile)
 }
 
+type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> Result<(), ProfileError> + 'a;
+
+/// The constant-rate form or the staged form, not both; each stage one shape.
+fn check_traffic(t: &toml::Spanned<TrafficConfig>, err: &ErrAt<'_>) -> Result<(), ProfileError> {
+    let c = t.get_ref();
+    if c.stages.is_empty() {
+        let Some(rate) = &c.rate else {
+            return err(
+                t.span(),
+                "traffic.rate",
+                "give `rate` with `duration` or `count`, or a list of [[traffic.stages]]".into(),
+            );
+        };
+        return match (c.duration, c.count) {
+            (Some(_), Some(_)) => err(
+                rate.span(),
+                "traffic.count",
+                "give `duration` or `count`, not both".into(),
+            ),
+            (None, None) => err(
+                rate.span(),
+                "traffic.duration",
+                "a constant `rate` needs `duration` (e.g. \"60s\") or `count`".into(),
+            ),
+            _ => Ok(()),
+        };
+    }
+    if let Some(rate) = &c.rate {
+        return err(
+            rate.span(),
+            "traffic.rate",
+            "[[traffic.stages]] set the rate; remove `rate` (and `duration`/`count`)".into(),
+        );
+    }
+    if c.duration.is_some() || c.count.is_some() {
+        return err(
+            c.stages[0].span(),
+            "traffic.duration",
+            "[[traffic.stages]] set the duration; remove `duration`/`count`".into(),
+        );
+    }
+    let mut planned = 0.0;
+    let mut previous = 0.0;
+    for (i, stage) in c.stages.iter().enumerate() {
+        let st = stage.get_ref();
+        let key = format!("traffic.stages[{i}]");
+        let shapes = [st.hold.is_some(), st.ramp_to.is_some(), st.spike.is_some()];
+        if shapes.iter().filter(|s| **s).count() != 1 {
+            return err(
+                stage.span(),
+                &key,
+                "give exactly one of `hold`, `ramp_to` or `spike`".into(),
+            );
+        }
+        if st.from.is_some() && st.ramp_to.is_none() {
+            return err(
+                stage.span(),
+                &format!("{key}.from"),
+                "`from` goes with `ramp_to`".into(),
+            );
+        }
+        let secs = st.duration.as_secs_f64();
+        if let Some(spike) = &st.spike {
+            let at = spike
+                .at
+                .unwrap_or_else(|| st.duration.saturating_sub(spike.length) / 2);
+            if at + spike.length > st.duration {
+                return err(
+                    stage.span(),
+                    &format!("{key}.spike"),
+                    format!(
+                        "the spike ({} at {}) does not fit in the stage's {}",
+                        humantime_serde::re::humantime::format_duration(spike.length),
+                        humantime_serde::re::humantime::format_duration(at),
+                        humantime_serde::re::humantime::format_duration(st.duration)
+                    ),
+                );
+            }
+            let (b, p) = (spike.base.per_second(), spike.peak.per_second());
+            planned += b * (secs - spike.length.as_secs_f64()) + p * spike.length.as_secs_f64();
+            previous = b;
+        } else if let Some(to) = st.ramp_to {
+            let from = st.from.map_or(previous, |f| f.per_second());
+            planned += (from + to.per_second()) / 2.0 * secs;
+            previous = to.per_second();
+        } else if let Some(h) = st.hold {
+            planned += h.per_second() * secs;
+            previous = h.per_second();
+        }
+    }
+    if planned < 1.0 {
+        return err(
+            c.stages[0].span(),
+            "traffic.stages",
+            format!("the stages plan {planned:.2} events: give them a rate above 0"),
+        );
+    }
+    Ok(())
+}
+
 fn unknown_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("unknown field `")?;
     rest.split('`').next()
@@ -162,7 +262,9 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                 .into(),
         );
     }
-    let mix = p.traffic.mix.get_ref();
+    check_traffic(&p.traffic, &err)?;
+    let traffic = p.traffic.get_ref();
+    let mix = traffic.mix.get_ref();
     let others = [
         ("transaction", mix.transaction),
         ("native", mix.native),
@@ -170,7 +272,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     ];
     if let Some((name, w)) = others.iter().find(|(_, w)| w.value() > 0.0) {
         return err(
-            p.traffic.mix.span(),
+            traffic.mix.span(),
             &format!("traffic.mix.{name}"),
             format!(
                 "weight {} for `{name}`, but this build generates `error` events only; \
@@ -181,7 +283,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     }
     if mix.error.value() <= 0.0 {
         return err(
-            p.traffic.mix.span(),
+            traffic.mix.span(),
             "traffic.mix",
             "every weight is 0: give at least one kind a weight above 0".into(),
         );

@@ -1,8 +1,8 @@
 //! The profile's shape: one struct per TOML table, all with `deny_unknown_fields`.
 
-use crate::values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, Weight};
+use crate::values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};
 use serde::Deserialize;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 use toml::Spanned;
 
@@ -18,7 +18,7 @@ pub struct Profile {
     /// Where envelopes go.
     pub target: TargetConfig,
     /// How many envelopes of which kinds, how fast, for how long.
-    pub traffic: TrafficConfig,
+    pub traffic: Spanned<TrafficConfig>,
     /// How envelopes are sent.
     #[serde(default)]
     pub send: SendConfig,
@@ -50,21 +50,85 @@ pub enum TargetKind {
     Relay,
 }
 
-/// `[traffic]`.
+/// `[traffic]`: either a constant rate (`rate` with `duration` or `count`) or `[[traffic.stages]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficConfig {
-    /// Envelopes per second over all kinds.
-    pub rate: Rate,
-    /// How long the schedule runs.
-    #[serde(deserialize_with = "positive_duration")]
-    pub duration: Duration,
+    /// Envelopes per second over all kinds (constant-rate form).
+    pub rate: Option<Spanned<Rate>>,
+    /// How long the constant rate runs.
+    #[serde(default, deserialize_with = "positive_duration_opt")]
+    pub duration: Option<Duration>,
+    /// How many envelopes the constant rate sends, instead of a duration.
+    pub count: Option<NonZeroU64>,
+    /// The staged form: stages run one after another.
+    #[serde(default)]
+    pub stages: Vec<Spanned<StageConfig>>,
+    /// How arrivals are spaced: evenly (`uniform`) or as a Poisson process (`poisson`).
+    #[serde(default)]
+    pub arrivals: ArrivalProcess,
     /// Relative weights of the event kinds.
     #[serde(default = "default_mix")]
     pub mix: Spanned<KindMix>,
     /// Distinct issues (fingerprints) the error traffic spreads over.
     #[serde(default = "default_issues")]
     pub issues: NonZeroU32,
+}
+
+/// How arrivals are spaced in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArrivalProcess {
+    /// Evenly: the i-th arrival at the time the rate curve has accumulated i arrivals.
+    #[default]
+    Uniform,
+    /// A (non-homogeneous) Poisson process with the rate curve as its intensity.
+    Poisson,
+}
+
+/// One `[[traffic.stages]]` entry: `duration` and exactly one of `hold`, `ramp_to`, `spike`.
+///
+/// ```toml
+/// [[traffic.stages]]     # hold 500/s (a step, when the stage before ended elsewhere)
+/// hold = 500
+/// duration = "2m"
+/// [[traffic.stages]]     # linear ramp from the previous stage's end rate (or `from`)
+/// ramp_to = 2000
+/// duration = "1m"
+/// [[traffic.stages]]     # `base`, with `peak` for `for` starting at `at` (default: centred)
+/// spike = { base = 500, peak = 5000, for = "10s" }
+/// duration = "1m"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// How long the stage lasts.
+    #[serde(deserialize_with = "positive_duration")]
+    pub duration: Duration,
+    /// Hold this rate.
+    pub hold: Option<StageRate>,
+    /// Ramp linearly to this rate.
+    pub ramp_to: Option<StageRate>,
+    /// Where a ramp starts (default: where the previous stage ended, 0 for the first).
+    pub from: Option<StageRate>,
+    /// A spike within the stage.
+    pub spike: Option<SpikeConfig>,
+}
+
+/// `spike = { base, peak, for, at }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeConfig {
+    /// The rate around the spike.
+    pub base: StageRate,
+    /// The rate during the spike.
+    pub peak: StageRate,
+    /// How long the spike lasts.
+    #[serde(rename = "for", deserialize_with = "positive_duration")]
+    pub length: Duration,
+    /// When the spike starts, from the stage's start (default: centred).
+    #[serde(default, with = "humantime_serde")]
+    pub at: Option<Duration>,
 }
 
 /// The default mix (errors only) cannot fail the mix checks, so its empty span is never shown.
@@ -180,6 +244,12 @@ fn poll_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::
         )));
     }
     Ok(v)
+}
+
+fn positive_duration_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    positive_duration(d).map(Some)
 }
 
 fn positive_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -181,6 +181,32 @@ impl FromStr for Rate {
     }
 }
 
+/// A rate in a stage: like [`Rate`] but 0 is allowed (a pause, or a ramp's start).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct StageRate(f64);
+
+impl StageRate {
+    /// The rate in events per second.
+    pub fn per_second(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for StageRate {
+    type Error = String;
+    fn try_from(v: f64) -> Result<Self, String> {
+        if v.is_finite() && (0.0..=Rate::MAX).contains(&v) {
+            Ok(StageRate(v))
+        } else {
+            Err(format!(
+                "invalid rate {v}: expected events per second from 0 to {}",
+                Rate::MAX
+            ))
+        }
+    }
+}
+
 /// A fraction from 0 to 1 (loss ratios, rate ratios).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
 #[serde(try_from = "f64")]

@@ -19,7 +19,7 @@ mod target;
 
 pub use collect::{CollectError, collect};
 pub use generate::Generator;
-pub use plan::{Arrival, Phase, Plan};
+pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan};
 pub use progress::Progress;
 pub use send::{RunClock, SendOptions, drive};
 pub use stats::LiveStats;

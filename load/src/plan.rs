@@ -1,18 +1,60 @@
-//! The one schedule type every profile and CLI override compiles to: phases of constant rate,
-//! walked as absolute offsets from time zero (`offset_i = phase_start + i / rate`).
+//! The one schedule type every profile and CLI override compiles to.
+//!
+//! A plan is a piecewise-linear rate curve (segments that hold or ramp) plus an arrival
+//! process. Its cumulative curve `N(t)` — the arrivals expected by time `t` — places every
+//! arrival: uniform arrivals at `N(t) = 0, 1, 2, …`; Poisson arrivals at `N(t) = E₁, E₁+E₂, …`
+//! with `Eᵢ ~ Exp(1)` (time-rescaling, so ramps work the same way). Offsets are absolute
+//! (computed from time zero, never by adding intervals), so nothing drifts however long the
+//! run, and the iterator is lazy, so memory is flat.
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use sentry_load_common::EventKind;
+use sentry_load_config::{ArrivalProcess, KindMix, TrafficConfig};
 use std::time::Duration;
 
-/// A stretch of the schedule at one rate.
+/// A stretch of the schedule whose rate moves linearly from `from` to `to`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phase {
-    /// Envelopes per second.
-    pub rate: f64,
-    /// How long the phase lasts.
+    /// How long it lasts.
     pub duration: Duration,
-    /// What the phase sends.
-    pub kind: EventKind,
+    /// Envelopes per second at its start.
+    pub from: f64,
+    /// Envelopes per second at its end.
+    pub to: f64,
+}
+
+impl Phase {
+    /// A constant rate.
+    pub fn hold(rate: f64, duration: Duration) -> Phase {
+        Phase {
+            duration,
+            from: rate,
+            to: rate,
+        }
+    }
+
+    /// Arrivals expected over the phase.
+    pub fn expected(&self) -> f64 {
+        (self.from + self.to) / 2.0 * self.duration.as_secs_f64()
+    }
+
+    /// The time (seconds from the phase's start) by which `x` arrivals are expected.
+    fn invert(&self, x: f64) -> f64 {
+        let t_max = self.duration.as_secs_f64();
+        if x <= 0.0 {
+            return 0.0;
+        }
+        let slope = (self.to - self.from) / t_max;
+        let t = if slope.abs() < 1e-12 {
+            x / self.from
+        } else {
+            // Solves from·t + slope·t²/2 = x in the cancellation-free form.
+            let (a, b) = (slope / 2.0, self.from);
+            2.0 * x / (b + (b * b + 4.0 * a * x).max(0.0).sqrt())
+        };
+        t.clamp(0.0, t_max)
+    }
 }
 
 /// One planned send.
@@ -30,12 +72,82 @@ pub struct Arrival {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     phases: Vec<Phase>,
+    process: ArrivalProcess,
+    /// Stop after this many arrivals (the `count` form); the last phase's rate then continues
+    /// past its end if a Poisson process has not produced them all yet.
+    limit: Option<u64>,
+    kinds: Vec<(EventKind, f64)>,
+    seed: u64,
+}
+
+/// Command-line overrides of a constant-rate profile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    /// `--rate`.
+    pub rate: Option<f64>,
+    /// `--duration`.
+    pub duration: Option<Duration>,
 }
 
 impl Plan {
-    /// A plan of the given phases, run one after another.
+    /// A plan of phases, uniform arrivals, errors only (tests and simple uses).
     pub fn new(phases: Vec<Phase>) -> Plan {
-        Plan { phases }
+        Plan {
+            phases,
+            process: ArrivalProcess::Uniform,
+            limit: None,
+            kinds: vec![(EventKind::Error, 1.0)],
+            seed: 0,
+        }
+    }
+
+    /// The arrival process and seed to draw it from.
+    pub fn with_process(mut self, process: ArrivalProcess, seed: u64) -> Plan {
+        self.process = process;
+        self.seed = seed;
+        self
+    }
+
+    /// Compiles a profile's `[traffic]` with command-line overrides. Errors name the override
+    /// that does not fit.
+    pub fn from_traffic(t: &TrafficConfig, seed: u64, o: Overrides) -> Result<Plan, String> {
+        let mut limit = None;
+        let phases = if t.stages.is_empty() {
+            let rate = o
+                .rate
+                .or(t.rate.as_ref().map(|r| r.get_ref().per_second()))
+                .ok_or("the profile has no rate")?;
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(format!("--rate {rate}: expected events per second above 0"));
+            }
+            let duration = match (o.duration, t.duration, t.count) {
+                (Some(d), _, _) | (None, Some(d), _) => d,
+                (None, None, Some(n)) => {
+                    limit = Some(n.get());
+                    Duration::from_secs_f64(n.get() as f64 / rate)
+                }
+                (None, None, None) => return Err("the profile has no duration or count".into()),
+            };
+            if o.duration.is_some() {
+                limit = None;
+            }
+            vec![Phase::hold(rate, duration)]
+        } else {
+            if o.rate.is_some() || o.duration.is_some() {
+                return Err("--rate and --duration override a constant-rate profile; \
+                            this one has [[traffic.stages]]"
+                    .into());
+            }
+            stages_to_phases(t)
+        };
+        let kinds = kind_weights(t.mix.get_ref());
+        Ok(Plan {
+            phases,
+            process: t.arrivals,
+            limit,
+            kinds,
+            seed,
+        })
     }
 
     /// The phases.
@@ -43,14 +155,22 @@ impl Plan {
         &self.phases
     }
 
-    /// How long the schedule runs.
+    /// How long the schedule runs (nominally, for the `count` form with Poisson arrivals).
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
     }
 
-    /// How many sends it plans.
+    /// Sends planned: exact for uniform arrivals, the expectation for Poisson ones.
     pub fn total(&self) -> u64 {
-        self.phases.iter().map(phase_count).sum()
+        let expected: f64 = self.phases.iter().map(Phase::expected).sum();
+        let n = match self.process {
+            ArrivalProcess::Uniform => (expected - 1e-9).ceil().max(0.0) as u64,
+            ArrivalProcess::Poisson => expected.round() as u64,
+        };
+        self.limit.map_or(n, |l| match self.process {
+            ArrivalProcess::Uniform => n.min(l),
+            ArrivalProcess::Poisson => l,
+        })
     }
 
     /// The mean planned rate over the whole schedule.
@@ -63,71 +183,167 @@ impl Plan {
         }
     }
 
-    /// Every planned send, in order.
-    pub fn arrivals(&self) -> impl Iterator<Item = Arrival> + '_ {
-        let mut seq = 0u64;
+    /// The rate the plan asks for at `t` from time zero.
+    pub fn rate_at(&self, t: Duration) -> f64 {
         let mut start = Duration::ZERO;
-        self.phases.iter().flat_map(move |p| {
-            let phase_start = start;
+        for p in &self.phases {
+            if t < start + p.duration {
+                let f = (t - start).as_secs_f64() / p.duration.as_secs_f64();
+                return p.from + (p.to - p.from) * f;
+            }
             start += p.duration;
-            let first = seq;
-            let n = phase_count(p);
-            seq += n;
-            (0..n).map(move |i| Arrival {
-                seq: first + i,
-                offset: phase_start + Duration::from_secs_f64(i as f64 / p.rate),
-                kind: p.kind,
-            })
+        }
+        0.0
+    }
+
+    /// The kind of sequence number `seq`: a weighted draw from the mix, seeded by the plan's
+    /// seed and `seq`, so it does not depend on other arrivals.
+    pub fn kind_of(&self, seq: u64) -> EventKind {
+        if let [(only, _)] = self.kinds.as_slice() {
+            return *only;
+        }
+        let total: f64 = self.kinds.iter().map(|(_, w)| w).sum();
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.seed ^ seq.wrapping_mul(0xd6e8_feb8_6659_fd93));
+        let mut x = rng.random::<f64>() * total;
+        for (k, w) in &self.kinds {
+            if x < *w {
+                return *k;
+            }
+            x -= w;
+        }
+        self.kinds.last().map_or(EventKind::Error, |(k, _)| *k)
+    }
+
+    /// Every planned send, in order, lazily.
+    pub fn arrivals(&self) -> Arrivals<'_> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5eed_0f_a771_7a15);
+        let first = match self.process {
+            ArrivalProcess::Uniform => 0.0,
+            ArrivalProcess::Poisson => exp1(&mut rng),
+        };
+        Arrivals {
+            plan: self,
+            rng,
+            next_u: first,
+            phase: 0,
+            phase_u: 0.0,
+            phase_t: 0.0,
+            seq: 0,
+        }
+    }
+}
+
+/// The lazy iterator over a plan's arrivals.
+pub struct Arrivals<'a> {
+    plan: &'a Plan,
+    rng: ChaCha8Rng,
+    /// The next arrival's position on the cumulative curve.
+    next_u: f64,
+    phase: usize,
+    /// Cumulative arrivals expected before the current phase.
+    phase_u: f64,
+    /// Seconds before the current phase.
+    phase_t: f64,
+    seq: u64,
+}
+
+impl Iterator for Arrivals<'_> {
+    type Item = Arrival;
+
+    fn next(&mut self) -> Option<Arrival> {
+        let plan = self.plan;
+        if plan.limit.is_some_and(|l| self.seq >= l) {
+            return None;
+        }
+        let u = self.next_u;
+        let t = loop {
+            match plan.phases.get(self.phase) {
+                Some(p) => {
+                    let n = p.expected();
+                    if u < self.phase_u + n - 1e-9 {
+                        break self.phase_t + p.invert(u - self.phase_u);
+                    }
+                    self.phase_u += n;
+                    self.phase_t += p.duration.as_secs_f64();
+                    self.phase += 1;
+                }
+                // Past the end: only the count form goes on, at the last phase's final rate.
+                None => match (plan.limit, plan.phases.last()) {
+                    (Some(_), Some(last)) if last.to > 0.0 => {
+                        break self.phase_t + (u - self.phase_u) / last.to;
+                    }
+                    _ => return None,
+                },
+            }
+        };
+        self.next_u += match plan.process {
+            ArrivalProcess::Uniform => 1.0,
+            ArrivalProcess::Poisson => exp1(&mut self.rng),
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        Some(Arrival {
+            seq,
+            offset: Duration::from_secs_f64(t),
+            kind: plan.kind_of(seq),
         })
     }
 }
 
-fn phase_count(p: &Phase) -> u64 {
-    // Rounded so that 3 s at 1/3 per second plans exactly 1, not 0.9999.
-    (p.rate * p.duration.as_secs_f64() + 1e-9).floor() as u64
+/// A draw from Exp(1).
+fn exp1(rng: &mut ChaCha8Rng) -> f64 {
+    -(1.0 - rng.random::<f64>()).ln()
+}
+
+fn stages_to_phases(t: &TrafficConfig) -> Vec<Phase> {
+    let mut phases = Vec::new();
+    let mut previous = 0.0;
+    for stage in &t.stages {
+        let s = stage.get_ref();
+        if let Some(spike) = &s.spike {
+            let (base, peak) = (spike.base.per_second(), spike.peak.per_second());
+            let at = spike
+                .at
+                .unwrap_or_else(|| s.duration.saturating_sub(spike.length) / 2);
+            let after = s.duration.saturating_sub(at + spike.length);
+            for (rate, d) in [(base, at), (peak, spike.length), (base, after)] {
+                if !d.is_zero() {
+                    phases.push(Phase::hold(rate, d));
+                }
+            }
+            previous = base;
+        } else if let Some(to) = s.ramp_to {
+            let from = s.from.map_or(previous, |f| f.per_second());
+            phases.push(Phase {
+                duration: s.duration,
+                from,
+                to: to.per_second(),
+            });
+            previous = to.per_second();
+        } else if let Some(h) = s.hold {
+            phases.push(Phase::hold(h.per_second(), s.duration));
+            previous = h.per_second();
+        }
+    }
+    phases
+}
+
+fn kind_weights(mix: &KindMix) -> Vec<(EventKind, f64)> {
+    EventKind::ALL
+        .into_iter()
+        .map(|k| {
+            let w = match k {
+                EventKind::Error => mix.error,
+                EventKind::Transaction => mix.transaction,
+                EventKind::Native => mix.native,
+                EventKind::Javascript => mix.javascript,
+            };
+            (k, w.value())
+        })
+        .filter(|(_, w)| *w > 0.0)
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_rate_offsets_are_absolute_and_complete() {
-        let plan = Plan::new(vec![Phase {
-            rate: 1000.0,
-            duration: Duration::from_secs(60),
-            kind: EventKind::Error,
-        }]);
-        assert_eq!(plan.total(), 60_000);
-        let all: Vec<_> = plan.arrivals().collect();
-        assert_eq!(all.len(), 60_000);
-        assert_eq!(all[0].offset, Duration::ZERO);
-        // No drift: the last offset is exactly (n-1)/rate, not a sum of rounded intervals.
-        assert_eq!(
-            all[59_999].offset,
-            Duration::from_secs_f64(59_999.0 / 1000.0)
-        );
-        assert!(all.windows(2).all(|w| w[1].seq == w[0].seq + 1));
-    }
-
-    #[test]
-    fn phases_follow_each_other() {
-        let plan = Plan::new(vec![
-            Phase {
-                rate: 10.0,
-                duration: Duration::from_secs(1),
-                kind: EventKind::Error,
-            },
-            Phase {
-                rate: 2.0,
-                duration: Duration::from_secs(2),
-                kind: EventKind::Error,
-            },
-        ]);
-        let offsets: Vec<f64> = plan.arrivals().map(|a| a.offset.as_secs_f64()).collect();
-        assert_eq!(offsets.len(), 14);
-        assert!((offsets[10] - 1.0).abs() < 1e-9);
-        assert!((offsets[13] - 2.5).abs() < 1e-9);
-        assert!((plan.mean_rate() - 14.0 / 3.0).abs() < 1e-9);
-    }
-}
+mod tests;

@@ -40,13 +40,18 @@ pub fn profiles(cmd: ProfilesCommand) -> Result<u8, Exit> {
         }
         ProfilesCommand::Check { profile } => {
             let p = load_profile(&profile)?;
-            let t = &p.profile.traffic;
+            let plan = sentry_load_engine::Plan::from_traffic(
+                p.profile.traffic.get_ref(),
+                p.profile.seed,
+                Default::default(),
+            )
+            .map_err(|e| Exit::usage(anyhow::anyhow!(e)))?;
             println!(
-                "{}: ok ({} events/s for {}, {} events planned)",
+                "{}: ok ({} events planned over {}, {:.1}/s on average)",
                 p.source,
-                t.rate.per_second(),
-                humantime::format_duration(t.duration),
-                (t.rate.per_second() * t.duration.as_secs_f64()).floor()
+                plan.total(),
+                humantime::format_duration(plan.duration()),
+                plan.mean_rate()
             );
             Ok(OK)
         }

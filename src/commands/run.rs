@@ -5,11 +5,11 @@ use super::readback::{self, PROFILE_FILE, RUN_FILE, RunFile};
 use crate::cli::RunArgs;
 use crate::exit::{Exit, OrInternal};
 use anyhow::{Context, anyhow};
+use sentry_load_common::RunId;
 use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
-use sentry_load_common::{EventKind, RunId};
-use sentry_load_config::{Dsn, Rate, Secret, SentryApiConfig, TargetKind};
+use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
-    Generator, LiveStats, Phase, Plan, Progress, RunClock, SendOptions, Target, collect, drive,
+    Generator, LiveStats, Overrides, Plan, Progress, RunClock, SendOptions, Target, collect, drive,
 };
 use sentry_load_verify::{Verifier, VerifyOptions};
 use std::sync::Arc;
@@ -22,21 +22,15 @@ const JOURNAL_FLUSH: Duration = Duration::from_millis(200);
 pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let loaded = load_profile(&args.profile)?;
     let profile = &loaded.profile;
-    let rate = match args.rate {
-        Some(r) => Rate::try_from(r).map_err(|e| Exit::usage(anyhow!("--rate: {e}")))?,
-        None => profile.traffic.rate,
+    let overrides = Overrides {
+        rate: args.rate,
+        duration: args.duration,
     };
-    let duration = args.duration.unwrap_or(profile.traffic.duration);
-    if duration.is_zero() {
-        return Err(Exit::usage(anyhow!(
-            "--duration: expected a duration above zero"
-        )));
+    let plan = Plan::from_traffic(profile.traffic.get_ref(), profile.seed, overrides)
+        .map_err(|e| Exit::usage(anyhow!(e)))?;
+    if plan.total() == 0 {
+        return Err(Exit::usage(anyhow!("the schedule plans no events")));
     }
-    let plan = Plan::new(vec![Phase {
-        rate: rate.per_second(),
-        duration,
-        kind: EventKind::Error,
-    }]);
 
     // The target, and where events are read back.
     let embedded = *profile.target.kind.get_ref() == TargetKind::Embedded;
@@ -90,10 +84,10 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let journal = JournalWriter::create(&run_dir.join(journal::FILE_NAME), &header, JOURNAL_FLUSH)
         .internal("creating the journal")?;
     eprintln!(
-        "run {run_id}: {} events at {}/s for {} to {} → {}",
+        "run {run_id}: {} events at {:.1}/s on average for {} to {} → {}",
         plan.total(),
-        rate.per_second(),
-        humantime::format_duration(duration),
+        plan.mean_rate(),
+        humantime::format_duration(plan.duration()),
         target.display,
         run_dir.display()
     );
@@ -118,8 +112,12 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     );
     let seen_stats = stats.clone();
     let verifying = tokio::spawn(verifier.run(accepted_rx, move |n| seen_stats.add_seen(n)));
-    let progress = Progress::start(stats.clone(), plan.total(), rate.per_second(), args.quiet);
-    let generator = Generator::new(run_id.clone(), profile.seed, profile.traffic.issues.get());
+    let progress = Progress::start(stats.clone(), plan.total(), plan.mean_rate(), args.quiet);
+    let generator = Generator::new(
+        run_id.clone(),
+        profile.seed,
+        profile.traffic.get_ref().issues.get(),
+    );
     let opts = SendOptions {
         max_in_flight: profile.send.max_in_flight.get() as usize,
         timeout: profile.send.timeout,

@@ -43,7 +43,7 @@ fn a_minimal_relay_profile_gets_documented_defaults() {
     assert_eq!(ch.errors_table.as_str(), "errors_local");
     assert_eq!(ch.database.as_str(), "default");
     assert_eq!(p.send.max_in_flight.get(), 512);
-    assert_eq!(p.traffic.issues.get(), 10);
+    assert_eq!(p.traffic.get_ref().issues.get(), 10);
 }
 
 #[test]
@@ -148,4 +148,52 @@ fn names_resolve_to_local_files_before_shipped_ones() {
         Err(ProfileError::NotFound { available, .. }) => assert!(available.contains("smoke")),
         other => panic!("{other:?}"),
     }
+}
+
+const STAGED: &str = r#"
+seed = 3
+[target]
+kind = "embedded"
+[traffic]
+arrivals = "poisson"
+[[traffic.stages]]
+ramp_to = 100
+duration = "10s"
+[[traffic.stages]]
+spike = { base = 100, peak = 1000, for = "5s" }
+duration = "30s"
+"#;
+
+#[test]
+fn staged_traffic_parses() {
+    let p = parse(STAGED).unwrap();
+    let t = p.traffic.get_ref();
+    assert_eq!(t.stages.len(), 2);
+    assert_eq!(t.arrivals, crate::ArrivalProcess::Poisson);
+    assert!(t.rate.is_none());
+}
+
+#[test]
+fn traffic_forms_and_stage_shapes_are_checked() {
+    let e = invalid(&STAGED.replace("[traffic]", "[traffic]\nrate = 5"));
+    assert_eq!(e.key, "traffic.rate");
+    assert!(e.message.contains("remove `rate`"), "{}", e.message);
+
+    let e = invalid(&STAGED.replace("ramp_to = 100", "ramp_to = 100\nhold = 4"));
+    assert_eq!((e.key.as_str(), e.line), ("traffic.stages[0]", 7));
+    assert!(e.message.contains("exactly one of"), "{}", e.message);
+
+    let e = invalid(&STAGED.replace("for = \"5s\"", "for = \"5s\", at = \"28s\""));
+    assert_eq!(e.key, "traffic.stages[1].spike");
+    assert!(e.message.contains("does not fit"), "{}", e.message);
+
+    let e = invalid(&RELAY.replace("duration = \"1s\"", "duration = \"1s\"\ncount = 5"));
+    assert_eq!(e.key, "traffic.count");
+
+    let e = invalid(&RELAY.replace("duration = \"1s\"", ""));
+    assert_eq!(e.key, "traffic.duration");
+
+    let zero = "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\n\
+                [[traffic.stages]]\nhold = 0\nduration = \"5s\"\n";
+    assert!(invalid(zero).message.contains("plan 0.00 events"));
 }
