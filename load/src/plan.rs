@@ -217,7 +217,7 @@ impl Plan {
 
     /// Every planned send, in order, lazily.
     pub fn arrivals(&self) -> Arrivals<'_> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5eed_0f_a771_7a15);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x005e_ed0f_a771_7a15);
         let first = match self.process {
             ArrivalProcess::Uniform => 0.0,
             ArrivalProcess::Poisson => exp1(&mut rng),
