@@ -27,11 +27,14 @@ pub enum SendOutcome {
     TransportError,
     /// The harness could not start the send in time and dropped it. Never Sentry's loss.
     HarnessDropped,
+    /// Not sent: an earlier 429 asked to back off for this event's category, and the run
+    /// behaves like an SDK (which discards such events as `ratelimit_backoff`).
+    BackedOff,
 }
 
 impl SendOutcome {
     /// Every outcome, in report order.
-    pub const ALL: [SendOutcome; 9] = [
+    pub const ALL: [SendOutcome; 10] = [
         SendOutcome::Accepted,
         SendOutcome::RateLimited,
         SendOutcome::TooLarge,
@@ -41,6 +44,7 @@ impl SendOutcome {
         SendOutcome::Unavailable,
         SendOutcome::TransportError,
         SendOutcome::HarnessDropped,
+        SendOutcome::BackedOff,
     ];
 
     /// Classifies an HTTP status as Relay uses it.
@@ -68,7 +72,13 @@ impl SendOutcome {
             SendOutcome::Unavailable => "unavailable",
             SendOutcome::TransportError => "transport_error",
             SendOutcome::HarnessDropped => "harness_dropped",
+            SendOutcome::BackedOff => "backed_off",
         }
+    }
+
+    /// Whether a request went out (everything but harness drops and SDK back-off).
+    pub fn was_sent(self) -> bool {
+        !matches!(self, SendOutcome::HarnessDropped | SendOutcome::BackedOff)
     }
 
     /// The one-byte journal code.
@@ -83,6 +93,7 @@ impl SendOutcome {
             SendOutcome::Unavailable => 7,
             SendOutcome::TransportError => 8,
             SendOutcome::HarnessDropped => 9,
+            SendOutcome::BackedOff => 10,
         }
     }
 

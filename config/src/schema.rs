@@ -186,6 +186,31 @@ pub struct SendConfig {
     /// Send bodies gzip-compressed (`Content-Encoding: gzip`), as most SDKs do.
     #[serde(default)]
     pub gzip: bool,
+    /// Speak HTTP/2 (prior knowledge on `http://`, ALPN on `https://`).
+    #[serde(default)]
+    pub http2: bool,
+    /// What a 429 does: `keep_sending` (measure the limit) or `back_off` (like an SDK).
+    #[serde(default)]
+    pub on_rate_limit: RateLimitPolicy,
+    /// A send that starts this long after its intended time is counted as late.
+    #[serde(default = "default_late_after", with = "humantime_serde")]
+    pub late_after: Duration,
+}
+
+/// What the sender does after a 429 or an `X-Sentry-Rate-Limits` header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitPolicy {
+    /// Keep to the schedule: every event is sent, and 429s are counted (measures the limit).
+    #[default]
+    KeepSending,
+    /// Behave like an SDK: events of a limited category are not sent until `Retry-After`
+    /// passes; they are counted as `backed_off`.
+    BackOff,
+}
+
+fn default_late_after() -> Duration {
+    Duration::from_millis(10)
 }
 
 fn default_in_flight() -> NonZeroU32 {
@@ -205,6 +230,9 @@ impl Default for SendConfig {
             timeout: default_timeout(),
             give_up_after: default_give_up(),
             gzip: false,
+            http2: false,
+            on_rate_limit: RateLimitPolicy::default(),
+            late_after: default_late_after(),
         }
     }
 }

@@ -21,6 +21,9 @@ pub use collect::{CollectError, collect};
 pub use generate::Generator;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan};
 pub use progress::Progress;
-pub use send::{RunClock, SendOptions, drive};
+pub use send::{
+    Answer, BackOff, HttpTransport, RateLimit, RunClock, SendOptions, Transport, drive,
+    parse_header,
+};
 pub use stats::LiveStats;
 pub use target::Target;

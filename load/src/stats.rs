@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct LiveStats {
     by_outcome: [AtomicU64; SendOutcome::ALL.len()],
     in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     seen: AtomicU64,
 }
 
@@ -29,7 +30,13 @@ impl LiveStats {
 
     /// A request started.
     pub fn start_request(&self) {
-        self.in_flight.fetch_add(1, Relaxed);
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Relaxed);
+    }
+
+    /// The most requests in flight at once so far.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.peak_in_flight.load(Relaxed)
     }
 
     /// A request ended.

@@ -36,6 +36,8 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
     let v = input.verify;
     let header = &s.header;
     let started = s.started();
+    // Everything the schedule offered to Sentry: sent, or held back by SDK-like back-off.
+    let offered = s.records - s.count(SendOutcome::HarnessDropped);
     let span_secs = (s.last_sent_micros.saturating_sub(header.started_at_micros) as f64 / 1e6)
         .max(input.duration_secs);
     let achieved_rate = if span_secs > 0.0 {
@@ -112,6 +114,8 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             } else {
                 0.0
             },
+            late: s.late,
+            late_after_ms: s.late_after.as_millis() as u64,
             lateness_us: s.lateness.percentiles(),
             round_trip_us: s.round_trip.percentiles(),
             bytes: s.bytes,
@@ -140,8 +144,9 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             refused,
             transport_errors: s.count(SendOutcome::TransportError),
             harness_dropped: s.count(SendOutcome::HarnessDropped),
-            loss_ratio: if started > 0 {
-                started.saturating_sub(seen) as f64 / started as f64
+            backed_off: s.count(SendOutcome::BackedOff),
+            loss_ratio: if offered > 0 {
+                offered.saturating_sub(seen) as f64 / offered as f64
             } else {
                 0.0
             },
@@ -172,7 +177,10 @@ fn is_refusal(o: SendOutcome) -> bool {
         | SendOutcome::Unauthorized
         | SendOutcome::Rejected
         | SendOutcome::Unavailable => true,
-        SendOutcome::Accepted | SendOutcome::TransportError | SendOutcome::HarnessDropped => false,
+        SendOutcome::Accepted
+        | SendOutcome::TransportError
+        | SendOutcome::HarnessDropped
+        | SendOutcome::BackedOff => false,
     }
 }
 

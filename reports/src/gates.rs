@@ -13,9 +13,9 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig) -> Vec<GateResult> {
             gate: "max_loss_ratio".into(),
             threshold: format!("{}", max.value()),
             measured: format!(
-                "{m:.6} ({} of {} started sends not visible)",
-                r.sending.started.saturating_sub(r.visibility.seen),
-                r.sending.started
+                "{m:.6} ({} of {} offered events visible)",
+                r.visibility.seen,
+                { r.sending.records - r.loss.harness_dropped }
             ),
             passed: m <= max.value(),
         });

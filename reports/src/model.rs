@@ -66,7 +66,7 @@ pub struct ScheduleSection {
 pub struct SendingSection {
     /// Journal records read.
     pub records: u64,
-    /// Sends that started (records not dropped by the harness).
+    /// Requests that went out (not dropped by the harness, not backed off).
     pub started: u64,
     /// Count per outcome (`accepted`, `rate_limited`, …), every outcome listed.
     pub outcomes: BTreeMap<String, u64>,
@@ -76,6 +76,10 @@ pub struct SendingSection {
     pub achieved_rate: f64,
     /// `achieved_rate / target_rate`.
     pub achieved_rate_ratio: f64,
+    /// Sends that started more than `late_after_ms` behind schedule.
+    pub late: u64,
+    /// The lateness threshold, ms (the profile's `send.late_after`).
+    pub late_after_ms: u64,
     /// How far behind schedule sends started, microseconds.
     pub lateness_us: Option<Percentiles>,
     /// Request round trips, microseconds.
@@ -168,7 +172,10 @@ pub struct LossSection {
     pub transport_errors: u64,
     /// Never sent: the harness could not start them in time.
     pub harness_dropped: u64,
-    /// `(started − seen) / started`: sends that did not become visible, any cause.
+    /// Not sent because a 429 asked to back off (the `back_off` policy, like an SDK).
+    pub backed_off: u64,
+    /// `(offered − seen) / offered`, offered = every arrival but harness drops: events that
+    /// did not become visible, whatever the cause (refused, backed off, lost, unverified).
     pub loss_ratio: f64,
     /// Silently lost events, by sequence number (first 10,000).
     pub missing_events: Vec<MissingEntry>,

@@ -25,12 +25,17 @@ pub struct SendSummary {
     pub round_trip: Recorder,
     /// Bytes after the last whole record.
     pub ignored_tail_bytes: u64,
+    /// Sends that started more than `late_after` behind schedule.
+    pub late: u64,
+    /// The lateness threshold.
+    pub late_after: std::time::Duration,
 }
 
 impl SendSummary {
     /// Reads the whole journal, calling `each` with every record (for the verifier's intake).
     pub fn read(
         mut reader: JournalReader,
+        late_after: std::time::Duration,
         mut each: impl FnMut(&sentry_load_common::journal::JournalRecord),
     ) -> std::io::Result<SendSummary> {
         let mut s = SendSummary {
@@ -43,16 +48,20 @@ impl SendSummary {
             lateness: Recorder::new(3_600_000_000),
             round_trip: Recorder::new(3_600_000_000),
             ignored_tail_bytes: 0,
+            late: 0,
+            late_after,
         };
+        let late_micros = late_after.as_micros() as u64;
         while let Some(r) = reader.next_record()? {
             s.records += 1;
             *s.outcomes.entry(r.outcome).or_default() += 1;
             *s.statuses.entry(r.status).or_default() += 1;
-            if r.outcome != SendOutcome::HarnessDropped {
+            if r.outcome.was_sent() {
+                let lateness = r.sent_micros.saturating_sub(r.intended_micros);
                 s.bytes += u64::from(r.bytes);
                 s.last_sent_micros = s.last_sent_micros.max(r.sent_micros);
-                s.lateness
-                    .record(r.sent_micros.saturating_sub(r.intended_micros));
+                s.lateness.record(lateness);
+                s.late += u64::from(lateness > late_micros);
                 s.round_trip
                     .record(r.done_micros.saturating_sub(r.sent_micros));
             }
@@ -67,8 +76,12 @@ impl SendSummary {
         self.outcomes.get(&o).copied().unwrap_or(0)
     }
 
-    /// Sends that started.
+    /// Requests that went out.
     pub fn started(&self) -> u64 {
-        self.records - self.count(SendOutcome::HarnessDropped)
+        self.outcomes
+            .iter()
+            .filter(|(o, _)| o.was_sent())
+            .map(|(_, n)| n)
+            .sum()
     }
 }

@@ -25,8 +25,8 @@ pub fn render_summary(r: &Report) -> String {
     if let Some(l) = &r.sending.lateness_us {
         let _ = writeln!(
             s,
-            "late     p50 {} µs · p99 {} µs · max {} µs behind schedule",
-            l.p50, l.p99, l.max
+            "late     {} sends over {} ms · p50 {} µs · p99 {} µs · max {} µs behind schedule",
+            r.sending.late, r.sending.late_after_ms, l.p50, l.p99, l.max
         );
     }
     let _ = writeln!(
@@ -60,8 +60,13 @@ pub fn render_summary(r: &Report) -> String {
     let refused: u64 = r.loss.refused.values().sum();
     let _ = writeln!(
         s,
-        "loss     silent {} · refused {} · transport errors {} · harness dropped {} (not Sentry's) · ratio {:.4}",
-        r.loss.silent, refused, r.loss.transport_errors, r.loss.harness_dropped, r.loss.loss_ratio
+        "loss     silent {} · refused {} · backed off {} · transport errors {} · harness dropped {} (not Sentry's) · ratio {:.4}",
+        r.loss.silent,
+        refused,
+        r.loss.backed_off,
+        r.loss.transport_errors,
+        r.loss.harness_dropped,
+        r.loss.loss_ratio
     );
     if let Some(i) = &r.issues {
         match &i.error {

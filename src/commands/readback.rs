@@ -82,7 +82,8 @@ pub async fn finish(
     file_name: &str,
 ) -> Result<u8, Exit> {
     let reader = JournalReader::open(&run_dir.join(journal::FILE_NAME)).internal("journal")?;
-    let sending = SendSummary::read(reader, |_| {}).internal("reading the journal")?;
+    let sending = SendSummary::read(reader, profile.send.late_after, |_| {})
+        .internal("reading the journal")?;
     let issues = match &profile.verify.postgres {
         Some(pg) => Some(issue_check(pg.get_ref(), outcome).await),
         None => None,

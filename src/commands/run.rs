@@ -9,7 +9,8 @@ use sentry_load_common::RunId;
 use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
 use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
-    Generator, LiveStats, Overrides, Plan, Progress, RunClock, SendOptions, Target, collect, drive,
+    Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, RunClock, SendOptions, Target,
+    collect, drive,
 };
 use sentry_load_verify::{Verifier, VerifyOptions};
 use std::sync::Arc;
@@ -46,7 +47,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
             .ok_or_else(|| Exit::usage(anyhow!("the profile has no target.dsn")))?;
         (dsn, readback::source_for(profile)?, None)
     };
-    let target = Target::from_dsn(0, &dsn);
+    let target = Arc::new(Target::from_dsn(0, &dsn));
     probe_target(&target).await?;
     readback::ping(&source).await?;
 
@@ -123,26 +124,29 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         timeout: profile.send.timeout,
         give_up_after: profile.send.give_up_after,
         gzip: profile.send.gzip,
+        on_rate_limit: profile.send.on_rate_limit,
     };
-    let sent = drive(
+    let transport = HttpTransport::new(opts.max_in_flight, profile.send.http2)
+        .map_err(|e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")))?;
+    drive(
         &plan,
         &generator,
-        &target,
+        target.clone(),
         &opts,
         clock,
         results_tx,
         stats.clone(),
+        Arc::new(transport),
     )
     .await;
     let records = collector
         .await
         .internal("collector")?
         .internal("writing the journal")?;
-    sent.map_err(|e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")))?;
-    eprintln!(
+    progress.println(&format!(
         "sent {records} envelopes; waiting up to {} for stragglers",
         humantime::format_duration(profile.verify.deadline)
-    );
+    ));
     let outcome = verifying.await.internal("verifier")?;
     progress.finish();
     if let Some(sim) = sim {

@@ -38,7 +38,7 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
     readback::ping(&source).await?;
 
     let (tx, rx) = mpsc::unbounded_channel();
-    let summary = SendSummary::read(reader, |r| {
+    let summary = SendSummary::read(reader, profile.send.late_after, |r| {
         if readback::accepted(r) {
             let _ = tx.send(*r);
         }

@@ -3,20 +3,28 @@
 //! Each arrival is due at `start + offset`. The scheduler sleeps until then, takes one of
 //! `max_in_flight` permits, builds the envelope and spawns the request. If no permit frees up
 //! before `due + give_up_after`, the arrival is recorded as `harness_dropped` — counted, never
-//! hidden, never Sentry's loss. Latency is always measured from the due time.
+//! hidden, never Sentry's loss. Under the `back_off` policy an arrival whose category a 429
+//! limited is recorded as `backed_off` without a request. Latency is always measured from the
+//! due time; a request that outlives `timeout` is a transport error.
+
+mod rate_limits;
+mod transport;
+
+pub use rate_limits::{BackOff, RateLimit, parse_header};
+pub use transport::{Answer, HttpTransport, Transport};
 
 use crate::generate::{Generator, gzip};
 use crate::plan::Plan;
 use crate::stats::LiveStats;
 use crate::target::Target;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use sentry_load_common::SendOutcome;
 use sentry_load_common::clock::from_unix_micros;
 use sentry_load_common::journal::JournalRecord;
+use sentry_load_config::RateLimitPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
-use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 
 /// How envelopes are sent.
 #[derive(Debug, Clone)]
@@ -29,6 +37,8 @@ pub struct SendOptions {
     pub give_up_after: Duration,
     /// Gzip the bodies.
     pub gzip: bool,
+    /// What a 429 does.
+    pub on_rate_limit: RateLimitPolicy,
 }
 
 /// The run's time zero, on the monotonic clock and as wall time.
@@ -55,27 +65,25 @@ impl RunClock {
     }
 }
 
-/// Sends the whole plan to `target`; every arrival ends as one record on `results`.
-/// Returns when every request has finished.
-pub async fn drive(
+/// Sends the whole plan to `target` through `transport`; every arrival ends as one record on
+/// `results`. Returns when every request has finished.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive<T: Transport>(
     plan: &Plan,
     generator: &Generator,
-    target: &Target,
+    target: Arc<Target>,
     opts: &SendOptions,
     clock: RunClock,
     results: mpsc::Sender<JournalRecord>,
     stats: Arc<LiveStats>,
-) -> Result<(), reqwest::Error> {
-    let client = reqwest::Client::builder()
-        .timeout(opts.timeout)
-        .pool_max_idle_per_host(opts.max_in_flight)
-        .tcp_nodelay(true)
-        .build()?;
+    transport: Arc<T>,
+) {
     let permits = Arc::new(Semaphore::new(opts.max_in_flight));
+    let back_off = Arc::new(BackOff::default());
+    let honour_limits = opts.on_rate_limit == RateLimitPolicy::BackOff;
     for arrival in plan.arrivals() {
         let due = clock.start + arrival.offset;
         sleep_until(due).await;
-        let intended_micros = clock.unix_micros(due);
         let mut record = JournalRecord {
             seq: arrival.seq,
             event_id: generator.event_id(arrival.seq),
@@ -84,50 +92,57 @@ pub async fn drive(
             status: 0,
             target: target.index,
             project_id: target.project_id,
-            intended_micros,
+            intended_micros: clock.unix_micros(due),
             sent_micros: 0,
             done_micros: 0,
             bytes: 0,
         };
+        if honour_limits && back_off.limited(arrival.kind, Instant::now()) {
+            record.outcome = SendOutcome::BackedOff;
+            stats.record(record.outcome);
+            if results.send(record).await.is_err() {
+                break;
+            }
+            continue;
+        }
         let Ok(permit) =
             timeout_at(due + opts.give_up_after, permits.clone().acquire_owned()).await
         else {
-            stats.record(SendOutcome::HarnessDropped);
+            stats.record(record.outcome);
             if results.send(record).await.is_err() {
                 break;
             }
             continue;
         };
-        let built =
-            generator.envelope(arrival.seq, arrival.kind, from_unix_micros(intended_micros));
+        let intended = from_unix_micros(record.intended_micros);
+        let built = generator.envelope(arrival.seq, arrival.kind, intended);
         let body = if opts.gzip {
             gzip(&built.body)
         } else {
             built.body
         };
         record.bytes = body.len() as u32;
-        let mut request = client
-            .post(target.envelope_url.clone())
-            .header(CONTENT_TYPE, "application/x-sentry-envelope")
-            .header("X-Sentry-Auth", &target.auth_header);
-        if opts.gzip {
-            request = request.header(CONTENT_ENCODING, "gzip");
-        }
-        let request = request.body(body);
         let (results, stats) = (results.clone(), stats.clone());
+        let (target, transport, back_off) = (target.clone(), transport.clone(), back_off.clone());
+        let (limit, compressed) = (opts.timeout, opts.gzip);
         stats.start_request();
         record.sent_micros = clock.unix_micros(Instant::now());
         tokio::spawn(async move {
-            let answer = request.send().await;
-            record.done_micros = clock.unix_micros(Instant::now());
+            let answer = timeout(limit, transport.send(&target, body, compressed)).await;
+            let now = Instant::now();
+            record.done_micros = clock.unix_micros(now);
             match answer {
-                Ok(resp) => {
-                    record.status = resp.status().as_u16();
-                    record.outcome = SendOutcome::from_status(record.status);
-                    // Read the body so the connection returns to the pool.
-                    let _ = resp.bytes().await;
+                Ok(Answer {
+                    status: Some(status),
+                    rate_limits,
+                }) => {
+                    record.status = status;
+                    record.outcome = SendOutcome::from_status(status);
+                    back_off.update(&rate_limits, now);
                 }
-                Err(_) => record.outcome = SendOutcome::TransportError,
+                Ok(Answer { status: None, .. }) | Err(_) => {
+                    record.outcome = SendOutcome::TransportError;
+                }
             }
             drop(permit);
             stats.end_request();
@@ -138,5 +153,7 @@ pub async fn drive(
     // Every spawned request holds a permit until its record is sent: taking them all back
     // means every record is on the stream.
     let _all = permits.acquire_many(opts.max_in_flight as u32).await;
-    Ok(())
 }
+
+#[cfg(test)]
+mod tests;

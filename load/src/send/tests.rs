@@ -1,0 +1,193 @@
+//! The sender on paused time: exact accounting with a stalled target, no lateness with a fast
+//! one, and both 429 policies.
+
+use super::*;
+use crate::plan::Phase;
+use sentry_load_common::RunId;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Stalled;
+
+impl Transport for Stalled {
+    async fn send(&self, _: &Target, _: Vec<u8>, _: bool) -> Answer {
+        std::future::pending().await
+    }
+}
+
+/// Answers each call with what the script says for its 0-based call number.
+struct Scripted {
+    calls: AtomicU64,
+    script: fn(u64) -> Answer,
+}
+
+impl Transport for Scripted {
+    async fn send(&self, _: &Target, _: Vec<u8>, _: bool) -> Answer {
+        (self.script)(self.calls.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+fn ok(_: u64) -> Answer {
+    Answer {
+        status: Some(200),
+        rate_limits: vec![],
+    }
+}
+
+fn target() -> Arc<Target> {
+    let dsn: sentry_load_config::Dsn = "http://k@127.0.0.1:9/1".parse().unwrap();
+    Arc::new(Target::from_dsn(0, &dsn))
+}
+
+fn opts(max_in_flight: usize, policy: RateLimitPolicy) -> SendOptions {
+    SendOptions {
+        max_in_flight,
+        timeout: Duration::from_secs(1),
+        give_up_after: Duration::from_millis(105),
+        gzip: false,
+        on_rate_limit: policy,
+    }
+}
+
+async fn run<T: Transport>(
+    plan: &Plan,
+    o: &SendOptions,
+    t: T,
+) -> (Vec<JournalRecord>, Arc<LiveStats>) {
+    let generator = Generator::new(RunId::parse("sender-test").unwrap(), 1, 10);
+    let stats = Arc::new(LiveStats::default());
+    let (tx, mut rx) = mpsc::channel(1024);
+    let clock = RunClock::now();
+    let collect = tokio::spawn(async move {
+        let mut v = Vec::new();
+        while let Some(r) = rx.recv().await {
+            v.push(r);
+        }
+        v
+    });
+    drive(
+        plan,
+        &generator,
+        target(),
+        o,
+        clock,
+        tx,
+        stats.clone(),
+        Arc::new(t),
+    )
+    .await;
+    let mut records = collect.await.unwrap();
+    records.sort_by_key(|r| r.seq);
+    (records, stats)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_target_is_counted_exactly_and_memory_stays_bounded() {
+    // 100/s for 2 s; 4 permits; requests time out after 1 s; give up 105 ms after due.
+    let plan = Plan::new(vec![Phase::hold(100.0, Duration::from_secs(2))]);
+    let (records, stats) = run(&plan, &opts(4, RateLimitPolicy::KeepSending), Stalled).await;
+    assert_eq!(records.len(), 200, "one record per arrival");
+    assert!(records.iter().enumerate().all(|(i, r)| r.seq == i as u64));
+    // The first four take the permits; they time out at 1.00–1.03 s, when the arrivals due
+    // 90 ms earlier (90–93) are still waiting; those time out at 2.00–2.03 s, freeing the
+    // permits for 190–193. Everything else gives up 105 ms after its due time.
+    let started: Vec<u64> = records
+        .iter()
+        .filter(|r| r.outcome != SendOutcome::HarnessDropped)
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(started, [0, 1, 2, 3, 90, 91, 92, 93, 190, 191, 192, 193]);
+    assert!(
+        records
+            .iter()
+            .filter(|r| started.contains(&r.seq))
+            .all(|r| r.outcome == SendOutcome::TransportError)
+    );
+    assert_eq!(stats.count(SendOutcome::HarnessDropped), 188);
+    assert_eq!(stats.count(SendOutcome::TransportError), 12);
+    assert_eq!(
+        stats.peak_in_flight(),
+        4,
+        "never more than max_in_flight requests"
+    );
+    // Lateness is measured from the due time: 90 started at 1.00 s, 100 ms late.
+    let r90 = &records[90];
+    assert_eq!(r90.sent_micros - r90.intended_micros, 100_000);
+    let dropped = records
+        .iter()
+        .find(|r| r.outcome == SendOutcome::HarnessDropped)
+        .unwrap();
+    assert_eq!(
+        (dropped.sent_micros, dropped.status, dropped.bytes),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_target_gets_every_send_on_time() {
+    let plan = Plan::new(vec![Phase::hold(1000.0, Duration::from_secs(10))]);
+    let t = Scripted {
+        calls: AtomicU64::new(0),
+        script: ok,
+    };
+    let (records, stats) = run(&plan, &opts(64, RateLimitPolicy::KeepSending), t).await;
+    assert_eq!(records.len(), 10_000);
+    assert_eq!(stats.count(SendOutcome::Accepted), 10_000);
+    // On paused time the only lateness would be the scheduler's own: none.
+    assert!(records.iter().all(|r| r.sent_micros == r.intended_micros));
+    let last = &records[9_999];
+    assert_eq!(
+        last.intended_micros - records[0].intended_micros,
+        9_999_000,
+        "no drift"
+    );
+}
+
+fn limited_first(call: u64) -> Answer {
+    if call == 0 {
+        Answer {
+            status: Some(429),
+            rate_limits: parse_header("2:error:key"),
+        }
+    } else {
+        ok(call)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn back_off_skips_the_limited_category_for_retry_after() {
+    let plan = Plan::new(vec![Phase::hold(10.0, Duration::from_secs(5))]);
+    let t = Scripted {
+        calls: AtomicU64::new(0),
+        script: limited_first,
+    };
+    let (records, stats) = run(&plan, &opts(8, RateLimitPolicy::BackOff), t).await;
+    assert_eq!(records.len(), 50);
+    assert_eq!(records[0].outcome, SendOutcome::RateLimited);
+    // The 429 came at 0 s and said 2 s: arrivals due at 0.1 … 1.9 s are not sent.
+    let backed: Vec<u64> = records
+        .iter()
+        .filter(|r| r.outcome == SendOutcome::BackedOff)
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(backed, (1..20).collect::<Vec<_>>());
+    assert_eq!(stats.count(SendOutcome::Accepted), 30);
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.outcome == SendOutcome::BackedOff)
+            .all(|r| r.bytes == 0)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_sending_measures_the_limit_instead() {
+    let plan = Plan::new(vec![Phase::hold(10.0, Duration::from_secs(5))]);
+    let t = Scripted {
+        calls: AtomicU64::new(0),
+        script: limited_first,
+    };
+    let (_, stats) = run(&plan, &opts(8, RateLimitPolicy::KeepSending), t).await;
+    assert_eq!(stats.count(SendOutcome::RateLimited), 1);
+    assert_eq!(stats.count(SendOutcome::Accepted), 49);
+    assert_eq!(stats.count(SendOutcome::BackedOff), 0);
+}
