@@ -43,9 +43,23 @@ pub struct RunArgs {
     /// Folder that receives the run folder `<run id>/`.
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
-    /// No progress display.
+    /// How progress is shown: a bar, one JSON line a second on stderr (for CI logs), or none.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Bar)]
+    pub progress: ProgressArg,
+    /// Same as `--progress none`.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressArg {
+    /// A progress bar on stderr.
+    Bar,
+    /// One JSON object a second on stderr.
+    Json,
+    /// No progress output.
+    None,
 }
 
 /// `verify`.

@@ -20,7 +20,7 @@ mod target;
 pub use collect::{CollectError, collect};
 pub use generate::Generator;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan};
-pub use progress::Progress;
+pub use progress::{Progress, ProgressMode};
 pub use send::{
     Answer, BackOff, HttpTransport, RateLimit, RunClock, SendOptions, Transport, drive,
     parse_header,

@@ -1,27 +1,48 @@
-//! The progress display: an `indicatif` bar over the planned sends, with achieved rate,
-//! requests in flight, accepted / limited / failed counts and events seen so far.
+//! Live progress, read from [`LiveStats`] four times a second: an `indicatif` bar for people,
+//! one JSON line a second on stderr for CI logs, or nothing.
+//!
+//! ```text
+//! {"elapsed_s":12.0,"target_rate":1000.0,"achieved_rate":999.0,"planned":60000,"finished":11990,"in_flight":3,"accepted":11990,"rate_limited":0,"failed":0,"harness_dropped":0,"seen":11200}
+//! ```
 
+use crate::plan::Plan;
 use crate::stats::LiveStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sentry_load_common::SendOutcome;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A running progress display; hidden when stderr is not a terminal or when quiet.
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar on stderr (hidden when stderr is not a terminal).
+    Bar,
+    /// One JSON object a second on stderr.
+    Json,
+    /// Nothing.
+    Quiet,
+}
+
+/// A running progress display.
 pub struct Progress {
     bar: ProgressBar,
     task: tokio::task::JoinHandle<()>,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+struct Snapshot {
+    at: Option<Instant>,
+    finished: u64,
+}
+
 impl Progress {
-    /// Starts drawing `stats` against `planned` sends at `target_rate`.
-    pub fn start(stats: Arc<LiveStats>, planned: u64, target_rate: f64, quiet: bool) -> Progress {
-        let target = if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr_with_hz(4)
+    /// Starts showing `stats` against `plan`.
+    pub fn start(stats: Arc<LiveStats>, plan: &Plan, mode: ProgressMode) -> Progress {
+        let target = match mode {
+            ProgressMode::Bar => ProgressDrawTarget::stderr_with_hz(4),
+            ProgressMode::Json | ProgressMode::Quiet => ProgressDrawTarget::hidden(),
         };
-        let bar = ProgressBar::with_draw_target(Some(planned), target);
+        let bar = ProgressBar::with_draw_target(Some(plan.total()), target);
         bar.set_style(
             ProgressStyle::with_template(
                 "{elapsed_precise} [{bar:30}] {pos}/{len} sent · {msg} · eta {eta}",
@@ -29,27 +50,69 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        let shown = bar.clone();
+        let (shown, plan) = (bar.clone(), plan.clone());
         let started = Instant::now();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut last = Snapshot::default();
+            let mut ticks = 0u64;
             loop {
                 tick.tick().await;
+                ticks += 1;
+                let now = Instant::now();
                 let finished = stats.finished();
-                let secs = started.elapsed().as_secs_f64().max(0.001);
+                let elapsed = now - started;
+                // Achieved rate over the last second or so, not since the start.
+                let since = last
+                    .at
+                    .map_or(elapsed, |t| now - t)
+                    .as_secs_f64()
+                    .max(0.001);
+                let achieved = (finished - last.finished) as f64 / since;
+                if ticks % 4 == 0 || last.at.is_none() {
+                    last = Snapshot {
+                        at: Some(now),
+                        finished,
+                    };
+                }
+                let target_rate = plan.rate_at(elapsed);
                 let failed = finished
                     - stats.count(SendOutcome::Accepted)
-                    - stats.count(SendOutcome::RateLimited);
-                shown.set_position(finished);
-                shown.set_message(format!(
-                    "{:.0}/{target_rate:.0} per s · in flight {} · accepted {} · limited {} · failed {} · seen {}",
-                    finished as f64 / secs,
-                    stats.in_flight(),
-                    stats.count(SendOutcome::Accepted),
-                    stats.count(SendOutcome::RateLimited),
-                    failed,
-                    stats.seen(),
-                ));
+                    - stats.count(SendOutcome::RateLimited)
+                    - stats.count(SendOutcome::HarnessDropped)
+                    - stats.count(SendOutcome::BackedOff);
+                match mode {
+                    ProgressMode::Bar => {
+                        shown.set_position(finished);
+                        shown.set_message(format!(
+                            "{achieved:.0}/{target_rate:.0} per s · in flight {} · accepted {} · limited {} · failed {} · dropped {} · seen {}",
+                            stats.in_flight(),
+                            stats.count(SendOutcome::Accepted),
+                            stats.count(SendOutcome::RateLimited) + stats.count(SendOutcome::BackedOff),
+                            failed,
+                            stats.count(SendOutcome::HarnessDropped),
+                            stats.seen(),
+                        ));
+                    }
+                    ProgressMode::Json if ticks % 4 == 0 => {
+                        let line = serde_json::json!({
+                            "elapsed_s": (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+                            "target_rate": target_rate,
+                            "achieved_rate": (achieved * 10.0).round() / 10.0,
+                            "planned": plan.total(),
+                            "finished": finished,
+                            "in_flight": stats.in_flight(),
+                            "accepted": stats.count(SendOutcome::Accepted),
+                            "rate_limited": stats.count(SendOutcome::RateLimited),
+                            "backed_off": stats.count(SendOutcome::BackedOff),
+                            "failed": failed,
+                            "harness_dropped": stats.count(SendOutcome::HarnessDropped),
+                            "seen": stats.seen(),
+                        });
+                        eprintln!("{line}");
+                    }
+                    ProgressMode::Json | ProgressMode::Quiet => {}
+                }
             }
         });
         Progress { bar, task }
@@ -64,7 +127,7 @@ impl Progress {
         }
     }
 
-    /// Stops drawing and clears the bar.
+    /// Stops and clears the display.
     pub fn finish(self) {
         self.task.abort();
         self.bar.finish_and_clear();

@@ -2,15 +2,15 @@
 
 use super::load_profile;
 use super::readback::{self, PROFILE_FILE, RUN_FILE, RunFile};
-use crate::cli::RunArgs;
+use crate::cli::{ProgressArg, RunArgs};
 use crate::exit::{Exit, OrInternal};
 use anyhow::{Context, anyhow};
 use sentry_load_common::RunId;
 use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
 use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
-    Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, RunClock, SendOptions, Target,
-    collect, drive,
+    Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, ProgressMode, RunClock,
+    SendOptions, Target, collect, drive,
 };
 use sentry_load_verify::{Verifier, VerifyOptions};
 use std::sync::Arc;
@@ -113,7 +113,12 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     );
     let seen_stats = stats.clone();
     let verifying = tokio::spawn(verifier.run(accepted_rx, move |n| seen_stats.add_seen(n)));
-    let progress = Progress::start(stats.clone(), plan.total(), plan.mean_rate(), args.quiet);
+    let mode = match (args.quiet, args.progress) {
+        (true, _) | (false, ProgressArg::None) => ProgressMode::Quiet,
+        (false, ProgressArg::Bar) => ProgressMode::Bar,
+        (false, ProgressArg::Json) => ProgressMode::Json,
+    };
+    let progress = Progress::start(stats.clone(), &plan, mode);
     let generator = Generator::new(
         run_id.clone(),
         profile.seed,
