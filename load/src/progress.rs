@@ -69,7 +69,7 @@ impl Progress {
                     .as_secs_f64()
                     .max(0.001);
                 let achieved = (finished - last.finished) as f64 / since;
-                if ticks % 4 == 0 || last.at.is_none() {
+                if ticks.is_multiple_of(4) || last.at.is_none() {
                     last = Snapshot {
                         at: Some(now),
                         finished,
@@ -94,7 +94,7 @@ impl Progress {
                             stats.seen(),
                         ));
                     }
-                    ProgressMode::Json if ticks % 4 == 0 => {
+                    ProgressMode::Json if ticks.is_multiple_of(4) => {
                         let line = serde_json::json!({
                             "elapsed_s": (elapsed.as_secs_f64() * 10.0).round() / 10.0,
                             "target_rate": target_rate,
