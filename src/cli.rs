@@ -40,7 +40,15 @@ pub struct RunArgs {
     /// Override the profile's rate, envelopes per second.
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Folder that receives the run folder `<run id>/`.
+    /// Send only this shard's events (`i/n`), for n machines generating one run together;
+    /// needs `--run-id`, the same on every shard.
+    #[arg(long, requires = "run_id", value_parser = sentry_load_engine::Shard::parse)]
+    pub shard: Option<sentry_load_engine::Shard>,
+    /// The run's id (default: a new one). Shards of one run share it.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Folder that receives the run folder `<run id>/` (`<run id>/shard-<i>-of-<n>/` for a
+    /// shard).
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
     /// How progress is shown: a bar, one JSON line a second on stderr (for CI logs), or none.
@@ -65,8 +73,14 @@ pub enum ProgressArg {
 /// `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The run folder (holding `journal.bin` and `profile.toml`).
-    pub run_dir: PathBuf,
+    /// The run folder (holding `journal.bin`, `profile.toml`, `run.json`), or the folders of
+    /// every shard of one run.
+    #[arg(required = true)]
+    pub run_dirs: Vec<PathBuf>,
+    /// Where to write the report (default: `report.json` in the run folder, or
+    /// `report.verify.json` beside an existing one; for shards, in their parent folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `profiles …`.

@@ -1,7 +1,7 @@
 //! Finding, parsing and checking a profile.
 
 use crate::error::ProfileError;
-use crate::schema::{Profile, TargetKind, TrafficConfig};
+use crate::schema::{Profile, ProjectTarget, TargetKind, TrafficConfig};
 use crate::shipped::{SHIPPED_PROFILES, shipped_profile};
 use sentry_load_common::fnv1a;
 use std::path::{Path, PathBuf};
@@ -94,6 +94,44 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
     })?;
     check(&profile, file, text)?;
     Ok(profile)
+}
+
+/// `dsn` or `[[target.projects]]`, not both; projects of one deployment, weights above 0.
+fn check_projects(p: &Profile, err: &ErrAt<'_>) -> Result<(), ProfileError> {
+    let projects = &p.target.projects;
+    let Some(first) = projects.first() else {
+        return Ok(());
+    };
+    if let Some(dsn) = &p.target.dsn {
+        return err(
+            dsn.span(),
+            "target.dsn",
+            "give `dsn` or [[target.projects]], not both".into(),
+        );
+    }
+    let host = |t: &ProjectTarget| {
+        let d = t.dsn.sentry_dsn();
+        (d.scheme().to_string(), d.host().to_owned(), d.port())
+    };
+    let deployment = host(first.get_ref());
+    for (i, t) in projects.iter().enumerate() {
+        if host(t.get_ref()) != deployment {
+            return err(
+                t.span(),
+                &format!("target.projects[{i}].dsn"),
+                format!(
+                    "{} is not on the same deployment as {}: the projects of a run are read \
+                     back from one place, so they must share scheme, host and port",
+                    t.get_ref().dsn,
+                    first.get_ref().dsn
+                ),
+            );
+        }
+    }
+    if projects.iter().all(|t| t.get_ref().weight.value() <= 0.0) {
+        return err(first.span(), "target.projects", "every weight is 0".into());
+    }
+    Ok(())
 }
 
 type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> Result<(), ProfileError> + 'a;
@@ -214,17 +252,27 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     };
     let kind_span = p.target.kind.span();
     let sources = p.verify.clickhouse.is_some() || p.verify.sentry_api.is_some();
-    match (p.target.kind.get_ref(), &p.target.dsn) {
+    check_projects(p, &err)?;
+    // Where the DSN (or the first project) is written, when there is one.
+    let dsn_span = p
+        .target
+        .dsn
+        .as_ref()
+        .map(|d| d.span())
+        .or_else(|| p.target.projects.first().map(|t| t.span()));
+    match (p.target.kind.get_ref(), dsn_span) {
         (TargetKind::Relay, None) => {
             return err(
                 kind_span,
                 "target.dsn",
-                "kind = \"relay\" needs `dsn` (for example dsn = \"${SENTRY_DSN}\")".into(),
+                "kind = \"relay\" needs `dsn` (for example dsn = \"${SENTRY_DSN}\") or \
+                 [[target.projects]]"
+                    .into(),
             );
         }
-        (TargetKind::Embedded, Some(dsn)) => {
+        (TargetKind::Embedded, Some(span)) => {
             return err(
-                dsn.span(),
+                span,
                 "target.dsn",
                 "kind = \"embedded\" sends to the built-in sim and takes no `dsn`; \
                  use kind = \"relay\" to send to a DSN"

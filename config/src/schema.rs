@@ -38,6 +38,39 @@ pub struct TargetConfig {
     pub kind: Spanned<TargetKind>,
     /// The DSN, for `kind = "relay"`; usually `"${SENTRY_DSN}"`.
     pub dsn: Option<Spanned<Dsn>>,
+    /// Several projects of one deployment, each taking a weighted share of the events
+    /// (instead of `dsn`).
+    #[serde(default)]
+    pub projects: Vec<Spanned<ProjectTarget>>,
+}
+
+/// One `[[target.projects]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectTarget {
+    /// The project's DSN.
+    pub dsn: Dsn,
+    /// Its share of the events, relative to the other projects'.
+    #[serde(default = "one")]
+    pub weight: Weight,
+}
+
+fn one() -> Weight {
+    Weight::try_from(1.0).expect("1 is a valid weight")
+}
+
+impl TargetConfig {
+    /// The DSNs sends go to, with their weights: `dsn` alone, or every `[[target.projects]]`.
+    pub fn dsns(&self) -> Vec<(Dsn, f64)> {
+        match &self.dsn {
+            Some(d) => vec![(d.get_ref().clone(), 1.0)],
+            None => self
+                .projects
+                .iter()
+                .map(|p| (p.get_ref().dsn.clone(), p.get_ref().weight.value()))
+                .collect(),
+        }
+    }
 }
 
 /// Which target a profile sends to.

@@ -19,11 +19,11 @@ mod target;
 
 pub use collect::{CollectError, collect};
 pub use generate::Generator;
-pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan};
+pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use send::{
     Answer, BackOff, HttpTransport, RateLimit, RunClock, SendOptions, Transport, drive,
     parse_header,
 };
 pub use stats::LiveStats;
-pub use target::Target;
+pub use target::{Router, Target};

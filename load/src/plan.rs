@@ -78,6 +78,48 @@ pub struct Plan {
     limit: Option<u64>,
     kinds: Vec<(EventKind, f64)>,
     seed: u64,
+    shard: Shard,
+}
+
+/// This process's share of a run that several processes generate together: the arrivals
+/// whose sequence number is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based.
+    pub index: u64,
+    /// How many shards there are.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole run.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `i/n` with `0 ≤ i < n`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("invalid shard `{s}`: expected i/n with 0 ≤ i < n, e.g. 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index = i.trim().parse().map_err(|_| bad())?;
+        let count = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether sequence number `seq` is this shard's.
+    pub fn owns(self, seq: u64) -> bool {
+        seq % self.count == self.index
+    }
+
+    /// How many of the sequence numbers `0..total` are this shard's.
+    pub fn share_of(self, total: u64) -> u64 {
+        if total > self.index {
+            (total - self.index).div_ceil(self.count)
+        } else {
+            0
+        }
+    }
 }
 
 /// Command-line overrides of a constant-rate profile.
@@ -98,7 +140,19 @@ impl Plan {
             limit: None,
             kinds: vec![(EventKind::Error, 1.0)],
             seed: 0,
+            shard: Shard::WHOLE,
         }
+    }
+
+    /// Keeps only `shard`'s arrivals.
+    pub fn with_shard(mut self, shard: Shard) -> Plan {
+        self.shard = shard;
+        self
+    }
+
+    /// The shard this plan sends.
+    pub fn shard(&self) -> Shard {
+        self.shard
     }
 
     /// The arrival process and seed to draw it from.
@@ -147,6 +201,7 @@ impl Plan {
             limit,
             kinds,
             seed,
+            shard: Shard::WHOLE,
         })
     }
 
@@ -160,8 +215,14 @@ impl Plan {
         self.phases.iter().map(|p| p.duration).sum()
     }
 
-    /// Sends planned: exact for uniform arrivals, the expectation for Poisson ones.
+    /// Sends planned for this shard: exact for uniform arrivals, the expectation for Poisson
+    /// ones.
     pub fn total(&self) -> u64 {
+        self.shard.share_of(self.whole_total())
+    }
+
+    /// Sends planned over every shard.
+    pub fn whole_total(&self) -> u64 {
         let expected: f64 = self.phases.iter().map(Phase::expected).sum();
         let n = match self.process {
             ArrivalProcess::Uniform => (expected - 1e-9).ceil().max(0.0) as u64,
@@ -252,6 +313,17 @@ impl Iterator for Arrivals<'_> {
     type Item = Arrival;
 
     fn next(&mut self) -> Option<Arrival> {
+        loop {
+            let a = self.next_of_any_shard()?;
+            if self.plan.shard.owns(a.seq) {
+                return Some(a);
+            }
+        }
+    }
+}
+
+impl Arrivals<'_> {
+    fn next_of_any_shard(&mut self) -> Option<Arrival> {
         let plan = self.plan;
         if plan.limit.is_some_and(|l| self.seq >= l) {
             return None;

@@ -20,7 +20,7 @@ pub use model::{
     GateResult, IssuesSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
     ScheduleSection, SendingSection, StageSection, VisibilitySection,
 };
-pub use send_summary::SendSummary;
+pub use send_summary::{SendSummary, SummaryError};
 pub use summary::render_summary;
 
 /// The report's file name inside a run folder.

@@ -2,7 +2,7 @@
 
 use crate::histogram::Recorder;
 use sentry_load_common::SendOutcome;
-use sentry_load_common::journal::{JournalHeader, JournalReader};
+use sentry_load_common::journal::{JournalHeader, JournalReader, JournalRecord};
 use std::collections::BTreeMap;
 
 /// Sending, summed up from a journal.
@@ -31,15 +31,40 @@ pub struct SendSummary {
     pub late_after: std::time::Duration,
 }
 
+/// Journals of one run could not be summed up.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// A journal could not be read.
+    #[error("reading a journal: {0}")]
+    Io(#[from] std::io::Error),
+    /// Journals of different runs were given together.
+    #[error("journals of different runs: {0} and {1}")]
+    MixedRuns(String, String),
+    /// No journal was given.
+    #[error("no journal")]
+    Empty,
+}
+
 impl SendSummary {
-    /// Reads the whole journal, calling `each` with every record (for the verifier's intake).
+    /// Reads one journal, calling `each` with every record (for the verifier's intake).
     pub fn read(
-        mut reader: JournalReader,
+        reader: JournalReader,
         late_after: std::time::Duration,
-        mut each: impl FnMut(&sentry_load_common::journal::JournalRecord),
-    ) -> std::io::Result<SendSummary> {
+        each: impl FnMut(&JournalRecord),
+    ) -> Result<SendSummary, SummaryError> {
+        SendSummary::read_all(vec![reader], late_after, each)
+    }
+
+    /// Reads the journals of one run's shards as one: counts add up, time zero is the
+    /// earliest shard's, the targets are the first journal's.
+    pub fn read_all(
+        readers: Vec<JournalReader>,
+        late_after: std::time::Duration,
+        mut each: impl FnMut(&JournalRecord),
+    ) -> Result<SendSummary, SummaryError> {
+        let first = readers.first().ok_or(SummaryError::Empty)?;
         let mut s = SendSummary {
-            header: reader.header().clone(),
+            header: first.header().clone(),
             records: 0,
             outcomes: BTreeMap::new(),
             statuses: BTreeMap::new(),
@@ -52,22 +77,32 @@ impl SendSummary {
             late_after,
         };
         let late_micros = late_after.as_micros() as u64;
-        while let Some(r) = reader.next_record()? {
-            s.records += 1;
-            *s.outcomes.entry(r.outcome).or_default() += 1;
-            *s.statuses.entry(r.status).or_default() += 1;
-            if r.outcome.was_sent() {
-                let lateness = r.sent_micros.saturating_sub(r.intended_micros);
-                s.bytes += u64::from(r.bytes);
-                s.last_sent_micros = s.last_sent_micros.max(r.sent_micros);
-                s.lateness.record(lateness);
-                s.late += u64::from(lateness > late_micros);
-                s.round_trip
-                    .record(r.done_micros.saturating_sub(r.sent_micros));
+        for mut reader in readers {
+            let h = reader.header();
+            if h.run_id != s.header.run_id {
+                return Err(SummaryError::MixedRuns(
+                    s.header.run_id.to_string(),
+                    h.run_id.to_string(),
+                ));
             }
-            each(&r);
+            s.header.started_at_micros = s.header.started_at_micros.min(h.started_at_micros);
+            while let Some(r) = reader.next_record()? {
+                s.records += 1;
+                *s.outcomes.entry(r.outcome).or_default() += 1;
+                *s.statuses.entry(r.status).or_default() += 1;
+                if r.outcome.was_sent() {
+                    let lateness = r.sent_micros.saturating_sub(r.intended_micros);
+                    s.bytes += u64::from(r.bytes);
+                    s.last_sent_micros = s.last_sent_micros.max(r.sent_micros);
+                    s.lateness.record(lateness);
+                    s.late += u64::from(lateness > late_micros);
+                    s.round_trip
+                        .record(r.done_micros.saturating_sub(r.sent_micros));
+                }
+                each(&r);
+            }
+            s.ignored_tail_bytes += reader.ignored_tail_bytes();
         }
-        s.ignored_tail_bytes = reader.ignored_tail_bytes();
         Ok(s)
     }
 

@@ -3,14 +3,14 @@
 
 use crate::exit::{Exit, GATE_FAILED, OK, OrInternal};
 use anyhow::anyhow;
-use sentry_load_common::journal::{self, JournalReader, JournalRecord};
+use sentry_load_common::journal::{JournalReader, JournalRecord};
 use sentry_load_config::{PostgresConfig, Profile, SentryApiConfig, TargetKind};
 use sentry_load_reports::{ReportInput, SendSummary, build_report, render_summary};
 use sentry_load_verify::source::{ClickHouseSource, SentryApiSource};
 use sentry_load_verify::{Lookup, Source, VerifyOutcome, check_issues};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The profile's text, copied into the run folder (`${VAR}` unresolved: no secrets).
 pub const PROFILE_FILE: &str = "profile.toml";
@@ -28,6 +28,9 @@ pub struct RunFile {
     pub duration_secs: f64,
     /// Whether the target was the embedded sim.
     pub embedded: bool,
+    /// `i/n` when this run folder holds one shard of a run.
+    #[serde(default)]
+    pub shard: Option<String>,
 }
 
 /// The profile's read-back source for a `relay` target.
@@ -72,17 +75,21 @@ pub async fn ping(source: &Source) -> Result<(), Exit> {
     })
 }
 
-/// Reads the journal, runs the issue check, writes the report as `file_name` in `run_dir`,
-/// prints the summary, and returns 0 or 1 by the gates.
+/// Reads the journals, runs the issue check, writes the report to `report_path`, prints the
+/// summary, and returns 0 or 1 by the gates.
 pub async fn finish(
-    run_dir: &Path,
+    journals: &[PathBuf],
+    report_path: &Path,
     profile: &Profile,
-    run: &RunFile,
+    planned: &RunFile,
     outcome: &VerifyOutcome,
-    file_name: &str,
 ) -> Result<u8, Exit> {
-    let reader = JournalReader::open(&run_dir.join(journal::FILE_NAME)).internal("journal")?;
-    let sending = SendSummary::read(reader, profile.send.late_after, |_| {})
+    let readers = journals
+        .iter()
+        .map(|j| JournalReader::open(j))
+        .collect::<Result<Vec<_>, _>>()
+        .internal("opening the journal")?;
+    let sending = SendSummary::read_all(readers, profile.send.late_after, |_| {})
         .internal("reading the journal")?;
     let issues = match &profile.verify.postgres {
         Some(pg) => Some(issue_check(pg.get_ref(), outcome).await),
@@ -92,16 +99,15 @@ pub async fn finish(
         sending: &sending,
         verify: outcome,
         issues,
-        planned: run.planned,
-        target_rate: run.target_rate,
-        duration_secs: run.duration_secs,
+        planned: planned.planned,
+        target_rate: planned.target_rate,
+        duration_secs: planned.duration_secs,
         gates: &profile.gates,
     });
-    let path = run_dir.join(file_name);
     let json = serde_json::to_vec_pretty(&report).internal("serializing the report")?;
-    std::fs::write(&path, json).internal("writing the report")?;
+    std::fs::write(report_path, json).internal("writing the report")?;
     print!("{}", render_summary(&report));
-    println!("report   {}", path.display());
+    println!("report   {}", report_path.display());
     if outcome.failed_queries > 0 && outcome.queries == outcome.failed_queries {
         return Err(Exit::unreachable(anyhow!(
             "every read-back query failed; last error: {}",

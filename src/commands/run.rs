@@ -9,8 +9,8 @@ use sentry_load_common::RunId;
 use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
 use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
-    Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, ProgressMode, RunClock,
-    SendOptions, Target, collect, drive,
+    Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock,
+    SendOptions, Shard, Target, collect, drive,
 };
 use sentry_load_verify::{Verifier, VerifyOptions};
 use std::sync::Arc;
@@ -27,34 +27,50 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         rate: args.rate,
         duration: args.duration,
     };
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
     let plan = Plan::from_traffic(profile.traffic.get_ref(), profile.seed, overrides)
-        .map_err(|e| Exit::usage(anyhow!(e)))?;
+        .map_err(|e| Exit::usage(anyhow!(e)))?
+        .with_shard(shard);
     if plan.total() == 0 {
         return Err(Exit::usage(anyhow!("the schedule plans no events")));
     }
 
     // The target, and where events are read back.
     let embedded = *profile.target.kind.get_ref() == TargetKind::Embedded;
-    let (dsn, source, sim) = if embedded {
+    let (dsns, source, sim) = if embedded {
         let (sim, dsn, api) = start_embedded().await?;
-        (dsn, readback::embedded_source(&api)?, Some(sim))
+        (
+            vec![(dsn, 1.0)],
+            readback::embedded_source(&api)?,
+            Some(sim),
+        )
     } else {
-        let dsn = profile
-            .target
-            .dsn
-            .as_ref()
-            .map(|d| d.get_ref().clone())
-            .ok_or_else(|| Exit::usage(anyhow!("the profile has no target.dsn")))?;
-        (dsn, readback::source_for(profile)?, None)
+        (profile.target.dsns(), readback::source_for(profile)?, None)
     };
-    let target = Arc::new(Target::from_dsn(0, &dsn));
-    probe_target(&target).await?;
+    let targets: Vec<(Target, f64)> = dsns
+        .iter()
+        .enumerate()
+        .map(|(i, (dsn, w))| (Target::from_dsn(i as u16, dsn), *w))
+        .collect();
+    // The projects share one deployment (the profile checks it): one probe answers for all.
+    probe_target(&targets[0].0).await?;
     readback::ping(&source).await?;
+    let router = Router::weighted(targets, profile.seed);
 
     // The run folder.
     let clock = RunClock::now();
-    let run_id = RunId::generate(clock.start_unix_micros);
-    let run_dir = args.out.join(run_id.as_str());
+    let run_id = match &args.run_id {
+        Some(id) => RunId::parse(id).ok_or_else(|| {
+            Exit::usage(anyhow!(
+                "--run-id `{id}`: expected 1 to 64 ASCII letters, digits, `-`, `_` or `.`"
+            ))
+        })?,
+        None => RunId::generate(clock.start_unix_micros),
+    };
+    let mut run_dir = args.out.join(run_id.as_str());
+    if shard != Shard::WHOLE {
+        run_dir = run_dir.join(format!("shard-{}-of-{}", shard.index, shard.count));
+    }
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("creating {}", run_dir.display()))
         .map_err(Exit::internal)?;
@@ -64,6 +80,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         target_rate: plan.mean_rate(),
         duration_secs: plan.duration().as_secs_f64(),
         embedded,
+        shard: (shard != Shard::WHOLE).then(|| format!("{}/{}", shard.index, shard.count)),
     };
     std::fs::write(
         run_dir.join(RUN_FILE),
@@ -77,19 +94,29 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         profile_hash: loaded.hash.clone(),
         tool_version: sentry_load_common::TOOL_VERSION.into(),
         started_at_micros: clock.start_unix_micros,
-        targets: vec![TargetInfo {
-            display: target.display.clone(),
-            project_id: target.project_id,
-        }],
+        targets: router
+            .targets()
+            .iter()
+            .map(|t| TargetInfo {
+                display: t.display.clone(),
+                project_id: t.project_id,
+            })
+            .collect(),
     };
-    let journal = JournalWriter::create(&run_dir.join(journal::FILE_NAME), &header, JOURNAL_FLUSH)
+    let journal_path = run_dir.join(journal::FILE_NAME);
+    let journal = JournalWriter::create(&journal_path, &header, JOURNAL_FLUSH)
         .internal("creating the journal")?;
     eprintln!(
         "run {run_id}: {} events at {:.1}/s on average for {} to {} → {}",
         plan.total(),
         plan.mean_rate(),
         humantime::format_duration(plan.duration()),
-        target.display,
+        header
+            .targets
+            .iter()
+            .map(|t| t.display.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         run_dir.display()
     );
 
@@ -136,7 +163,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     drive(
         &plan,
         &generator,
-        target.clone(),
+        &router,
         &opts,
         clock,
         results_tx,
@@ -157,14 +184,8 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     if let Some(sim) = sim {
         sim.stop().await.internal("stopping the embedded sim")?;
     }
-    readback::finish(
-        &run_dir,
-        profile,
-        &run_file,
-        &outcome,
-        sentry_load_reports::REPORT_FILE,
-    )
-    .await
+    let report_path = run_dir.join(sentry_load_reports::REPORT_FILE);
+    readback::finish(&[journal_path], &report_path, profile, &run_file, &outcome).await
 }
 
 /// Starts the embedded sim on loopback: its handle, a DSN for it, and its read API.

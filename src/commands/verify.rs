@@ -1,53 +1,70 @@
-//! `sentry-load verify <run-dir>`: reads a run's journal (up to its last whole record), asks
-//! the profile's read-back source for every accepted event, and writes the report — the way to
-//! finish a run whose process died.
+//! `sentry-load verify <run-dir>...`: reads a run's journals (each up to its last whole
+//! record), asks the profile's read-back source for every accepted event, and writes the
+//! report — the way to finish a run whose process died, or to join the shards of a run that
+//! several machines generated (`run --shard i/n`).
 
 use super::readback::{self, PROFILE_FILE, RUN_FILE, RunFile};
 use crate::cli::VerifyArgs;
-use crate::exit::{Exit, OrInternal};
+use crate::exit::Exit;
 use anyhow::{Context, anyhow};
 use sentry_load_common::journal::{self, JournalReader};
 use sentry_load_reports::{REPORT_FILE, SendSummary};
 use sentry_load_verify::{Verifier, VerifyOptions};
+use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
-    let dir = &args.run_dir;
-    let journal_path = dir.join(journal::FILE_NAME);
-    let reader = JournalReader::open(&journal_path).map_err(|e| Exit::usage(e.into()))?;
-    let profile_path = dir.join(PROFILE_FILE);
+    let dirs = &args.run_dirs;
+    let first = &dirs[0];
+    let profile_path = first.join(PROFILE_FILE);
     let text = std::fs::read_to_string(&profile_path)
         .with_context(|| format!("reading {}", profile_path.display()))
         .map_err(Exit::usage)?;
     let profile = sentry_load_config::parse_profile(&profile_path.display().to_string(), &text)
         .map_err(|e| Exit::usage(e.into()))?;
-    let run_path = dir.join(RUN_FILE);
-    let run: RunFile = std::fs::read(&run_path)
-        .map_err(anyhow::Error::from)
-        .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))
-        .with_context(|| format!("reading {}", run_path.display()))
-        .map_err(Exit::usage)?;
-    if run.embedded {
-        return Err(Exit::usage(anyhow!(
-            "{} was a run against the embedded sim, whose store ended with that process; \
-             only runs against a real target can be verified again",
-            dir.display()
-        )));
+    let mut planned = RunFile {
+        planned: 0,
+        target_rate: 0.0,
+        duration_secs: 0.0,
+        embedded: false,
+        shard: None,
+    };
+    for dir in dirs {
+        let run = read_run_file(dir)?;
+        if run.embedded {
+            return Err(Exit::usage(anyhow!(
+                "{} was a run against the embedded sim, whose store ended with that process; \
+                 only runs against a real target can be verified again",
+                dir.display()
+            )));
+        }
+        planned.planned += run.planned;
+        planned.target_rate += run.target_rate;
+        planned.duration_secs = planned.duration_secs.max(run.duration_secs);
     }
     let source = readback::source_for(&profile)?;
     readback::ping(&source).await?;
 
+    let journals: Vec<PathBuf> = dirs.iter().map(|d| d.join(journal::FILE_NAME)).collect();
+    let readers = journals
+        .iter()
+        .map(|j| JournalReader::open(j))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Exit::usage(e.into()))?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let summary = SendSummary::read(reader, profile.send.late_after, |r| {
+    let summary = SendSummary::read_all(readers, profile.send.late_after, |r| {
         if readback::accepted(r) {
             let _ = tx.send(*r);
         }
     })
-    .internal("reading the journal")?;
+    .map_err(|e| Exit::usage(e.into()))?;
     drop(tx);
     eprintln!(
-        "journal of run {}: {} whole records, {} bytes after the last one ignored",
-        summary.header.run_id, summary.records, summary.ignored_tail_bytes
+        "run {}: {} journal(s), {} whole records, {} bytes after the last ones ignored",
+        summary.header.run_id,
+        journals.len(),
+        summary.records,
+        summary.ignored_tail_bytes
     );
     let verifier = Verifier::new(
         source,
@@ -58,10 +75,36 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         },
     );
     let outcome = verifier.run(rx, |_| {}).await;
-    let name = if dir.join(REPORT_FILE).exists() {
-        "report.verify.json"
-    } else {
-        REPORT_FILE
+    let report_path = match &args.out {
+        Some(p) => p.clone(),
+        None => default_report_path(dirs),
     };
-    readback::finish(dir, &profile, &run, &outcome, name).await
+    readback::finish(&journals, &report_path, &profile, &planned, &outcome).await
+}
+
+fn read_run_file(dir: &Path) -> Result<RunFile, Exit> {
+    let path = dir.join(RUN_FILE);
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Exit::usage)?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Exit::usage)
+}
+
+/// One folder: its `report.json`, or `report.verify.json` beside a live report. Several
+/// (shards): the same names in the first folder's parent, the run's own folder.
+fn default_report_path(dirs: &[PathBuf]) -> PathBuf {
+    let home = if dirs.len() == 1 {
+        dirs[0].clone()
+    } else {
+        dirs[0]
+            .parent()
+            .map_or_else(|| dirs[0].clone(), Path::to_path_buf)
+    };
+    if home.join(REPORT_FILE).exists() {
+        home.join("report.verify.json")
+    } else {
+        home.join(REPORT_FILE)
+    }
 }

@@ -128,3 +128,29 @@ fn sequence_numbers_are_dense_and_offsets_ordered() {
             .all(|w| w[1].seq == w[0].seq + 1 && w[1].offset >= w[0].offset)
     );
 }
+
+#[test]
+fn shards_split_the_sequence_space_exactly() {
+    let whole = plan("rate = 100\nduration = \"10s\"\narrivals = \"poisson\"");
+    let all: Vec<Arrival> = whole.arrivals().collect();
+    let mut merged: Vec<Arrival> = (0..3)
+        .flat_map(|i| {
+            let shard = whole.clone().with_shard(Shard { index: i, count: 3 });
+            let mine: Vec<Arrival> = shard.arrivals().collect();
+            assert!(mine.iter().all(|a| a.seq % 3 == i));
+            mine
+        })
+        .collect();
+    merged.sort_by_key(|a| a.seq);
+    assert_eq!(
+        merged, all,
+        "the shards together are the whole run, offsets included"
+    );
+    let uniform = plan("rate = 100\nduration = \"10s\"");
+    let shard = uniform.clone().with_shard(Shard::parse("2/3").unwrap());
+    assert_eq!(shard.total(), shard.arrivals().count() as u64);
+    assert_eq!(shard.total(), 333);
+    assert!(
+        Shard::parse("3/3").is_err() && Shard::parse("1/0").is_err() && Shard::parse("x").is_err()
+    );
+}

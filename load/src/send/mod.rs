@@ -16,7 +16,7 @@ pub use transport::{Answer, HttpTransport, Transport};
 use crate::generate::{Generator, gzip};
 use crate::plan::Plan;
 use crate::stats::LiveStats;
-use crate::target::Target;
+use crate::target::Router;
 use sentry_load_common::SendOutcome;
 use sentry_load_common::clock::from_unix_micros;
 use sentry_load_common::journal::JournalRecord;
@@ -65,13 +65,13 @@ impl RunClock {
     }
 }
 
-/// Sends the whole plan to `target` through `transport`; every arrival ends as one record on
-/// `results`. Returns when every request has finished.
+/// Sends the whole plan through `transport` to the targets `router` picks; every arrival ends
+/// as one record on `results`. Returns when every request has finished.
 #[allow(clippy::too_many_arguments)]
 pub async fn drive<T: Transport>(
     plan: &Plan,
     generator: &Generator,
-    target: Arc<Target>,
+    router: &Router,
     opts: &SendOptions,
     clock: RunClock,
     results: mpsc::Sender<JournalRecord>,
@@ -84,6 +84,7 @@ pub async fn drive<T: Transport>(
     for arrival in plan.arrivals() {
         let due = clock.start + arrival.offset;
         sleep_until(due).await;
+        let target = router.pick(arrival.seq);
         let mut record = JournalRecord {
             seq: arrival.seq,
             event_id: generator.event_id(arrival.seq),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 struct Stalled;
 
 impl Transport for Stalled {
-    async fn send(&self, _: &Target, _: Vec<u8>, _: bool) -> Answer {
+    async fn send(&self, _: &crate::target::Target, _: Vec<u8>, _: bool) -> Answer {
         std::future::pending().await
     }
 }
@@ -21,7 +21,7 @@ struct Scripted {
 }
 
 impl Transport for Scripted {
-    async fn send(&self, _: &Target, _: Vec<u8>, _: bool) -> Answer {
+    async fn send(&self, _: &crate::target::Target, _: Vec<u8>, _: bool) -> Answer {
         (self.script)(self.calls.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -33,9 +33,9 @@ fn ok(_: u64) -> Answer {
     }
 }
 
-fn target() -> Arc<Target> {
+fn router() -> Router {
     let dsn: sentry_load_config::Dsn = "http://k@127.0.0.1:9/1".parse().unwrap();
-    Arc::new(Target::from_dsn(0, &dsn))
+    Router::single(crate::target::Target::from_dsn(0, &dsn))
 }
 
 fn opts(max_in_flight: usize, policy: RateLimitPolicy) -> SendOptions {
@@ -67,7 +67,7 @@ async fn run<T: Transport>(
     drive(
         plan,
         &generator,
-        target(),
+        &router(),
         o,
         clock,
         tx,
