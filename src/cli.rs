@@ -24,6 +24,8 @@ pub enum Command {
     /// List, show or check profiles.
     #[command(subcommand)]
     Profiles(ProfilesCommand),
+    /// Write envelopes to files: the bytes `run` would send, uncompressed.
+    Generate(GenerateArgs),
     /// Run the reference ingest pipeline (the sim) standalone.
     Sim(SimArgs),
 }
@@ -54,6 +56,10 @@ pub struct RunArgs {
     /// How progress is shown: a bar, one JSON line a second on stderr (for CI logs), or none.
     #[arg(long, value_enum, default_value_t = ProgressArg::Bar)]
     pub progress: ProgressArg,
+    /// Send and journal only: no read-back (for measuring send throughput). Every accepted
+    /// event is then reported as unverified, so loss and latency gates fail.
+    #[arg(long)]
+    pub no_verify: bool,
     /// Same as `--progress none`.
     #[arg(long, short)]
     pub quiet: bool,
@@ -68,6 +74,38 @@ pub enum ProgressArg {
     Json,
     /// No progress output.
     None,
+}
+
+/// `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A shipped profile's name, `profiles/<name>.toml`, or a path.
+    #[arg(long, short)]
+    pub profile: String,
+    /// Only envelopes of this kind.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: Option<sentry_load_common::EventKind>,
+    /// How many envelopes.
+    #[arg(long, default_value_t = 10)]
+    pub count: u64,
+    /// Folder to write `<seq>-<kind>.envelope` files into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Run id written into the events' `sentry_load.run` tag (default `generate-<seed>`).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Time zero of the schedule, RFC 3339 (default: now); with it, output is reproducible.
+    #[arg(long)]
+    pub start: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<sentry_load_common::EventKind, String> {
+    sentry_load_common::EventKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown kind `{s}`: expected error, transaction, native or javascript")
+        })
 }
 
 /// `verify`.

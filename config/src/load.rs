@@ -279,15 +279,6 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                     .into(),
             );
         }
-        (TargetKind::Relay, Some(_)) if !sources => {
-            return err(
-                kind_span,
-                "verify",
-                "kind = \"relay\" needs a place to read events back: add \
-                 [verify.clickhouse] or [verify.sentry_api]"
-                    .into(),
-            );
-        }
         (TargetKind::Embedded, None) if sources || p.verify.postgres.is_some() => {
             return err(
                 kind_span,

@@ -5,6 +5,8 @@
 pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
     ("local", include_str!("../../profiles/local.toml")),
     ("smoke", include_str!("../../profiles/smoke.toml")),
+    ("spike", include_str!("../../profiles/spike.toml")),
+    ("soak", include_str!("../../profiles/soak.toml")),
 ];
 
 /// The text of a shipped profile.

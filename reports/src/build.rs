@@ -128,7 +128,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             tracked: v.tracked,
             seen,
             missing: v.missing.len() as u64,
-            unverified: v.unverified.len() as u64,
+            unverified: v.unverified.len() as u64 + v.skipped,
             duplicated: v.seen.iter().filter(|e| e.rows > 1).count() as u64,
             latency_ms,
             latency_histogram,

@@ -1,5 +1,6 @@
 //! One module per subcommand; [`readback`] holds what `run` and `verify` share.
 
+mod generate;
 mod profiles;
 mod readback;
 mod run;
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Verify(args) => verify::verify(args).await,
         Command::Profiles(cmd) => profiles::profiles(cmd),
         Command::Sim(args) => sim::sim(args).await,
+        Command::Generate(args) => generate::generate(args),
     }
 }
 

@@ -44,7 +44,10 @@ pub fn source_for(profile: &Profile) -> Result<Source, Exit> {
             .map_err(|e| Exit::usage(e.into()));
     }
     debug_assert!(*profile.target.kind.get_ref() == TargetKind::Relay);
-    Err(Exit::usage(anyhow!("the profile has no read-back source")))
+    Err(Exit::usage(anyhow!(
+        "the profile has no place to read events back: add [verify.clickhouse] or \
+         [verify.sentry_api], or pass --no-verify to send and journal only"
+    )))
 }
 
 /// The read API of an embedded sim.

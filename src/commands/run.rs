@@ -5,14 +5,14 @@ use super::readback::{self, PROFILE_FILE, RUN_FILE, RunFile};
 use crate::cli::{ProgressArg, RunArgs};
 use crate::exit::{Exit, OrInternal};
 use anyhow::{Context, anyhow};
-use sentry_load_common::RunId;
 use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
+use sentry_load_common::{RunId, SendOutcome};
 use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
     Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock,
     SendOptions, Shard, Target, collect, drive,
 };
-use sentry_load_verify::{Verifier, VerifyOptions};
+use sentry_load_verify::{Verifier, VerifyOptions, VerifyOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -39,13 +39,11 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let embedded = *profile.target.kind.get_ref() == TargetKind::Embedded;
     let (dsns, source, sim) = if embedded {
         let (sim, dsn, api) = start_embedded().await?;
-        (
-            vec![(dsn, 1.0)],
-            readback::embedded_source(&api)?,
-            Some(sim),
-        )
+        let source = (!args.no_verify).then(|| readback::embedded_source(&api));
+        (vec![(dsn, 1.0)], source.transpose()?, Some(sim))
     } else {
-        (profile.target.dsns(), readback::source_for(profile)?, None)
+        let source = (!args.no_verify).then(|| readback::source_for(profile));
+        (profile.target.dsns(), source.transpose()?, None)
     };
     let targets: Vec<(Target, f64)> = dsns
         .iter()
@@ -54,7 +52,9 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         .collect();
     // The projects share one deployment (the profile checks it): one probe answers for all.
     probe_target(&targets[0].0).await?;
-    readback::ping(&source).await?;
+    if let Some(source) = &source {
+        readback::ping(source).await?;
+    }
     let router = Router::weighted(targets, profile.seed);
 
     // The run folder.
@@ -124,22 +124,20 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let stats = Arc::new(LiveStats::default());
     let (results_tx, results_rx) = mpsc::channel(65_536);
     let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
-    let collector = tokio::spawn(collect(
-        results_rx,
-        journal,
-        Some(accepted_tx),
-        JOURNAL_FLUSH,
-    ));
-    let verifier = Verifier::new(
-        source,
-        VerifyOptions {
-            poll_interval: profile.verify.poll_interval,
-            deadline: profile.verify.deadline,
-            live: true,
-        },
-    );
-    let seen_stats = stats.clone();
-    let verifying = tokio::spawn(verifier.run(accepted_rx, move |n| seen_stats.add_seen(n)));
+    let verifying = source.map(|source| {
+        let verifier = Verifier::new(
+            source,
+            VerifyOptions {
+                poll_interval: profile.verify.poll_interval,
+                deadline: profile.verify.deadline,
+                live: true,
+            },
+        );
+        let seen_stats = stats.clone();
+        tokio::spawn(verifier.run(accepted_rx, move |n| seen_stats.add_seen(n)))
+    });
+    let forward = verifying.as_ref().map(|_| accepted_tx);
+    let collector = tokio::spawn(collect(results_rx, journal, forward, JOURNAL_FLUSH));
     let mode = match (args.quiet, args.progress) {
         (true, _) | (false, ProgressArg::None) => ProgressMode::Quiet,
         (false, ProgressArg::Bar) => ProgressMode::Bar,
@@ -175,11 +173,16 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         .await
         .internal("collector")?
         .internal("writing the journal")?;
-    progress.println(&format!(
-        "sent {records} envelopes; waiting up to {} for stragglers",
-        humantime::format_duration(profile.verify.deadline)
-    ));
-    let outcome = verifying.await.internal("verifier")?;
+    let outcome = match verifying {
+        Some(verifying) => {
+            progress.println(&format!(
+                "sent {records} envelopes; waiting up to {} for stragglers",
+                humantime::format_duration(profile.verify.deadline)
+            ));
+            verifying.await.internal("verifier")?
+        }
+        None => VerifyOutcome::not_verified(stats.count(SendOutcome::Accepted)),
+    };
     progress.finish();
     if let Some(sim) = sim {
         sim.stop().await.internal("stopping the embedded sim")?;

@@ -57,6 +57,8 @@ pub struct VerifyOutcome {
     pub missing: Vec<MissingEvent>,
     /// Events never seen whose last lookup failed: unknown, never counted as Sentry's loss.
     pub unverified: Vec<MissingEvent>,
+    /// Accepted events nobody looked for (verification was switched off).
+    pub skipped: u64,
     /// Polls made.
     pub polls: u64,
     /// Queries issued (one per batch per project per poll).
@@ -65,4 +67,24 @@ pub struct VerifyOutcome {
     pub failed_queries: u64,
     /// The last query error, if any (no secrets: URLs are redacted).
     pub last_error: Option<String>,
+}
+
+impl VerifyOutcome {
+    /// The outcome of a run sent without verification: `accepted` events, none looked for.
+    pub fn not_verified(accepted: u64) -> VerifyOutcome {
+        VerifyOutcome {
+            source: "not verified (--no-verify)".into(),
+            live: false,
+            poll_interval: Duration::ZERO,
+            tracked: accepted,
+            seen: vec![],
+            missing: vec![],
+            unverified: vec![],
+            skipped: accepted,
+            polls: 0,
+            queries: 0,
+            failed_queries: 0,
+            last_error: None,
+        }
+    }
 }

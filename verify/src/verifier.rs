@@ -100,6 +100,7 @@ impl Verifier {
             seen,
             missing,
             unverified,
+            skipped: 0,
             polls,
             queries,
             failed_queries: failed,

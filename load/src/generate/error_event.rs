@@ -1,7 +1,7 @@
-//! Server-side error events: a Python web application's exceptions with stack traces, spread
-//! over the profile's number of issues by fingerprint.
+//! Server-side error events: a Python web application's exceptions with stack traces; the
+//! fingerprint (and so the issue) comes from the per-event values.
 
-use super::Generator;
+use super::PerEvent;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sentry::protocol::{
@@ -9,8 +9,6 @@ use sentry::protocol::{
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use std::borrow::Cow;
-use std::time::SystemTime;
-use uuid::Uuid;
 
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
@@ -70,15 +68,8 @@ const FRAMES: &[(&str, &str, &str, bool)] = &[
     ("shop/models/cart.py", "shop.models.cart", "total", true),
 ];
 
-pub(super) fn build(
-    rng: &mut ChaCha8Rng,
-    g: &Generator,
-    seq: u64,
-    event_id: Uuid,
-    intended: SystemTime,
-) -> Event<'static> {
-    let issue = rng.random_range(0..g.issues());
-    let (ty, module, template) = EXCEPTIONS[issue as usize % EXCEPTIONS.len()];
+pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> Event<'static> {
+    let (ty, module, template) = EXCEPTIONS[rng.random_range(0..EXCEPTIONS.len())];
     let n: u32 = rng.random_range(1..100_000);
     let depth = rng.random_range(3..=FRAMES.len());
     let frames = FRAMES[..depth]
@@ -94,16 +85,16 @@ pub(super) fn build(
         })
         .collect();
     let mut tags = Map::new();
-    tags.insert(RUN_TAG.into(), g.run_id().to_string());
-    tags.insert(SEQ_TAG.into(), seq.to_string());
-    tags.insert("sentry_load.issue".into(), issue.to_string());
+    tags.insert(RUN_TAG.into(), ev.run_id.to_owned());
+    tags.insert(SEQ_TAG.into(), ev.seq.to_owned());
+    tags.insert("sentry_load.issue".into(), ev.issue.to_owned());
     Event {
-        event_id,
+        event_id: ev.event_id,
         level: Level::Error,
-        fingerprint: Cow::Owned(vec![format!("sentry-load-issue-{issue}").into()]),
+        fingerprint: Cow::Owned(vec![format!("sentry-load-issue-{}", ev.issue).into()]),
         logger: Some("django.request".into()),
         platform: "python".into(),
-        timestamp: intended,
+        timestamp: ev.timestamp,
         server_name: Some(format!("web-{}", rng.random_range(1..=8)).into()),
         release: Some("shop@4.2.0".into()),
         environment: Some("load-test".into()),

@@ -69,3 +69,39 @@ fn gzip_round_trips() {
         .unwrap();
     assert_eq!(out, body);
 }
+
+/// The envelope with `sent_at`'s value blanked, for comparisons.
+fn without_sent_at(body: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(header).unwrap();
+    assert!(h["sent_at"].is_string(), "{header}");
+    h["sent_at"] = serde_json::Value::Null;
+    format!("{h}\n{rest}").into_bytes()
+}
+
+#[test]
+fn rendered_envelopes_equal_the_sdks_own_serialization() {
+    let g = Generator::new(RunId::parse("20261122-000000-abcdef").unwrap(), 42, 1000);
+    for seq in 0..500u64 {
+        // Whole seconds, and microsecond fractions.
+        let at =
+            UNIX_EPOCH + Duration::from_micros(1_795_359_339_000_000 + seq * 1_001 * (seq % 2));
+        let rendered = g.envelope(seq, EventKind::Error, at).body;
+        let direct = g.envelope_via_sdk(seq, EventKind::Error, at, UNIX_EPOCH);
+        assert_eq!(
+            String::from_utf8(without_sent_at(&rendered)).unwrap(),
+            String::from_utf8(without_sent_at(&direct)).unwrap(),
+            "seq {seq}"
+        );
+    }
+}
+
+#[test]
+fn templates_have_a_hole_for_every_per_event_field() {
+    let g = gen_();
+    // Header: id, sent_at. Payload: id, fingerprint issue, timestamp, run… seq tag, issue tag.
+    for t in &g.errors {
+        assert_eq!(t.holes(), 7);
+    }
+}

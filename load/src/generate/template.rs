@@ -1,0 +1,227 @@
+//! Pre-serialized envelopes with holes for the per-event fields.
+//!
+//! A variant's envelope is serialized once by the Sentry SDK, with marker values in the fields
+//! that differ per event. The markers are then found in the bytes and the envelope is split
+//! into literal pieces and holes. Rendering an event writes the pieces and fills the holes —
+//! no serde on the send path — and recomputes the item's `length`. A test proves that a
+//! rendered envelope equals the SDK's own serialization of the same event, byte for byte.
+
+use std::io::Write;
+use std::ops::Range;
+use uuid::Uuid;
+
+/// The event id marker (both its hyphenated and simple forms are holes).
+pub const ID_MARKER: Uuid = Uuid::from_u128(0x5e1d_0a1d_cafe_4bad_8bad_f00d_dead_beef);
+/// The event timestamp marker: `1234567890.125` in the serialized event.
+pub const TIMESTAMP_MARKER_SECS: f64 = 1_234_567_890.125;
+/// The sequence-number marker (a tag value).
+pub const SEQ_MARKER: &str = "SLMARKSEQ";
+/// The issue-number marker (fingerprint and tag).
+pub const ISSUE_MARKER: &str = "SLMARKISSUE";
+
+/// What fills a hole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hole {
+    IdHyphenated,
+    IdSimple,
+    SentAt,
+    Timestamp,
+    Seq,
+    Issue,
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Literal(Range<usize>),
+    Hole(Hole),
+}
+
+/// The per-event values.
+#[derive(Debug, Clone, Copy)]
+pub struct Fill {
+    /// The event id.
+    pub event_id: Uuid,
+    /// The event timestamp, Unix microseconds.
+    pub timestamp_micros: u64,
+    /// `sent_at`, Unix microseconds.
+    pub sent_at_micros: u64,
+    /// The sequence number.
+    pub seq: u64,
+    /// The issue number.
+    pub issue: u32,
+}
+
+/// One variant, ready to render.
+#[derive(Debug, Clone)]
+pub struct Template {
+    bytes: Vec<u8>,
+    header: Vec<Piece>,
+    item_type: String,
+    payload: Vec<Piece>,
+    approx_len: usize,
+}
+
+/// The envelope did not have the shape a template needs.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot make a template: {0}")]
+pub struct TemplateError(String);
+
+impl Template {
+    /// Splits an SDK-serialized one-item envelope holding the markers into pieces and holes.
+    pub fn new(serialized: Vec<u8>) -> Result<Template, TemplateError> {
+        let err = |m: &str| TemplateError(m.to_owned());
+        let nl = |from: usize| {
+            serialized[from..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map(|i| from + i)
+        };
+        let header_end = nl(0).ok_or_else(|| err("no envelope header line"))?;
+        let item_end = nl(header_end + 1).ok_or_else(|| err("no item header line"))?;
+        let item_header: serde_json::Value =
+            serde_json::from_slice(&serialized[header_end + 1..item_end])
+                .map_err(|_| err("item header is not JSON"))?;
+        let item_type = item_header["type"]
+            .as_str()
+            .ok_or_else(|| err("item without type"))?
+            .to_owned();
+        let len = item_header["length"]
+            .as_u64()
+            .ok_or_else(|| err("item without length"))? as usize;
+        let payload = item_end + 1..item_end + 1 + len;
+        if payload.end > serialized.len() {
+            return Err(err("item shorter than its length"));
+        }
+        let header = split(&serialized, 0..header_end, true);
+        let payload_pieces = split(&serialized, payload, false);
+        let approx_len = serialized.len();
+        Ok(Template {
+            bytes: serialized,
+            header,
+            item_type,
+            payload: payload_pieces,
+            approx_len,
+        })
+    }
+
+    /// Renders one envelope.
+    pub fn render(&self, fill: &Fill) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.approx_len + 64);
+        self.write(&self.header, fill, &mut out);
+        out.push(b'\n');
+        let mut payload = Vec::with_capacity(self.approx_len);
+        self.write(&self.payload, fill, &mut payload);
+        // Writing into a Vec cannot fail.
+        let _ = write!(
+            out,
+            "{{\"type\":\"{}\",\"length\":{}}}\n",
+            self.item_type,
+            payload.len()
+        );
+        out.extend_from_slice(&payload);
+        out.push(b'\n');
+        out
+    }
+
+    fn write(&self, pieces: &[Piece], fill: &Fill, out: &mut Vec<u8>) {
+        for p in pieces {
+            match p {
+                Piece::Literal(r) => out.extend_from_slice(&self.bytes[r.clone()]),
+                Piece::Hole(h) => fill_hole(*h, fill, out),
+            }
+        }
+    }
+
+    /// How many holes of each kind the payload has (for tests).
+    #[cfg(test)]
+    pub fn holes(&self) -> usize {
+        self.header
+            .iter()
+            .chain(&self.payload)
+            .filter(|p| matches!(p, Piece::Hole(_)))
+            .count()
+    }
+}
+
+fn fill_hole(h: Hole, f: &Fill, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 40];
+    match h {
+        Hole::IdHyphenated => {
+            out.extend_from_slice(f.event_id.hyphenated().encode_lower(&mut buf).as_bytes())
+        }
+        Hole::IdSimple => {
+            out.extend_from_slice(f.event_id.simple().encode_lower(&mut buf).as_bytes())
+        }
+        Hole::SentAt => {
+            let t = sentry_load_common::clock::from_unix_micros(f.sent_at_micros);
+            let _ = write!(out, "{}", humantime::format_rfc3339_micros(t));
+        }
+        Hole::Timestamp => {
+            // As the SDK writes it: whole seconds as an integer, else `as_secs_f64` as JSON.
+            let d = std::time::Duration::from_micros(f.timestamp_micros);
+            if d.subsec_nanos() == 0 {
+                let _ = write!(out, "{}", d.as_secs());
+            } else {
+                let _ = serde_json::to_writer(&mut *out, &d.as_secs_f64());
+            }
+        }
+        Hole::Seq => {
+            let _ = write!(out, "{}", f.seq);
+        }
+        Hole::Issue => {
+            let _ = write!(out, "{}", f.issue);
+        }
+    }
+}
+
+/// Splits `bytes[range]` at every marker; in the envelope header, `sent_at`'s value is a hole.
+fn split(bytes: &[u8], range: Range<usize>, header: bool) -> Vec<Piece> {
+    let hyphen = ID_MARKER.hyphenated().to_string();
+    let simple = ID_MARKER.simple().to_string();
+    let ts = format!("{TIMESTAMP_MARKER_SECS}");
+    let markers: [(&[u8], Hole); 5] = [
+        (hyphen.as_bytes(), Hole::IdHyphenated),
+        (simple.as_bytes(), Hole::IdSimple),
+        (ts.as_bytes(), Hole::Timestamp),
+        (SEQ_MARKER.as_bytes(), Hole::Seq),
+        (ISSUE_MARKER.as_bytes(), Hole::Issue),
+    ];
+    let mut found: Vec<(usize, usize, Hole)> = Vec::new();
+    for (m, hole) in markers {
+        let mut at = range.start;
+        while let Some(i) = find(&bytes[at..range.end], m) {
+            found.push((at + i, m.len(), hole));
+            at += i + m.len();
+        }
+    }
+    if header {
+        let key = b"\"sent_at\":\"";
+        if let Some(i) = find(&bytes[range.clone()], key) {
+            let start = range.start + i + key.len();
+            if let Some(end) = bytes[start..range.end].iter().position(|b| *b == b'"') {
+                found.push((start, end, Hole::SentAt));
+            }
+        }
+    }
+    found.sort_by_key(|(at, _, _)| *at);
+    let mut pieces = Vec::new();
+    let mut cursor = range.start;
+    for (at, len, hole) in found {
+        if at < cursor {
+            continue;
+        }
+        if at > cursor {
+            pieces.push(Piece::Literal(cursor..at));
+        }
+        pieces.push(Piece::Hole(hole));
+        cursor = at + len;
+    }
+    if cursor < range.end {
+        pieces.push(Piece::Literal(cursor..range.end));
+    }
+    pieces
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Whole-process benchmark of the sender, side by side in one run, against a null sink:
+#   nginx on 127.0.0.1:18080 answering 200 {"id":…} to every POST, pinned to core 1;
+#   each client pinned to core 0, posting the same envelope bytes (from `sentry-load generate`):
+#   - sentry-load (open model, unique envelopes generated per send) at an unreachable rate → max
+#   - oha, 64 connections, fixed body → max
+#   - Goose, 64 users, fixed body (closed model; bench/goose-peer) → max
+#   - sentry-load at 50 % and 90 % of its max: achieved/target, p99 lateness; and at 10,000/s:
+#     peak RSS.
+# Needs: nginx (Debian nginx-light), oha (`cargo install oha`), and it builds bench/goose-peer.
+# Prints a Markdown table. Loopback only. Usage: scripts/bench-sender.sh [seconds per run]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}
+WORK=$(mktemp -d /tmp/sl-bench.XXXX)
+PORT=18080
+KEY=0123456789abcdef0123456789abcdef
+URL="http://127.0.0.1:$PORT/api/1/envelope/"
+AUTH="Sentry sentry_version=7, sentry_client=bench/1, sentry_key=$KEY"
+OHA=${OHA:-$(command -v oha || echo /opt/oha/bin/oha)}
+log() { echo "bench: $*" >&2; }
+
+cleanup() { [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; }
+trap cleanup EXIT
+
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$PORT backlog=8192;
+    location / { default_type application/json; return 200 '{"id":"9ec79c33ec9942ab8353589fcb2e04dc"}'; }
+  }
+}
+CONF
+taskset -c 1 nginx -c "$WORK/nginx.conf"
+sleep 0.5
+
+cargo build --release -q
+SL=target/release/sentry-load
+(cd bench/goose-peer && CARGO_TARGET_DIR=${GOOSE_TARGET:-/tmp/goose-target} cargo build --release -q)
+GOOSE=${GOOSE_TARGET:-/tmp/goose-target}/release/goose-peer
+
+profile() { # rate length give_up — length is `duration = "…"` or `count = …`
+  cat > "$WORK/p.toml" <<TOML
+seed = 1
+[target]
+kind = "relay"
+dsn = "http://$KEY@127.0.0.1:$PORT/1"
+[traffic]
+rate = $1
+$2
+[send]
+max_in_flight = 64
+give_up_after = "$3"
+TOML
+}
+
+# sentry-load run; prints "achieved_rate ratio p99_lateness_us peak_rss_kb"
+sl_run() { # rate length give_up
+  profile "$@"
+  local out; out=$(mktemp -d "$WORK/run.XXXX")
+  /usr/bin/time -v -o "$out/time.txt" taskset -c 0 "$SL" run --profile "$WORK/p.toml" --no-verify --quiet --out "$out" >/dev/null 2>"$out/err.txt" || true
+  python3 - "$out" <<'PY'
+import json, glob, sys, re
+out = sys.argv[1]
+r = json.load(open(glob.glob(out + "/*/report.json")[0]))
+s = r["sending"]
+rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(out + "/time.txt").read()).group(1)
+print(f'{s["achieved_rate"]:.0f} {s["achieved_rate_ratio"]:.5f} {s["lateness_us"]["p99"]} {rss}')
+PY
+}
+
+"$SL" generate --profile local --count 1 --out "$WORK/env" --start 2026-01-01T00:00:00Z 2>/dev/null
+BODY=$(ls "$WORK"/env/*.envelope)
+log "envelope: $(stat -c %s "$BODY") bytes; ${SECS}s per run"
+
+log "sentry-load max"
+# Far more than it can send: every arrival waits for a free request slot, none is dropped,
+# and the achieved rate is the most it sends.
+read -r SL_MAX _ _ SL_MAX_RSS < <(sl_run 1000000 "count = $((SECS * 60000))" 1h)
+log "oha max"
+OHA_MAX=$(taskset -c 0 "$OHA" -z "${SECS}s" -c 64 --no-tui --output-format json -m POST \
+  -H "Content-Type: application/x-sentry-envelope" -H "X-Sentry-Auth: $AUTH" -D "$BODY" "$URL" \
+  | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"]))')
+log "goose max"
+ENVELOPE_FILE=$BODY taskset -c 0 "$GOOSE" --host "http://127.0.0.1:$PORT" --users 64 --increase-rate 64 \
+  --run-time "${SECS}s" --report-file "$WORK/goose.json" >"$WORK/goose.out" 2>&1
+GOOSE_MAX=$(python3 - "$WORK/goose.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["raw_request_metrics"]
+print(round(next(r["requests_per_second"] for r in rows if r["name"] == "Aggregated")))
+PY
+)
+HALF=$((SL_MAX / 2)); NINETY=$((SL_MAX * 9 / 10))
+log "sentry-load at 50 % ($HALF/s)"
+read -r A50 R50 L50 M50 < <(sl_run "$HALF" "duration = \"${SECS}s\"" 5s)
+log "sentry-load at 90 % ($NINETY/s)"
+read -r A90 R90 L90 M90 < <(sl_run "$NINETY" "duration = \"${SECS}s\"" 5s)
+log "sentry-load at 10,000/s"
+read -r A10K R10K L10K M10K < <(sl_run 10000 "duration = \"${SECS}s\"" 5s)
+
+cat <<TABLE
+| measure | sentry-load | oha | goose |
+|---|---|---|---|
+| max envelopes/s (64 in flight) | $SL_MAX | $OHA_MAX | $GOOSE_MAX |
+| sentry-load / peer | 1 | $(python3 -c "print(f'{$SL_MAX/$OHA_MAX:.2f}')") | $(python3 -c "print(f'{$SL_MAX/$GOOSE_MAX:.2f}')") |
+| at 50 % of max ($HALF/s): achieved/target, p99 lateness | $R50, ${L50} µs | | |
+| at 90 % of max ($NINETY/s): achieved/target, p99 lateness | $R90, ${L90} µs | | |
+| peak RSS at 10,000/s | $((M10K / 1024)) MB | | |
+TABLE
+log "work files in $WORK"
