@@ -112,9 +112,9 @@ impl Template {
         let mut payload = Vec::with_capacity(self.approx_len);
         self.write(&self.payload, fill, &mut payload);
         // Writing into a Vec cannot fail.
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "{{\"type\":\"{}\",\"length\":{}}}\n",
+            "{{\"type\":\"{}\",\"length\":{}}}",
             self.item_type,
             payload.len()
         );
