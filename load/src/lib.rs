@@ -22,8 +22,8 @@ pub use generate::Generator;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use send::{
-    Answer, BackOff, HttpTransport, RateLimit, RunClock, SendOptions, Transport, drive,
-    parse_header,
+    Answer, BackOff, HttpTransport, NotPlainHttp, PlainHttpTransport, RateLimit, RunClock,
+    SendOptions, Transport, drive, parse_header,
 };
 pub use stats::LiveStats;
 pub use target::{Router, Target};

@@ -9,8 +9,8 @@ use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo
 use sentry_load_common::{RunId, SendOutcome};
 use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
-    Generator, HttpTransport, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock,
-    SendOptions, Shard, Target, collect, drive,
+    Generator, HttpTransport, LiveStats, Overrides, PlainHttpTransport, Plan, Progress,
+    ProgressMode, Router, RunClock, SendOptions, Shard, Target, collect, drive,
 };
 use sentry_load_verify::{Verifier, VerifyOptions, VerifyOutcome};
 use std::sync::Arc;
@@ -156,19 +156,44 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         gzip: profile.send.gzip,
         on_rate_limit: profile.send.on_rate_limit,
     };
-    let transport = HttpTransport::new(opts.max_in_flight, profile.send.http2)
-        .map_err(|e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")))?;
-    drive(
-        &plan,
-        &generator,
-        &router,
-        &opts,
-        clock,
-        results_tx,
-        stats.clone(),
-        Arc::new(transport),
-    )
-    .await;
+    // Plain-HTTP/1.1 targets take the lean hyper path; TLS and HTTP/2 go through reqwest.
+    let plain = (!profile.send.http2)
+        .then(|| PlainHttpTransport::new(router.targets(), opts.timeout).ok())
+        .flatten();
+    match plain {
+        Some(transport) => {
+            let t = Arc::new(transport);
+            drive(
+                &plan,
+                &generator,
+                &router,
+                &opts,
+                clock,
+                results_tx,
+                stats.clone(),
+                t,
+            )
+            .await;
+        }
+        None => {
+            let transport =
+                HttpTransport::new(opts.max_in_flight, profile.send.http2, opts.timeout).map_err(
+                    |e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")),
+                )?;
+            let t = Arc::new(transport);
+            drive(
+                &plan,
+                &generator,
+                &router,
+                &opts,
+                clock,
+                results_tx,
+                stats.clone(),
+                t,
+            )
+            .await;
+        }
+    }
     let records = collector
         .await
         .internal("collector")?

@@ -7,9 +7,11 @@
 //! limited is recorded as `backed_off` without a request. Latency is always measured from the
 //! due time; a request that outlives `timeout` is a transport error.
 
+mod plain_http;
 mod rate_limits;
 mod transport;
 
+pub use plain_http::{NotPlainHttp, PlainHttpTransport};
 pub use rate_limits::{BackOff, RateLimit, parse_header};
 pub use transport::{Answer, HttpTransport, Transport};
 
@@ -129,7 +131,12 @@ pub async fn drive<T: Transport>(
         stats.start_request();
         record.sent_micros = clock.unix_micros(Instant::now());
         tokio::spawn(async move {
-            let answer = timeout(limit, transport.send(&target, body, compressed)).await;
+            let sending = transport.send(&target, body, compressed);
+            let answer = if transport.enforces_timeout() {
+                Ok(sending.await)
+            } else {
+                timeout(limit, sending).await
+            };
             let now = Instant::now();
             record.done_micros = clock.unix_micros(now);
             match answer {

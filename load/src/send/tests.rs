@@ -191,3 +191,110 @@ async fn keep_sending_measures_the_limit_instead() {
     assert_eq!(stats.count(SendOutcome::Accepted), 49);
     assert_eq!(stats.count(SendOutcome::BackedOff), 0);
 }
+
+/// A loopback server that answers every request on a connection with `answer` (or never, when
+/// `None`), reading requests up to their blank line and `Content-Length` body.
+async fn raw_server(answer: Option<&'static str>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len: usize = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() < head_end + 4 + len {
+                        continue;
+                    }
+                    buf.drain(..head_end + 4 + len);
+                    match answer {
+                        Some(a) => {
+                            if s.write_all(a.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn plain_target(addr: std::net::SocketAddr) -> Arc<crate::target::Target> {
+    let dsn: sentry_load_config::Dsn = format!("http://k@{addr}/1").parse().unwrap();
+    Arc::new(crate::target::Target::from_dsn(0, &dsn))
+}
+
+#[tokio::test]
+async fn plain_http_reads_status_and_rate_limits_and_reuses_connections() {
+    let addr = raw_server(Some(
+        "HTTP/1.1 429 Too Many Requests\r\nx-sentry-rate-limits: 30:error;default:key\r\n\
+         retry-after: 30\r\ncontent-length: 2\r\n\r\n{}",
+    ))
+    .await;
+    let target = plain_target(addr);
+    let t = PlainHttpTransport::new(std::slice::from_ref(&target), Duration::from_secs(5)).unwrap();
+    for _ in 0..3 {
+        let a = t.send(&target, b"{}\n".to_vec(), false).await;
+        assert_eq!(a.status, Some(429));
+        assert_eq!(a.rate_limits, parse_header("30:error;default:key"));
+    }
+    assert_eq!(
+        super::plain_http::idle_connections(&t),
+        1,
+        "one kept-alive connection"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_ends_a_stalled_request_as_a_transport_error() {
+    let addr = raw_server(None).await;
+    let target = plain_target(addr);
+    let t =
+        PlainHttpTransport::new(std::slice::from_ref(&target), Duration::from_millis(200)).unwrap();
+    assert!(t.enforces_timeout());
+    // The guard only keeps a broken sweeper from hanging the test suite.
+    let answer = tokio::time::timeout(
+        Duration::from_secs(30),
+        t.send(&target, b"{}\n".to_vec(), false),
+    )
+    .await
+    .expect("the sweeper ends stalled requests");
+    assert_eq!(answer.status, None);
+    assert!(
+        PlainHttpTransport::new(
+            &[Arc::new(crate::target::Target::from_dsn(
+                0,
+                &"https://k@127.0.0.1:9/1".parse().unwrap()
+            ))],
+            Duration::from_secs(1)
+        )
+        .is_err(),
+        "https goes through reqwest"
+    );
+}

@@ -25,6 +25,12 @@ pub trait Transport: Send + Sync + 'static {
         body: Vec<u8>,
         gzip: bool,
     ) -> impl Future<Output = Answer> + Send;
+
+    /// Whether `send` itself ends requests that outlive the send timeout. When not, the
+    /// sender wraps every request in a timer.
+    fn enforces_timeout(&self) -> bool {
+        false
+    }
 }
 
 /// The real transport: `reqwest` with pooled keep-alive connections.
@@ -33,9 +39,14 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A client for up to `max_in_flight` concurrent requests.
-    pub fn new(max_in_flight: usize, http2: bool) -> Result<HttpTransport, reqwest::Error> {
+    /// A client for up to `max_in_flight` concurrent requests, each ending after `timeout`.
+    pub fn new(
+        max_in_flight: usize,
+        http2: bool,
+        timeout: Duration,
+    ) -> Result<HttpTransport, reqwest::Error> {
         let mut b = reqwest::Client::builder()
+            .timeout(timeout)
             .pool_max_idle_per_host(max_in_flight)
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true);
@@ -47,6 +58,10 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
+    fn enforces_timeout(&self) -> bool {
+        true
+    }
+
     async fn send(&self, target: &Target, body: Vec<u8>, gzip: bool) -> Answer {
         let mut request = self
             .client
