@@ -225,6 +225,11 @@ pub struct SendConfig {
     /// What a 429 does: `keep_sending` (measure the limit) or `back_off` (like an SDK).
     #[serde(default)]
     pub on_rate_limit: RateLimitPolicy,
+    /// Wait out the last millisecond before each send by yielding instead of sleeping:
+    /// tokio's timer only wakes on whole milliseconds, which would make every send up to 1 ms
+    /// late. Costs some CPU at low rates; turn off to save it when sub-ms lateness is moot.
+    #[serde(default = "yes")]
+    pub precise_timing: bool,
     /// A send that starts this long after its intended time is counted as late.
     #[serde(default = "default_late_after", with = "humantime_serde")]
     pub late_after: Duration,
@@ -240,6 +245,10 @@ pub enum RateLimitPolicy {
     /// Behave like an SDK: events of a limited category are not sent until `Retry-After`
     /// passes; they are counted as `backed_off`.
     BackOff,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_late_after() -> Duration {
@@ -266,6 +275,7 @@ impl Default for SendConfig {
             http2: false,
             on_rate_limit: RateLimitPolicy::default(),
             late_after: default_late_after(),
+            precise_timing: true,
         }
     }
 }

@@ -155,6 +155,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         give_up_after: profile.send.give_up_after,
         gzip: profile.send.gzip,
         on_rate_limit: profile.send.on_rate_limit,
+        precise_timing: profile.send.precise_timing,
     };
     // Plain-HTTP/1.1 targets take the lean hyper path; TLS and HTTP/2 go through reqwest.
     let plain = (!profile.send.http2)

@@ -41,6 +41,27 @@ pub struct SendOptions {
     pub gzip: bool,
     /// What a 429 does.
     pub on_rate_limit: RateLimitPolicy,
+    /// Yield through the last millisecond before each send instead of sleeping through it
+    /// (tokio's timer has 1 ms granularity). Off under paused test time, where yielding
+    /// would never see the clock move.
+    pub precise_timing: bool,
+}
+
+/// How long before a due time the scheduler stops sleeping and starts yielding.
+const SPIN_WINDOW: Duration = Duration::from_millis(1);
+
+/// Waits until `due`: sleeps, then (when precise) yields through the last millisecond.
+async fn wait_until(due: Instant, precise: bool) {
+    if !precise {
+        sleep_until(due).await;
+        return;
+    }
+    if due > Instant::now() + SPIN_WINDOW {
+        sleep_until(due - SPIN_WINDOW).await;
+    }
+    while Instant::now() < due {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The run's time zero, on the monotonic clock and as wall time.
@@ -85,7 +106,7 @@ pub async fn drive<T: Transport>(
     let honour_limits = opts.on_rate_limit == RateLimitPolicy::BackOff;
     for arrival in plan.arrivals() {
         let due = clock.start + arrival.offset;
-        sleep_until(due).await;
+        wait_until(due, opts.precise_timing).await;
         let target = router.pick(arrival.seq);
         let mut record = JournalRecord {
             seq: arrival.seq,

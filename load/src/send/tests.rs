@@ -45,6 +45,7 @@ fn opts(max_in_flight: usize, policy: RateLimitPolicy) -> SendOptions {
         give_up_after: Duration::from_millis(105),
         gzip: false,
         on_rate_limit: policy,
+        precise_timing: false,
     }
 }
 
