@@ -42,6 +42,9 @@ pub fn render_summary(r: &Report) -> String {
                 p.p50, p.p95, p.p99, p.max, v.poll_interval_ms
             );
         }
+        None if v.polls == 0 && v.seen == 0 && !v.live => {
+            let _ = writeln!(s, "latency  not measured ({})", v.source);
+        }
         None if !v.live => {
             let _ = writeln!(
                 s,
