@@ -144,3 +144,81 @@ async fn weighted_projects_share_the_events() {
     sim.stop().await.unwrap();
     svc.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_gets_the_same_events_and_its_own_report() {
+    let Some(old) = services("mirror_old").await else {
+        return;
+    };
+    let Some(new) = services("mirror_new").await else {
+        return;
+    };
+    let mut lossy = old.sim_config(KEY);
+    lossy.drop = sentry_load_sim::DropRule::Seqs([1, 2].into());
+    let sim_old = sentry_load_sim::start(lossy, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let sim_new = sentry_load_sim::start(new.sim_config(KEY2), ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let profile = format!(
+        "{}[mirror]\ndsn = \"http://{KEY2}@{}/1\"\n[mirror.verify]\npoll_interval = \"100ms\"\n\
+         deadline = \"3s\"\n[mirror.verify.clickhouse]\nurl = \"{}\"\ndatabase = \"{}\"\n",
+        old.relay_profile(sim_old.addr(), KEY, 100, 2)
+            .replace("deadline = \"10s\"", "deadline = \"3s\""),
+        sim_new.addr(),
+        new.clickhouse_url,
+        new.clickhouse_database,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let out = sentry_load(
+        dir.path(),
+        &[
+            "run",
+            "--profile",
+            "p.toml",
+            "--quiet",
+            "--run-id",
+            "side-by-side",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the old deployment's loss gate fails: {}",
+        shown(&out)
+    );
+    let run = dir.path().join("runs/side-by-side");
+    let main = read(&run.join("report.json"));
+    let mirror = read(&run.join("mirror/report.json"));
+    assert_eq!(main["loss"]["silent"], 2);
+    assert_eq!(mirror["loss"]["silent"], 0);
+    assert_eq!(mirror["visibility"]["seen"], 200);
+    assert_eq!(main["run"]["id"], mirror["run"]["id"]);
+    // The same events, with the same ids, reached both deployments.
+    let ids = |sim: &sentry_load_sim::SimHandle| -> std::collections::BTreeSet<uuid::Uuid> {
+        sim.truth()
+            .ids_with(sentry_load_sim::Decision::Accepted)
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(ids(&sim_old), ids(&sim_new));
+    assert_eq!(ids(&sim_new).len(), 200);
+    // The mirror's folder is verified again against the mirror's own read-back.
+    let out = sentry_load(
+        dir.path(),
+        &["verify", run.join("mirror").to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert_eq!(
+        read(&run.join("mirror/report.verify.json"))["visibility"]["seen"],
+        200
+    );
+    sim_old.stop().await.unwrap();
+    sim_new.stop().await.unwrap();
+    old.cleanup().await;
+    new.cleanup().await;
+}

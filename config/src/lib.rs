@@ -32,9 +32,9 @@ pub use error::ProfileError;
 pub use interpolate::interpolate;
 pub use load::{LoadedProfile, load_profile, parse_profile};
 pub use schema::{
-    ArrivalProcess, ClickHouseConfig, GatesConfig, KindMix, MIN_POLL_INTERVAL, PostgresConfig,
-    Profile, ProjectTarget, RateLimitPolicy, SendConfig, SentryApiConfig, SpikeConfig, StageConfig,
-    TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
+    ArrivalProcess, ClickHouseConfig, GatesConfig, KindMix, MIN_POLL_INTERVAL, MirrorConfig,
+    PostgresConfig, Profile, ProjectTarget, RateLimitPolicy, SendConfig, SentryApiConfig,
+    SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

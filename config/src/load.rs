@@ -97,16 +97,20 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
 }
 
 /// `dsn` or `[[target.projects]]`, not both; projects of one deployment, weights above 0.
-fn check_projects(p: &Profile, err: &ErrAt<'_>) -> Result<(), ProfileError> {
-    let projects = &p.target.projects;
+fn check_projects(
+    table: &str,
+    dsn: Option<&toml::Spanned<crate::Dsn>>,
+    projects: &[toml::Spanned<ProjectTarget>],
+    err: &ErrAt<'_>,
+) -> Result<(), ProfileError> {
     let Some(first) = projects.first() else {
         return Ok(());
     };
-    if let Some(dsn) = &p.target.dsn {
+    if let Some(dsn) = dsn {
         return err(
             dsn.span(),
-            "target.dsn",
-            "give `dsn` or [[target.projects]], not both".into(),
+            &format!("{table}.dsn"),
+            format!("give `dsn` or [[{table}.projects]], not both"),
         );
     }
     let host = |t: &ProjectTarget| {
@@ -118,7 +122,7 @@ fn check_projects(p: &Profile, err: &ErrAt<'_>) -> Result<(), ProfileError> {
         if host(t.get_ref()) != deployment {
             return err(
                 t.span(),
-                &format!("target.projects[{i}].dsn"),
+                &format!("{table}.projects[{i}].dsn"),
                 format!(
                     "{} is not on the same deployment as {}: the projects of a run are read \
                      back from one place, so they must share scheme, host and port",
@@ -129,7 +133,11 @@ fn check_projects(p: &Profile, err: &ErrAt<'_>) -> Result<(), ProfileError> {
         }
     }
     if projects.iter().all(|t| t.get_ref().weight.value() <= 0.0) {
-        return err(first.span(), "target.projects", "every weight is 0".into());
+        return err(
+            first.span(),
+            &format!("{table}.projects"),
+            "every weight is 0".into(),
+        );
     }
     Ok(())
 }
@@ -252,7 +260,36 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     };
     let kind_span = p.target.kind.span();
     let sources = p.verify.clickhouse.is_some() || p.verify.sentry_api.is_some();
-    check_projects(p, &err)?;
+    check_projects("target", p.target.dsn.as_ref(), &p.target.projects, &err)?;
+    if let Some(mirror) = &p.mirror {
+        let m = mirror.get_ref();
+        check_projects("mirror", m.dsn.as_ref(), &m.projects, &err)?;
+        if *p.target.kind.get_ref() == TargetKind::Embedded {
+            return err(
+                mirror.span(),
+                "mirror",
+                "a mirror sends beside a `relay` target; the embedded sim has none".into(),
+            );
+        }
+        if m.dsn.is_none() && m.projects.is_empty() {
+            return err(
+                mirror.span(),
+                "mirror.dsn",
+                "[mirror] needs `dsn` or [[mirror.projects]]".into(),
+            );
+        }
+        if let Some(pg) = &m.verify.postgres
+            && m.verify.clickhouse.is_none()
+        {
+            return err(
+                pg.span(),
+                "mirror.verify.postgres",
+                "the Postgres check looks up the issues of events found in ClickHouse, \
+                 so it needs [mirror.verify.clickhouse] too"
+                    .into(),
+            );
+        }
+    }
     // Where the DSN (or the first project) is written, when there is one.
     let dsn_span = p
         .target

@@ -28,6 +28,8 @@ pub struct Profile {
     /// Pass/fail thresholds; a run that misses one exits 1.
     #[serde(default)]
     pub gates: GatesConfig,
+    /// The same events also sent to a second deployment.
+    pub mirror: Option<Spanned<MirrorConfig>>,
 }
 
 /// `[target]`.
@@ -62,14 +64,46 @@ fn one() -> Weight {
 impl TargetConfig {
     /// The DSNs sends go to, with their weights: `dsn` alone, or every `[[target.projects]]`.
     pub fn dsns(&self) -> Vec<(Dsn, f64)> {
-        match &self.dsn {
-            Some(d) => vec![(d.get_ref().clone(), 1.0)],
-            None => self
-                .projects
-                .iter()
-                .map(|p| (p.get_ref().dsn.clone(), p.get_ref().weight.value()))
-                .collect(),
-        }
+        dsns(self.dsn.as_ref(), &self.projects)
+    }
+}
+
+/// `[mirror]`: the same events, with the same ids, also sent to a second deployment (e.g. the
+/// new version beside the old), journaled, verified and reported on their own.
+///
+/// ```toml
+/// [mirror]
+/// dsn = "${NEW_SENTRY_DSN}"          # or [[mirror.projects]]
+/// [mirror.verify.clickhouse]
+/// url = "${NEW_CLICKHOUSE_URL}"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorConfig {
+    /// The second deployment's DSN.
+    pub dsn: Option<Spanned<Dsn>>,
+    /// Or several projects of it, by weight.
+    #[serde(default)]
+    pub projects: Vec<Spanned<ProjectTarget>>,
+    /// Where the mirror's events are read back.
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+impl MirrorConfig {
+    /// The mirror's DSNs with their weights.
+    pub fn dsns(&self) -> Vec<(Dsn, f64)> {
+        dsns(self.dsn.as_ref(), &self.projects)
+    }
+}
+
+fn dsns(dsn: Option<&Spanned<Dsn>>, projects: &[Spanned<ProjectTarget>]) -> Vec<(Dsn, f64)> {
+    match dsn {
+        Some(d) => vec![(d.get_ref().clone(), 1.0)],
+        None => projects
+            .iter()
+            .map(|p| (p.get_ref().dsn.clone(), p.get_ref().weight.value()))
+            .collect(),
     }
 }
 

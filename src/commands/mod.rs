@@ -1,6 +1,7 @@
 //! One module per subcommand; [`readback`] holds what `run` and `verify` share.
 
 mod generate;
+mod leg;
 mod profiles;
 mod readback;
 mod run;

@@ -4,7 +4,7 @@
 use crate::exit::{Exit, GATE_FAILED, OK, OrInternal};
 use anyhow::anyhow;
 use sentry_load_common::journal::{JournalReader, JournalRecord};
-use sentry_load_config::{PostgresConfig, Profile, SentryApiConfig, TargetKind};
+use sentry_load_config::{PostgresConfig, Profile, SentryApiConfig, VerifyConfig};
 use sentry_load_reports::{ReportInput, SendSummary, build_report, render_summary};
 use sentry_load_verify::source::{ClickHouseSource, SentryApiSource};
 use sentry_load_verify::{Lookup, Source, VerifyOutcome, check_issues};
@@ -18,7 +18,7 @@ pub const PROFILE_FILE: &str = "profile.toml";
 pub const RUN_FILE: &str = "run.json";
 
 /// What `verify` needs to know about a run that the journal does not say.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunFile {
     /// Sends planned.
     pub planned: u64,
@@ -31,19 +31,21 @@ pub struct RunFile {
     /// `i/n` when this run folder holds one shard of a run.
     #[serde(default)]
     pub shard: Option<String>,
+    /// `mirror` when this folder holds a run's mirror leg (read back per `[mirror.verify]`).
+    #[serde(default)]
+    pub leg: Option<String>,
 }
 
-/// The profile's read-back source for a `relay` target.
-pub fn source_for(profile: &Profile) -> Result<Source, Exit> {
-    if let Some(ch) = &profile.verify.clickhouse {
+/// The read-back source a `[verify]` (or `[mirror.verify]`) table names.
+pub fn source_for(verify: &VerifyConfig) -> Result<Source, Exit> {
+    if let Some(ch) = &verify.clickhouse {
         return Ok(Source::ClickHouse(Box::new(ClickHouseSource::new(ch))));
     }
-    if let Some(api) = &profile.verify.sentry_api {
+    if let Some(api) = &verify.sentry_api {
         return SentryApiSource::new(api)
             .map(Source::SentryApi)
             .map_err(|e| Exit::usage(e.into()));
     }
-    debug_assert!(*profile.target.kind.get_ref() == TargetKind::Relay);
     Err(Exit::usage(anyhow!(
         "the profile has no place to read events back: add [verify.clickhouse] or \
          [verify.sentry_api], or pass --no-verify to send and journal only"
@@ -83,6 +85,7 @@ pub async fn ping(source: &Source) -> Result<(), Exit> {
 pub async fn finish(
     journals: &[PathBuf],
     report_path: &Path,
+    verify: &VerifyConfig,
     profile: &Profile,
     planned: &RunFile,
     outcome: &VerifyOutcome,
@@ -94,7 +97,7 @@ pub async fn finish(
         .internal("opening the journal")?;
     let sending = SendSummary::read_all(readers, profile.send.late_after, |_| {})
         .internal("reading the journal")?;
-    let issues = match &profile.verify.postgres {
+    let issues = match &verify.postgres {
         Some(pg) => Some(issue_check(pg.get_ref(), outcome).await),
         None => None,
     };
@@ -109,6 +112,9 @@ pub async fn finish(
     });
     let json = serde_json::to_vec_pretty(&report).internal("serializing the report")?;
     std::fs::write(report_path, json).internal("writing the report")?;
+    if let Some(leg) = &planned.leg {
+        println!("── {leg} ──");
+    }
     print!("{}", render_summary(&report));
     println!("report   {}", report_path.display());
     if outcome.failed_queries > 0 && outcome.queries == outcome.failed_queries {

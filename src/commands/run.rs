@@ -1,24 +1,20 @@
-//! `sentry-load run`: profile → plan → (embedded sim) → send + journal + live verify → report.
+//! `sentry-load run`: profile → plan → (embedded sim) → one leg, or two with `[mirror]`:
+//! send + journal + live verify → report (see [`super::leg`]).
 
+use super::leg::{Leg, Shared, run_leg};
 use super::load_profile;
-use super::readback::{self, PROFILE_FILE, RUN_FILE, RunFile};
+use super::readback::{self, RunFile};
 use crate::cli::{ProgressArg, RunArgs};
-use crate::exit::{Exit, OrInternal};
-use anyhow::{Context, anyhow};
-use sentry_load_common::journal::{self, JournalHeader, JournalWriter, TargetInfo};
-use sentry_load_common::{RunId, SendOutcome};
+use crate::exit::{Exit, OK, OrInternal};
+use anyhow::anyhow;
+use sentry_load_common::RunId;
 use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
-    Generator, HttpTransport, LiveStats, Overrides, PlainHttpTransport, Plan, Progress,
-    ProgressMode, Router, RunClock, SendOptions, Shard, Target, collect, drive,
+    Generator, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock, SendOptions,
+    Shard, Target,
 };
-use sentry_load_verify::{Verifier, VerifyOptions, VerifyOutcome};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
-
-/// How often the journal is flushed to the OS: what a crash can lose at most.
-const JOURNAL_FLUSH: Duration = Duration::from_millis(200);
 
 pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let loaded = load_profile(&args.profile)?;
@@ -35,27 +31,27 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         return Err(Exit::usage(anyhow!("the schedule plans no events")));
     }
 
-    // The target, and where events are read back.
+    // The targets, and where events are read back.
     let embedded = *profile.target.kind.get_ref() == TargetKind::Embedded;
     let (dsns, source, sim) = if embedded {
         let (sim, dsn, api) = start_embedded().await?;
         let source = (!args.no_verify).then(|| readback::embedded_source(&api));
         (vec![(dsn, 1.0)], source.transpose()?, Some(sim))
     } else {
-        let source = (!args.no_verify).then(|| readback::source_for(profile));
+        let source = (!args.no_verify).then(|| readback::source_for(&profile.verify));
         (profile.target.dsns(), source.transpose()?, None)
     };
-    let targets: Vec<(Target, f64)> = dsns
-        .iter()
-        .enumerate()
-        .map(|(i, (dsn, w))| (Target::from_dsn(i as u16, dsn), *w))
-        .collect();
-    // The projects share one deployment (the profile checks it): one probe answers for all.
-    probe_target(&targets[0].0).await?;
-    if let Some(source) = &source {
-        readback::ping(source).await?;
-    }
-    let router = Router::weighted(targets, profile.seed);
+    let router = destination(&dsns, source.as_ref(), profile.seed).await?;
+    let mirror = match &profile.mirror {
+        Some(m) => {
+            let m = m.get_ref();
+            let source = (!args.no_verify).then(|| readback::source_for(&m.verify));
+            let source = source.transpose()?;
+            let router = destination(&m.dsns(), source.as_ref(), profile.seed).await?;
+            Some((router, source, &m.verify))
+        }
+        None => None,
+    };
 
     // The run folder.
     let clock = RunClock::now();
@@ -71,78 +67,20 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     if shard != Shard::WHOLE {
         run_dir = run_dir.join(format!("shard-{}-of-{}", shard.index, shard.count));
     }
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("creating {}", run_dir.display()))
-        .map_err(Exit::internal)?;
-    std::fs::write(run_dir.join(PROFILE_FILE), &loaded.text).internal("writing profile.toml")?;
     let run_file = RunFile {
         planned: plan.total(),
         target_rate: plan.mean_rate(),
         duration_secs: plan.duration().as_secs_f64(),
         embedded,
         shard: (shard != Shard::WHOLE).then(|| format!("{}/{}", shard.index, shard.count)),
+        leg: None,
     };
-    std::fs::write(
-        run_dir.join(RUN_FILE),
-        serde_json::to_vec_pretty(&run_file).internal("run.json")?,
-    )
-    .internal("writing run.json")?;
-    let header = JournalHeader {
-        run_id: run_id.clone(),
-        seed: profile.seed,
-        profile: loaded.name.clone(),
-        profile_hash: loaded.hash.clone(),
-        tool_version: sentry_load_common::TOOL_VERSION.into(),
-        started_at_micros: clock.start_unix_micros,
-        targets: router
-            .targets()
-            .iter()
-            .map(|t| TargetInfo {
-                display: t.display.clone(),
-                project_id: t.project_id,
-            })
-            .collect(),
-    };
-    let journal_path = run_dir.join(journal::FILE_NAME);
-    let journal = JournalWriter::create(&journal_path, &header, JOURNAL_FLUSH)
-        .internal("creating the journal")?;
-    eprintln!(
-        "run {run_id}: {} events at {:.1}/s on average for {} to {} → {}",
-        plan.total(),
-        plan.mean_rate(),
-        humantime::format_duration(plan.duration()),
-        header
-            .targets
-            .iter()
-            .map(|t| t.display.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        run_dir.display()
-    );
-
-    // Send, journal and verify at once: one result stream, one collector.
-    let stats = Arc::new(LiveStats::default());
-    let (results_tx, results_rx) = mpsc::channel(65_536);
-    let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
-    let verifying = source.map(|source| {
-        let verifier = Verifier::new(
-            source,
-            VerifyOptions {
-                poll_interval: profile.verify.poll_interval,
-                deadline: profile.verify.deadline,
-                live: true,
-            },
-        );
-        let seen_stats = stats.clone();
-        tokio::spawn(verifier.run(accepted_rx, move |n| seen_stats.add_seen(n)))
-    });
-    let forward = verifying.as_ref().map(|_| accepted_tx);
-    let collector = tokio::spawn(collect(results_rx, journal, forward, JOURNAL_FLUSH));
     let mode = match (args.quiet, args.progress) {
         (true, _) | (false, ProgressArg::None) => ProgressMode::Quiet,
         (false, ProgressArg::Bar) => ProgressMode::Bar,
         (false, ProgressArg::Json) => ProgressMode::Json,
     };
+    let stats = Arc::new(LiveStats::default());
     let progress = Progress::start(stats.clone(), &plan, mode);
     let generator = Generator::new(
         run_id.clone(),
@@ -157,64 +95,49 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         on_rate_limit: profile.send.on_rate_limit,
         precise_timing: profile.send.precise_timing,
     };
-    // Plain-HTTP/1.1 targets take the lean hyper path; TLS and HTTP/2 go through reqwest.
-    let plain = (!profile.send.http2)
-        .then(|| PlainHttpTransport::new(router.targets(), opts.timeout).ok())
-        .flatten();
-    match plain {
-        Some(transport) => {
-            let t = Arc::new(transport);
-            drive(
-                &plan,
-                &generator,
-                &router,
-                &opts,
-                clock,
-                results_tx,
-                stats.clone(),
-                t,
-            )
-            .await;
+    let shared = Shared {
+        loaded: &loaded,
+        run_id: &run_id,
+        plan: &plan,
+        generator: &generator,
+        opts: &opts,
+        http2: profile.send.http2,
+        clock,
+        run_file: &run_file,
+        progress: &progress,
+    };
+    let main_leg = Leg {
+        name: None,
+        router,
+        source,
+        verify: &profile.verify,
+        dir: run_dir.clone(),
+        stats,
+    };
+    let codes = match mirror {
+        None => vec![run_leg(main_leg, &shared).await],
+        Some((router, source, verify)) => {
+            let mirror_leg = Leg {
+                name: Some("mirror"),
+                router,
+                source,
+                verify,
+                dir: run_dir.join("mirror"),
+                stats: Arc::new(LiveStats::default()),
+            };
+            let (a, b) = tokio::join!(run_leg(main_leg, &shared), run_leg(mirror_leg, &shared));
+            vec![a, b]
         }
-        None => {
-            let transport =
-                HttpTransport::new(opts.max_in_flight, profile.send.http2, opts.timeout).map_err(
-                    |e| Exit::internal(anyhow::Error::new(e).context("building the HTTP client")),
-                )?;
-            let t = Arc::new(transport);
-            drive(
-                &plan,
-                &generator,
-                &router,
-                &opts,
-                clock,
-                results_tx,
-                stats.clone(),
-                t,
-            )
-            .await;
-        }
-    }
-    let records = collector
-        .await
-        .internal("collector")?
-        .internal("writing the journal")?;
-    let outcome = match verifying {
-        Some(verifying) => {
-            progress.println(&format!(
-                "sent {records} envelopes; waiting up to {} for stragglers",
-                humantime::format_duration(profile.verify.deadline)
-            ));
-            verifying.await.internal("verifier")?
-        }
-        None => VerifyOutcome::not_verified(stats.count(SendOutcome::Accepted)),
     };
     progress.finish();
     if let Some(sim) = sim {
         sim.stop().await.internal("stopping the embedded sim")?;
     }
-    let report_path = run_dir.join(sentry_load_reports::REPORT_FILE);
-    readback::finish(&[journal_path], &report_path, profile, &run_file, &outcome).await
+    let mut worst = OK;
+    for code in codes {
+        worst = worst.max(code?);
+    }
+    Ok(worst)
 }
 
 /// Starts the embedded sim on loopback: its handle, a DSN for it, and its read API.
@@ -240,6 +163,26 @@ async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiC
         token: Secret::new(token),
     };
     Ok((sim, dsn, api))
+}
+
+/// The router over a deployment's DSNs, once the deployment answers and its read-back source
+/// (if any) does too.
+async fn destination(
+    dsns: &[(Dsn, f64)],
+    source: Option<&sentry_load_verify::Source>,
+    seed: u64,
+) -> Result<Router, Exit> {
+    let targets: Vec<(Target, f64)> = dsns
+        .iter()
+        .enumerate()
+        .map(|(i, (dsn, w))| (Target::from_dsn(i as u16, dsn), *w))
+        .collect();
+    // The projects share one deployment (the profile checks it): one probe answers for all.
+    probe_target(&targets[0].0).await?;
+    if let Some(source) = source {
+        readback::ping(source).await?;
+    }
+    Ok(Router::weighted(targets, seed))
 }
 
 /// Opens one TCP connection to the target before any load: exit 3 when it is not there.

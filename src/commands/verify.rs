@@ -28,6 +28,7 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         duration_secs: 0.0,
         embedded: false,
         shard: None,
+        leg: None,
     };
     for dir in dirs {
         let run = read_run_file(dir)?;
@@ -38,11 +39,23 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
                 dir.display()
             )));
         }
+        planned.leg = run.leg.clone();
         planned.planned += run.planned;
         planned.target_rate += run.target_rate;
         planned.duration_secs = planned.duration_secs.max(run.duration_secs);
     }
-    let source = readback::source_for(&profile)?;
+    // A mirror leg's folder is read back where `[mirror.verify]` says.
+    let verify_cfg = match (planned.leg.as_deref(), &profile.mirror) {
+        (Some("mirror"), Some(m)) => &m.get_ref().verify,
+        (Some(leg), _) => {
+            return Err(Exit::usage(anyhow!(
+                "{} holds leg `{leg}`, which its profile.toml does not describe",
+                first.display()
+            )));
+        }
+        (None, _) => &profile.verify,
+    };
+    let source = readback::source_for(verify_cfg)?;
     readback::ping(&source).await?;
 
     let journals: Vec<PathBuf> = dirs.iter().map(|d| d.join(journal::FILE_NAME)).collect();
@@ -69,8 +82,8 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
     let verifier = Verifier::new(
         source,
         VerifyOptions {
-            poll_interval: profile.verify.poll_interval,
-            deadline: profile.verify.deadline,
+            poll_interval: verify_cfg.poll_interval,
+            deadline: verify_cfg.deadline,
             live: false,
         },
     );
@@ -79,7 +92,15 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         Some(p) => p.clone(),
         None => default_report_path(dirs),
     };
-    readback::finish(&journals, &report_path, &profile, &planned, &outcome).await
+    readback::finish(
+        &journals,
+        &report_path,
+        verify_cfg,
+        &profile,
+        &planned,
+        &outcome,
+    )
+    .await
 }
 
 fn read_run_file(dir: &Path) -> Result<RunFile, Exit> {

@@ -208,3 +208,23 @@ fn traffic_forms_and_stage_shapes_are_checked() {
                 [[traffic.stages]]\nhold = 0\nduration = \"5s\"\n";
     assert!(invalid(zero).message.contains("plan 0.00 events"));
 }
+
+#[test]
+fn a_mirror_has_its_own_destination_and_read_back() {
+    let text = format!(
+        "{RELAY}[mirror]\ndsn = \"http://def@127.0.0.1:19/4\"\n\
+         [mirror.verify.clickhouse]\nurl = \"http://127.0.0.1:18123\"\n"
+    );
+    let p = parse(&text).unwrap();
+    let m = p.mirror.unwrap().into_inner();
+    assert_eq!(m.dsns()[0].0.project_id(), 4);
+    assert!(m.verify.clickhouse.is_some());
+
+    let e = invalid(&format!(
+        "{RELAY}[mirror]\n[mirror.verify]\ndeadline = \"5s\"\n"
+    ));
+    assert_eq!(e.key, "mirror.dsn");
+    let embedded = "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 1\nduration = \"1s\"\n\
+                    [mirror]\ndsn = \"http://def@127.0.0.1:19/4\"\n";
+    assert_eq!(invalid(embedded).key, "mirror");
+}
