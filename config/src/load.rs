@@ -142,6 +142,21 @@ fn check_projects(
     Ok(())
 }
 
+/// The Postgres check needs ClickHouse: it looks up the issues of the events found there.
+fn check_verify(table: &str, v: &crate::VerifyConfig, err: &ErrAt<'_>) -> Result<(), ProfileError> {
+    match &v.postgres {
+        Some(pg) if v.clickhouse.is_none() => err(
+            pg.span(),
+            &format!("{table}.postgres"),
+            format!(
+                "the Postgres check looks up the issues of events found in ClickHouse, \
+                 so it needs [{table}.clickhouse] too"
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
 type ErrAt<'a> = dyn Fn(std::ops::Range<usize>, &str, String) -> Result<(), ProfileError> + 'a;
 
 /// The constant-rate form or the staged form, not both; each stage one shape.
@@ -278,17 +293,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                 "[mirror] needs `dsn` or [[mirror.projects]]".into(),
             );
         }
-        if let Some(pg) = &m.verify.postgres
-            && m.verify.clickhouse.is_none()
-        {
-            return err(
-                pg.span(),
-                "mirror.verify.postgres",
-                "the Postgres check looks up the issues of events found in ClickHouse, \
-                 so it needs [mirror.verify.clickhouse] too"
-                    .into(),
-            );
-        }
+        check_verify("mirror.verify", &m.verify, &err)?;
     }
     // Where the DSN (or the first project) is written, when there is one.
     let dsn_span = p
@@ -327,17 +332,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
         }
         _ => {}
     }
-    if let Some(pg) = &p.verify.postgres
-        && p.verify.clickhouse.is_none()
-    {
-        return err(
-            pg.span(),
-            "verify.postgres",
-            "the Postgres check looks up the issues of events found in ClickHouse, \
-             so it needs [verify.clickhouse] too"
-                .into(),
-        );
-    }
+    check_verify("verify", &p.verify, &err)?;
     check_traffic(&p.traffic, &err)?;
     let traffic = p.traffic.get_ref();
     let mix = traffic.mix.get_ref();
