@@ -68,7 +68,7 @@ impl Progress {
                     .map_or(elapsed, |t| now - t)
                     .as_secs_f64()
                     .max(0.001);
-                let achieved = (finished - last.finished) as f64 / since;
+                let achieved = finished.saturating_sub(last.finished) as f64 / since;
                 if ticks.is_multiple_of(4) || last.at.is_none() {
                     last = Snapshot {
                         at: Some(now),
@@ -76,11 +76,12 @@ impl Progress {
                     };
                 }
                 let target_rate = plan.rate_at(elapsed);
+                // Counters are read one at a time while sends finish: saturate, never wrap.
                 let failed = finished
-                    - stats.count(SendOutcome::Accepted)
-                    - stats.count(SendOutcome::RateLimited)
-                    - stats.count(SendOutcome::HarnessDropped)
-                    - stats.count(SendOutcome::BackedOff);
+                    .saturating_sub(stats.count(SendOutcome::Accepted))
+                    .saturating_sub(stats.count(SendOutcome::RateLimited))
+                    .saturating_sub(stats.count(SendOutcome::HarnessDropped))
+                    .saturating_sub(stats.count(SendOutcome::BackedOff));
                 match mode {
                     ProgressMode::Bar => {
                         shown.set_position(finished);

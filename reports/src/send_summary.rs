@@ -46,15 +46,6 @@ pub enum SummaryError {
 }
 
 impl SendSummary {
-    /// Reads one journal, calling `each` with every record (for the verifier's intake).
-    pub fn read(
-        reader: JournalReader,
-        late_after: std::time::Duration,
-        each: impl FnMut(&JournalRecord),
-    ) -> Result<SendSummary, SummaryError> {
-        SendSummary::read_all(vec![reader], late_after, each)
-    }
-
     /// Reads the journals of one run's shards as one: counts add up, time zero is the
     /// earliest shard's, the targets are the first journal's.
     pub fn read_all(
