@@ -53,8 +53,8 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         None => None,
     };
 
-    // The run folder.
-    let clock = RunClock::now();
+    // The run folder. Time zero leaves room for the legs to open their journals.
+    let clock = RunClock::starting_in(Duration::from_millis(100));
     let run_id = match &args.run_id {
         Some(id) => RunId::parse(id).ok_or_else(|| {
             Exit::usage(anyhow!(
