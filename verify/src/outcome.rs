@@ -73,7 +73,7 @@ impl VerifyOutcome {
     /// The outcome of a run sent without verification: `accepted` events, none looked for.
     pub fn not_verified(accepted: u64) -> VerifyOutcome {
         VerifyOutcome {
-            source: "not verified (--no-verify)".into(),
+            source: "sent with --no-verify, nothing read back".into(),
             live: false,
             poll_interval: Duration::ZERO,
             tracked: accepted,
