@@ -4,8 +4,8 @@
 //!
 //! It runs on a blocking thread: writing and flushing the journal are file I/O, which on the
 //! sender's worker thread would stall sends (a 200 ms flush at 50,000/s writes about 700 KB).
-//! It drains whatever is queued without waiting, and only waits — with the flush interval as
-//! its timeout — when the stream is empty, so a busy stream costs no timer per record.
+//! It drains whatever is queued, then sleeps [`POLL`] when the stream is empty, so senders
+//! never have to wake it: on a busy stream it costs no wake-up or timer per record.
 
 use sentry_load_common::SendOutcome;
 use sentry_load_common::journal::{JournalRecord, JournalWriter, WriteError};
@@ -13,20 +13,20 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
+/// How long the collector sleeps when the stream is empty.
+pub const POLL: Duration = Duration::from_millis(2);
+
 /// The journal could not be written.
 pub type CollectError = WriteError;
 
 /// Consumes `results` until every sender is gone; returns how many records were written.
+/// The journal flushes at its own interval (set when it was created).
 pub async fn collect(
     results: mpsc::Receiver<JournalRecord>,
     journal: JournalWriter,
     accepted: Option<mpsc::UnboundedSender<JournalRecord>>,
-    flush_every: Duration,
 ) -> Result<u64, CollectError> {
-    let handle = tokio::runtime::Handle::current();
-    let work = tokio::task::spawn_blocking(move || {
-        collect_blocking(results, journal, accepted, flush_every, &handle)
-    });
+    let work = tokio::task::spawn_blocking(move || collect_blocking(results, journal, accepted));
     match work.await {
         Ok(result) => result,
         // The collector panicked: surface it as the panic it was.
@@ -38,8 +38,6 @@ fn collect_blocking(
     mut results: mpsc::Receiver<JournalRecord>,
     mut journal: JournalWriter,
     accepted: Option<mpsc::UnboundedSender<JournalRecord>>,
-    flush_every: Duration,
-    handle: &tokio::runtime::Handle,
 ) -> Result<u64, CollectError> {
     let write = |record: JournalRecord, journal: &mut JournalWriter| {
         if record.outcome == SendOutcome::Accepted
@@ -55,12 +53,8 @@ fn collect_blocking(
             Ok(record) => write(record, &mut journal)?,
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) => {
-                let next = handle.block_on(tokio::time::timeout(flush_every, results.recv()));
-                match next {
-                    Ok(Some(record)) => write(record, &mut journal)?,
-                    Ok(None) => break,
-                    Err(_) => journal.flush_if_due()?,
-                }
+                journal.flush_if_due()?;
+                std::thread::sleep(POLL);
             }
         }
     }
@@ -105,7 +99,7 @@ mod tests {
         let journal = JournalWriter::create(&path, &header, Duration::from_millis(10)).unwrap();
         let (tx, rx) = mpsc::channel(8);
         let (fwd, mut forwarded) = mpsc::unbounded_channel();
-        let collector = tokio::spawn(collect(rx, journal, Some(fwd), Duration::from_millis(10)));
+        let collector = tokio::spawn(collect(rx, journal, Some(fwd)));
         for seq in 0..1000 {
             let outcome = if seq % 10 == 0 {
                 SendOutcome::RateLimited

@@ -121,7 +121,7 @@ pub async fn run_leg(leg: Leg<'_>, s: &Shared<'_>) -> Result<u8, Exit> {
         tokio::spawn(verifier.run(accepted_rx, move |n| seen.add_seen(n)))
     });
     let forward = verifying.as_ref().map(|_| accepted_tx);
-    let collector = tokio::spawn(collect(results_rx, journal, forward, JOURNAL_FLUSH));
+    let collector = tokio::spawn(collect(results_rx, journal, forward));
     send(&leg.router, s, results_tx, leg.stats.clone()).await?;
     let records = collector
         .await
