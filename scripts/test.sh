@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 
 eval "$(scripts/services.sh)"   # exports SENTRY_LOAD_TEST_CLICKHOUSE_URL / _POSTGRES_URL
 
+# Relay's own normalizer (PyPI sentry-relay), which generated events must pass.
+if ! .venv/bin/python -c 'import sentry_relay' 2>/dev/null; then
+  python3 -m venv .venv 2>/dev/null || {
+    apt-get install -y -qq python3-venv >/dev/null && python3 -m venv .venv
+  }
+  .venv/bin/pip install -q --disable-pip-version-check sentry-relay
+fi
+export SENTRY_LOAD_TEST_RELAY_PYTHON=$PWD/.venv/bin/python
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --all-targets

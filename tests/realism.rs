@@ -1,0 +1,63 @@
+//! Generated events pass Relay's own normalizer (PyPI `sentry-relay`) with no errors and no
+//! `_meta` errors — checked by `scripts/relay-normalize.py`, run with the Python that
+//! `SENTRY_LOAD_TEST_RELAY_PYTHON` names (set by `scripts/test.sh`).
+
+mod support;
+
+use support::{sentry_load, shown};
+
+#[tokio::test]
+async fn generated_events_pass_relays_normalizer() {
+    let python = match std::env::var("SENTRY_LOAD_TEST_RELAY_PYTHON") {
+        Ok(p) => p,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("SENTRY_LOAD_TEST_RELAY_PYTHON must be set under CI (run scripts/test.sh)")
+        }
+        Err(_) => {
+            eprintln!("skipped: no sentry-relay Python (run scripts/test.sh)");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = sentry_load(
+        dir.path(),
+        &[
+            "generate",
+            "--profile",
+            "local",
+            "--count",
+            "300",
+            "--out",
+            "env",
+            "--start",
+            "2026-11-22T12:00:00.123456Z",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let files: Vec<String> = std::fs::read_dir(dir.path().join("env"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    assert_eq!(files.len(), 300);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/relay-normalize.py");
+    let checked = tokio::process::Command::new(&python)
+        .arg(script)
+        .args(&files)
+        .output()
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap_or_else(|_| {
+        panic!(
+            "checker output: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        )
+    });
+    assert_eq!(report["checked"], 300, "{report}");
+    assert_eq!(
+        report["failures"],
+        serde_json::json!([]),
+        "Relay's normalizer objects: {report}"
+    );
+    assert_eq!(checked.status.code(), Some(0));
+}
