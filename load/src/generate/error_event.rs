@@ -1,115 +1,56 @@
-//! Server-side error events: a Python web application's exceptions with stack traces; the
-//! fingerprint (and so the issue) comes from the per-event values.
+//! Server-side error events: an exception with its stack trace from one of the
+//! [`PLATFORMS`](super::platforms::PLATFORMS), with breadcrumbs, os and runtime contexts, the
+//! request, the user, and the fingerprint (and so the issue) from the per-event values.
 
 use super::PerEvent;
+use super::platforms::{PLATFORMS, Platform};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sentry::protocol::{
-    ClientSdkInfo, Event, Exception, Frame, Level, Map, Stacktrace, User, Values,
+    Breadcrumb, ClientSdkInfo, Context, Event, Exception, Frame, IpAddress, Level, Map, OsContext,
+    Request, RuntimeContext, Stacktrace, User, Values,
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
+use serde_json::json;
 use std::borrow::Cow;
 
-const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    (
-        "ValueError",
-        "builtins",
-        "invalid literal for int() with base 10: 'order-{n}'",
-    ),
-    ("KeyError", "builtins", "'customer_{n}'"),
-    (
-        "TimeoutError",
-        "builtins",
-        "upstream inventory service did not answer in 5.0s",
-    ),
-    (
-        "IntegrityError",
-        "django.db.utils",
-        "duplicate key value violates unique constraint \"orders_order_ref_{n}\"",
-    ),
-    (
-        "AttributeError",
-        "builtins",
-        "'NoneType' object has no attribute 'total'",
-    ),
-];
-
-const FRAMES: &[(&str, &str, &str, bool)] = &[
-    (
-        "django/core/handlers/base.py",
-        "django.core.handlers.base",
-        "_get_response",
-        false,
-    ),
-    (
-        "django/views/generic/base.py",
-        "django.views.generic.base",
-        "dispatch",
-        false,
-    ),
-    (
-        "shop/views/checkout.py",
-        "shop.views.checkout",
-        "post",
-        true,
-    ),
-    (
-        "shop/services/orders.py",
-        "shop.services.orders",
-        "create_order",
-        true,
-    ),
-    (
-        "shop/services/pricing.py",
-        "shop.services.pricing",
-        "apply_discounts",
-        true,
-    ),
-    ("shop/models/cart.py", "shop.models.cart", "total", true),
-];
-
 pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> Event<'static> {
-    let (ty, module, template) = EXCEPTIONS[rng.random_range(0..EXCEPTIONS.len())];
+    let p = &PLATFORMS[rng.random_range(0..PLATFORMS.len())];
+    let (ty, module, template) = p.exceptions[rng.random_range(0..p.exceptions.len())];
     let n: u32 = rng.random_range(1..100_000);
-    let depth = rng.random_range(3..=FRAMES.len());
-    let frames = FRAMES[..depth]
-        .iter()
-        .map(|(file, module, function, in_app)| Frame {
-            filename: Some((*file).into()),
-            abs_path: Some(format!("/srv/app/{file}")),
-            module: Some((*module).into()),
-            function: Some((*function).into()),
-            lineno: Some(rng.random_range(10..400)),
-            in_app: Some(*in_app),
-            ..Default::default()
-        })
-        .collect();
+    let route = p.routes[rng.random_range(0..p.routes.len())];
+    let level = match rng.random_range(0..20) {
+        0 => Level::Fatal,
+        1 | 2 => Level::Warning,
+        _ => Level::Error,
+    };
     let mut tags = Map::new();
     tags.insert(RUN_TAG.into(), ev.run_id.to_owned());
     tags.insert(SEQ_TAG.into(), ev.seq.to_owned());
     tags.insert("sentry_load.issue".into(), ev.issue.to_owned());
+    tags.insert("route".into(), route.to_owned());
     Event {
         event_id: ev.event_id,
-        level: Level::Error,
+        level,
         fingerprint: Cow::Owned(vec![format!("sentry-load-issue-{}", ev.issue).into()]),
-        logger: Some("django.request".into()),
-        platform: "python".into(),
+        logger: Some(p.logger.into()),
+        platform: p.name.into(),
         timestamp: ev.timestamp,
-        server_name: Some(format!("web-{}", rng.random_range(1..=8)).into()),
-        release: Some("shop@4.2.0".into()),
-        environment: Some("load-test".into()),
-        transaction: Some("/checkout/".into()),
-        user: Some(User {
-            id: Some(format!("user-{}", rng.random_range(1..50_000))),
-            ..Default::default()
-        }),
+        server_name: Some(format!("{}-web-{}", p.name, rng.random_range(1..=12)).into()),
+        release: Some(p.release.into()),
+        environment: Some("production".into()),
+        transaction: Some(route.into()),
+        user: Some(user(rng)),
+        request: Some(request(rng, route)),
+        contexts: contexts(p),
+        breadcrumbs: breadcrumbs(rng, p, ev),
         exception: Values {
             values: vec![Exception {
                 ty: ty.into(),
                 value: Some(template.replace("{n}", &n.to_string())),
-                module: Some(module.into()),
+                module: (!module.is_empty()).then(|| module.into()),
                 stacktrace: Some(Stacktrace {
-                    frames,
+                    frames: frames(rng, p),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -117,11 +58,143 @@ pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> Event<'static> {
         },
         tags,
         sdk: Some(Cow::Owned(ClientSdkInfo {
-            name: "sentry-load".into(),
-            version: sentry_load_common::TOOL_VERSION.into(),
+            name: p.sdk.0.into(),
+            version: p.sdk.1.into(),
             integrations: vec![],
             packages: vec![],
         })),
         ..Default::default()
     }
+}
+
+fn frames(rng: &mut ChaCha8Rng, p: &Platform) -> Vec<Frame> {
+    let depth = rng.random_range(p.frames.len().min(3)..=p.frames.len());
+    p.frames[..depth]
+        .iter()
+        .map(|(file, module, function, in_app)| Frame {
+            filename: Some((*file).into()),
+            abs_path: Some(if file.starts_with('/') {
+                (*file).into()
+            } else {
+                format!("/srv/app/{file}")
+            }),
+            module: (!module.is_empty()).then(|| (*module).into()),
+            function: Some((*function).into()),
+            lineno: Some(rng.random_range(10..600)),
+            colno: (p.name == "node").then(|| rng.random_range(5..80)),
+            in_app: Some(*in_app),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn user(rng: &mut ChaCha8Rng) -> User {
+    let id: u32 = rng.random_range(1..50_000);
+    User {
+        id: Some(format!("user-{id}")),
+        email: Some(format!("user{id}@example.com")),
+        ip_address: Some(IpAddress::Exact(
+            [
+                10,
+                rng.random_range(0..=255),
+                rng.random_range(0..=255),
+                rng.random_range(1..255),
+            ]
+            .into(),
+        )),
+        ..Default::default()
+    }
+}
+
+fn request(rng: &mut ChaCha8Rng, route: &str) -> Request {
+    let method = if rng.random_bool(0.6) { "POST" } else { "GET" };
+    let mut headers = Map::new();
+    headers.insert("Accept".into(), "application/json".into());
+    headers.insert(
+        "User-Agent".into(),
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36".into(),
+    );
+    headers.insert("Host".into(), "shop.example.com".into());
+    let path = route
+        .replace("{id}", "42")
+        .replace(":id", "42")
+        .replace(":slug", "garden");
+    Request {
+        url: format!("https://shop.example.com{path}").parse().ok(),
+        method: Some(method.into()),
+        query_string: (method == "GET").then(|| format!("page={}", rng.random_range(1..20))),
+        headers,
+        ..Default::default()
+    }
+}
+
+fn contexts(p: &Platform) -> Map<String, Context> {
+    let mut c = Map::new();
+    c.insert(
+        "os".into(),
+        Context::Os(Box::new(OsContext {
+            name: Some("Linux".into()),
+            version: Some("6.1.0".into()),
+            kernel_version: Some("6.1.0-28-amd64".into()),
+            ..Default::default()
+        })),
+    );
+    c.insert(
+        "runtime".into(),
+        Context::Runtime(Box::new(RuntimeContext {
+            name: Some(p.runtime.0.into()),
+            version: Some(p.runtime.1.into()),
+            ..Default::default()
+        })),
+    );
+    c
+}
+
+/// Breadcrumbs carry the event's own time (the same hole as the event timestamp), so a
+/// template stays reproducible and breadcrumbs never postdate their event.
+fn breadcrumbs(rng: &mut ChaCha8Rng, p: &Platform, ev: &PerEvent<'_>) -> Values<Breadcrumb> {
+    let count = rng.random_range(3..=15);
+    let values = (0..count)
+        .map(|i| {
+            let crumb = |ty: &str, category: &str| Breadcrumb {
+                timestamp: ev.timestamp,
+                ty: ty.into(),
+                category: Some(category.into()),
+                level: Level::Info,
+                ..Default::default()
+            };
+            match i % 3 {
+                0 => {
+                    let mut b = crumb("http", "http");
+                    b.data.insert("method".into(), json!("GET"));
+                    b.data.insert(
+                        "url".into(),
+                        json!(format!(
+                            "http://inventory.internal/items/{}",
+                            rng.random_range(1..10_000)
+                        )),
+                    );
+                    b.data.insert("status_code".into(), json!(200));
+                    b
+                }
+                1 => {
+                    let mut b = crumb("query", "query");
+                    b.message = Some(format!(
+                        "SELECT id, total FROM orders WHERE customer_id = {} LIMIT 20",
+                        rng.random_range(1..50_000)
+                    ));
+                    b
+                }
+                _ => {
+                    let mut b = crumb("default", p.logger);
+                    b.message = Some(format!(
+                        "handled request in {} ms",
+                        rng.random_range(2..900)
+                    ));
+                    b
+                }
+            }
+        })
+        .collect();
+    Values { values }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 mod error_event;
+mod platforms;
 pub mod template;
 
 use rand::SeedableRng;
