@@ -106,11 +106,19 @@ impl Template {
 
     /// Renders one envelope.
     pub fn render(&self, fill: &Fill) -> Vec<u8> {
+        // The timestamp fills one hole per breadcrumb too: format it once.
+        let mut ts_buf = [0u8; 40];
+        let ts_len = {
+            let mut cursor = std::io::Cursor::new(&mut ts_buf[..]);
+            write_timestamp(fill.timestamp_micros, &mut cursor);
+            cursor.position() as usize
+        };
+        let timestamp = &ts_buf[..ts_len];
         let mut out = Vec::with_capacity(self.approx_len + 64);
-        self.write(&self.header, fill, &mut out);
+        self.write(&self.header, fill, timestamp, &mut out);
         out.push(b'\n');
         let mut payload = Vec::with_capacity(self.approx_len);
-        self.write(&self.payload, fill, &mut payload);
+        self.write(&self.payload, fill, timestamp, &mut payload);
         // Writing into a Vec cannot fail.
         let _ = writeln!(
             out,
@@ -123,10 +131,11 @@ impl Template {
         out
     }
 
-    fn write(&self, pieces: &[Piece], fill: &Fill, out: &mut Vec<u8>) {
+    fn write(&self, pieces: &[Piece], fill: &Fill, timestamp: &[u8], out: &mut Vec<u8>) {
         for p in pieces {
             match p {
                 Piece::Literal(r) => out.extend_from_slice(&self.bytes[r.clone()]),
+                Piece::Hole(Hole::Timestamp) => out.extend_from_slice(timestamp),
                 Piece::Hole(h) => fill_hole(*h, fill, out),
             }
         }
@@ -156,21 +165,24 @@ fn fill_hole(h: Hole, f: &Fill, out: &mut Vec<u8>) {
             let t = sentry_load_common::clock::from_unix_micros(f.sent_at_micros);
             let _ = write!(out, "{}", humantime::format_rfc3339_micros(t));
         }
-        Hole::Timestamp => {
-            // As the SDK writes it: whole seconds as an integer, else `as_secs_f64` as JSON.
-            let d = std::time::Duration::from_micros(f.timestamp_micros);
-            if d.subsec_nanos() == 0 {
-                let _ = write!(out, "{}", d.as_secs());
-            } else {
-                let _ = serde_json::to_writer(&mut *out, &d.as_secs_f64());
-            }
-        }
+        Hole::Timestamp => write_timestamp(f.timestamp_micros, out),
         Hole::Seq => {
             let _ = write!(out, "{}", f.seq);
         }
         Hole::Issue => {
             let _ = write!(out, "{}", f.issue);
         }
+    }
+}
+
+/// An event time as the SDK writes it: whole seconds as an integer, else `as_secs_f64` as JSON.
+fn write_timestamp(micros: u64, out: &mut impl Write) {
+    let d = std::time::Duration::from_micros(micros);
+    // Writing into a buffer large enough for any f64 cannot fail.
+    if d.subsec_nanos() == 0 {
+        let _ = write!(out, "{}", d.as_secs());
+    } else {
+        let _ = serde_json::to_writer(&mut *out, &d.as_secs_f64());
     }
 }
 
