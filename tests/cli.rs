@@ -46,3 +46,44 @@ async fn profiles_list_and_show_the_shipped_ones() {
     let out = sentry_load(dir.path(), &["profiles", "show", "local"]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("kind = \"embedded\""));
 }
+
+#[tokio::test]
+async fn generate_refuses_a_kind_the_profile_does_not_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "generate",
+        "--profile",
+        "local",
+        "--kind",
+        "transaction",
+        "--count",
+        "2",
+        "--out",
+        "env",
+    ];
+    let out = sentry_load(dir.path(), &args).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(
+        shown(&out).contains("gives `transaction` no weight"),
+        "{}",
+        shown(&out)
+    );
+    let out = sentry_load(
+        dir.path(),
+        &[
+            "generate",
+            "--profile",
+            "local",
+            "--count",
+            "2",
+            "--out",
+            "env",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("env")).unwrap().count(),
+        2
+    );
+}

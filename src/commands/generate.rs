@@ -5,7 +5,7 @@ use super::load_profile;
 use crate::cli::GenerateArgs;
 use crate::exit::{Exit, OK, OrInternal};
 use anyhow::{Context, anyhow};
-use sentry_load_common::{RunId, clock};
+use sentry_load_common::{EventKind, RunId, clock};
 use sentry_load_engine::{Generator, Overrides, Plan};
 use std::time::SystemTime;
 
@@ -18,6 +18,21 @@ pub fn generate(args: GenerateArgs) -> Result<u8, Exit> {
         Overrides::default(),
     )
     .map_err(|e| Exit::usage(anyhow!(e)))?;
+    if let Some(kind) = args.kind {
+        let mix = profile.traffic.get_ref().mix.get_ref();
+        let weight = match kind {
+            EventKind::Error => mix.error,
+            EventKind::Transaction => mix.transaction,
+            EventKind::Native => mix.native,
+            EventKind::Javascript => mix.javascript,
+        };
+        if weight.value() <= 0.0 {
+            return Err(Exit::usage(anyhow!(
+                "--kind {kind}: profile {} gives `{kind}` no weight in traffic.mix",
+                loaded.source
+            )));
+        }
+    }
     let run_id = match &args.run_id {
         Some(id) => RunId::parse(id)
             .ok_or_else(|| Exit::usage(anyhow!("--run-id `{id}` is not a valid run id")))?,
