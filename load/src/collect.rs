@@ -64,24 +64,8 @@ fn collect_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sentry_load_common::RunId;
     use sentry_load_common::journal::{JournalHeader, JournalReader};
-    use sentry_load_common::{EventKind, RunId};
-
-    fn record(seq: u64, outcome: SendOutcome) -> JournalRecord {
-        JournalRecord {
-            seq,
-            event_id: uuid::Uuid::from_u128(u128::from(seq) + 1),
-            kind: EventKind::Error,
-            outcome,
-            status: 200,
-            target: 0,
-            project_id: 1,
-            intended_micros: seq,
-            sent_micros: seq,
-            done_micros: seq,
-            bytes: 1,
-        }
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn every_record_is_journaled_and_accepted_ones_forwarded() {
@@ -106,7 +90,11 @@ mod tests {
             } else {
                 SendOutcome::Accepted
             };
-            tx.send(record(seq, outcome)).await.unwrap();
+            let record = JournalRecord {
+                outcome,
+                ..JournalRecord::fixture(seq)
+            };
+            tx.send(record).await.unwrap();
             if seq == 500 {
                 // A quiet stretch: the timer-driven flush path runs.
                 tokio::time::sleep(Duration::from_millis(30)).await;

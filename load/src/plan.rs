@@ -150,18 +150,6 @@ impl Plan {
         self
     }
 
-    /// The shard this plan sends.
-    pub fn shard(&self) -> Shard {
-        self.shard
-    }
-
-    /// The arrival process and seed to draw it from.
-    pub fn with_process(mut self, process: ArrivalProcess, seed: u64) -> Plan {
-        self.process = process;
-        self.seed = seed;
-        self
-    }
-
     /// Compiles a profile's `[traffic]` with command-line overrides. Errors name the override
     /// that does not fit.
     pub fn from_traffic(t: &TrafficConfig, seed: u64, o: Overrides) -> Result<Plan, String> {
@@ -203,11 +191,6 @@ impl Plan {
             seed,
             shard: Shard::WHOLE,
         })
-    }
-
-    /// The phases.
-    pub fn phases(&self) -> &[Phase] {
-        &self.phases
     }
 
     /// How long the schedule runs (nominally, for the `count` form with Poisson arrivals).

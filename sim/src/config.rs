@@ -51,12 +51,4 @@ impl SimConfig {
             drop: DropRule::None,
         }
     }
-
-    /// The key registered for a project, if any.
-    pub fn key_for(&self, project_id: u64) -> Option<&str> {
-        self.projects
-            .iter()
-            .find(|p| p.project_id == project_id)
-            .map(|p| p.public_key.as_str())
-    }
 }

@@ -21,7 +21,6 @@ use tokio::task::JoinHandle;
 pub struct SimHandle {
     addr: SocketAddr,
     truth: Arc<Truth>,
-    memory: Option<Arc<MemoryStore>>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -35,11 +34,6 @@ impl SimHandle {
     /// Ground truth of its decisions.
     pub fn truth(&self) -> &Arc<Truth> {
         &self.truth
-    }
-
-    /// The in-memory store, when it stores in memory.
-    pub fn memory(&self) -> Option<&Arc<MemoryStore>> {
-        self.memory.as_ref()
     }
 
     /// Stops taking requests, drains the queue, flushes the last batch, and returns.
@@ -62,7 +56,7 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
         listener,
         config,
         store,
-        memory.clone(),
+        memory,
         truth.clone(),
         async {
             let _ = stopped.await;
@@ -71,7 +65,6 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
     Ok(SimHandle {
         addr,
         truth,
-        memory,
         stop: Some(stop),
         task,
     })

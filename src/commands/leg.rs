@@ -11,7 +11,7 @@ use sentry_load_common::{RunId, SendOutcome};
 use sentry_load_config::{LoadedProfile, VerifyConfig};
 use sentry_load_engine::{
     Generator, HttpTransport, LiveStats, PlainHttpTransport, Plan, Progress, Router, RunClock,
-    SendOptions, collect, drive,
+    SendOptions, Transport, collect, drive,
 };
 use sentry_load_verify::{Source, Verifier, VerifyOptions, VerifyOutcome};
 use std::path::PathBuf;
@@ -161,36 +161,34 @@ async fn send(
     let plain = (!s.http2)
         .then(|| PlainHttpTransport::new(router.targets(), s.opts.timeout).ok())
         .flatten();
-    let (plan, generator, opts, clock) = (s.plan, s.generator, s.opts, s.clock);
     match plain {
-        Some(t) => {
-            drive(
-                plan,
-                generator,
-                router,
-                opts,
-                clock,
-                results,
-                stats,
-                Arc::new(t),
-            )
-            .await
-        }
+        Some(t) => drive_with(router, s, results, stats, t).await,
         None => {
-            let t = HttpTransport::new(opts.max_in_flight, s.http2, opts.timeout)
+            let t = HttpTransport::new(s.opts.max_in_flight, s.http2, s.opts.timeout)
                 .map_err(|e| Exit::internal(anyhow!(e).context("building the HTTP client")))?;
-            drive(
-                plan,
-                generator,
-                router,
-                opts,
-                clock,
-                results,
-                stats,
-                Arc::new(t),
-            )
-            .await;
+            drive_with(router, s, results, stats, t).await;
         }
     }
     Ok(())
+}
+
+async fn drive_with<T: Transport>(
+    router: &Router,
+    s: &Shared<'_>,
+    results: mpsc::Sender<sentry_load_common::journal::JournalRecord>,
+    stats: Arc<LiveStats>,
+    transport: T,
+) {
+    let (plan, generator, opts, clock) = (s.plan, s.generator, s.opts, s.clock);
+    drive(
+        plan,
+        generator,
+        router,
+        opts,
+        clock,
+        results,
+        stats,
+        Arc::new(transport),
+    )
+    .await;
 }

@@ -159,21 +159,13 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentry_load_common::{EventKind, SendOutcome};
 
+    /// An accepted send of `project_id`, meant for `secs` (Unix seconds).
     fn rec(seq: u64, project_id: u64, secs: u64) -> JournalRecord {
         JournalRecord {
-            seq,
-            event_id: Uuid::from_u128(u128::from(seq) + 1),
-            kind: EventKind::Error,
-            outcome: SendOutcome::Accepted,
-            status: 200,
-            target: 0,
             project_id,
             intended_micros: secs * 1_000_000,
-            sent_micros: 0,
-            done_micros: 0,
-            bytes: 0,
+            ..JournalRecord::fixture(seq)
         }
     }
 

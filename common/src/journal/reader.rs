@@ -124,11 +124,10 @@ impl JournalReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RunId;
     use crate::journal::JournalWriter;
-    use crate::{EventKind, RunId, SendOutcome};
     use std::io::Write;
     use std::time::Duration;
-    use uuid::Uuid;
 
     fn header() -> JournalHeader {
         JournalHeader {
@@ -139,22 +138,6 @@ mod tests {
             tool_version: "0".into(),
             started_at_micros: 1,
             targets: vec![],
-        }
-    }
-
-    fn record(seq: u64) -> JournalRecord {
-        JournalRecord {
-            seq,
-            event_id: Uuid::from_u128(u128::from(seq) + 1),
-            kind: EventKind::Error,
-            outcome: SendOutcome::Accepted,
-            status: 200,
-            target: 0,
-            project_id: 1,
-            intended_micros: seq,
-            sent_micros: seq,
-            done_micros: seq,
-            bytes: 10,
         }
     }
 
@@ -173,7 +156,7 @@ mod tests {
         let path = dir.path().join("j.bin");
         let mut w = JournalWriter::create(&path, &header(), Duration::ZERO).unwrap();
         for seq in 0..100 {
-            w.append(&record(seq)).unwrap();
+            w.append(&JournalRecord::fixture(seq)).unwrap();
         }
         w.finish().unwrap();
         // A crash in the middle of the 101st record.
@@ -181,12 +164,13 @@ mod tests {
             .append(true)
             .open(&path)
             .unwrap();
-        f.write_all(&record(100).encode()[..33]).unwrap();
+        f.write_all(&JournalRecord::fixture(100).encode()[..33])
+            .unwrap();
         drop(f);
 
         let (records, tail) = read_all(&path);
         assert_eq!(records.len(), 100);
-        assert_eq!(records[99], record(99));
+        assert_eq!(records[99], JournalRecord::fixture(99));
         assert_eq!(tail, 33);
     }
 
@@ -195,7 +179,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.bin");
         let mut w = JournalWriter::create(&path, &header(), Duration::ZERO).unwrap();
-        w.append(&record(0)).unwrap();
+        w.append(&JournalRecord::fixture(0)).unwrap();
         w.finish().unwrap();
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -204,7 +188,7 @@ mod tests {
         f.write_all(&[0u8; RECORD_LEN * 2]).unwrap();
         drop(f);
         let (records, tail) = read_all(&path);
-        assert_eq!(records, vec![record(0)]);
+        assert_eq!(records, vec![JournalRecord::fixture(0)]);
         assert_eq!(tail, (RECORD_LEN * 2) as u64);
     }
 

@@ -116,6 +116,27 @@ impl JournalRecord {
     }
 }
 
+#[cfg(any(test, feature = "fixtures"))]
+impl JournalRecord {
+    /// For tests: an accepted error send with sequence number `seq` — event id `seq + 1`,
+    /// project 1, status 200, every time `seq` µs. Change fields with `..fixture(seq)`.
+    pub fn fixture(seq: u64) -> JournalRecord {
+        JournalRecord {
+            seq,
+            event_id: Uuid::from_u128(u128::from(seq) + 1),
+            kind: EventKind::Error,
+            outcome: SendOutcome::Accepted,
+            status: 200,
+            target: 0,
+            project_id: 1,
+            intended_micros: seq,
+            sent_micros: seq,
+            done_micros: seq,
+            bytes: 10,
+        }
+    }
+}
+
 /// Copies a slice of known length into an array (the lengths are fixed by the format above).
 fn le<const N: usize>(s: &[u8]) -> [u8; N] {
     let mut a = [0u8; N];

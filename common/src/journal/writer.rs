@@ -80,11 +80,6 @@ impl JournalWriter {
         Ok(())
     }
 
-    /// How many records were appended.
-    pub fn records(&self) -> u64 {
-        self.records
-    }
-
     /// Flushes everything and syncs the file to disk.
     pub fn finish(mut self) -> Result<u64, WriteError> {
         self.out.flush().map_err(|e| self.err(e))?;

@@ -10,11 +10,10 @@
 //!
 //! [`HttpTransport`]: super::HttpTransport
 
-use super::rate_limits::{self, RateLimit};
 use super::transport::{Answer, Transport};
 use crate::target::Target;
 use bytes::Bytes;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HOST, RETRY_AFTER};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -189,12 +188,7 @@ impl Transport for PlainHttpTransport {
             Some(c) => c,
             None => match self.connect(&head.addr).await {
                 Ok(c) => c,
-                Err(_) => {
-                    return Answer {
-                        status: None,
-                        rate_limits: vec![],
-                    };
-                }
+                Err(_) => return Answer::none(),
             },
         };
         // +1: 0 means idle.
@@ -214,37 +208,17 @@ impl Transport for PlainHttpTransport {
             h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
         if conn.sender.ready().await.is_err() {
-            return Answer {
-                status: None,
-                rate_limits: vec![],
-            };
+            return Answer::none();
         }
         let Ok(resp) = conn.sender.send_request(request).await else {
-            return Answer {
-                status: None,
-                rate_limits: vec![],
-            };
+            return Answer::none();
         };
-        let status = resp.status().as_u16();
-        let header = |name| {
-            resp.headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let mut limits: Vec<RateLimit> = header("x-sentry-rate-limits")
-            .map(rate_limits::parse_header)
-            .unwrap_or_default();
-        if status == 429 && limits.is_empty() {
-            limits.push(rate_limits::from_retry_after(header(RETRY_AFTER.as_str())));
-        }
+        let answer = Answer::http(resp.status().as_u16(), resp.headers());
         // Read the body to the end so the connection can carry the next request.
         if resp.into_body().collect().await.is_ok() {
             self.checkin(i, conn);
         }
-        Answer {
-            status: Some(status),
-            rate_limits: limits,
-        }
+        answer
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::rate_limits::{self, RateLimit};
 use crate::target::Target;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use std::future::Future;
 use std::time::Duration;
 
@@ -14,6 +14,24 @@ pub struct Answer {
     pub status: Option<u16>,
     /// Rate limits the answer announced (on a 429, or on any answer via the header).
     pub rate_limits: Vec<RateLimit>,
+}
+
+impl Answer {
+    /// No HTTP answer came.
+    pub fn none() -> Answer {
+        Answer {
+            status: None,
+            rate_limits: vec![],
+        }
+    }
+
+    /// An HTTP answer with its status and headers.
+    pub fn http(status: u16, headers: &http::HeaderMap) -> Answer {
+        Answer {
+            status: Some(status),
+            rate_limits: rate_limits::from_answer(status, headers),
+        }
+    }
 }
 
 /// Sends one envelope body to a target.
@@ -73,25 +91,12 @@ impl Transport for HttpTransport {
         }
         match request.body(body).send().await {
             Ok(resp) => {
-                let status = resp.status().as_u16();
-                let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
-                let mut rate_limits = header("x-sentry-rate-limits")
-                    .map(rate_limits::parse_header)
-                    .unwrap_or_default();
-                if status == 429 && rate_limits.is_empty() {
-                    rate_limits.push(rate_limits::from_retry_after(header(RETRY_AFTER.as_str())));
-                }
+                let answer = Answer::http(resp.status().as_u16(), resp.headers());
                 // Read the body so the connection goes back to the pool.
                 let _ = resp.bytes().await;
-                Answer {
-                    status: Some(status),
-                    rate_limits,
-                }
+                answer
             }
-            Err(_) => Answer {
-                status: None,
-                rate_limits: vec![],
-            },
+            Err(_) => Answer::none(),
         }
     }
 }

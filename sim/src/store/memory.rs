@@ -79,18 +79,4 @@ impl MemoryStore {
             None => inner.rows.iter().filter(keep).cloned().collect(),
         }
     }
-
-    /// Rows stored so far.
-    pub fn len(&self) -> usize {
-        self.inner
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .rows
-            .len()
-    }
-
-    /// Whether nothing is stored.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
