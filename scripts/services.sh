@@ -14,6 +14,10 @@ print_env() {
 }
 if [[ "${1:-}" == "--env" ]]; then print_env; exit 0; fi
 
+# Only the exports go to stdout; whatever the tools print (apt, pg_ctlcluster's
+# "Removed stale pid file", the daemons) goes to stderr, so `eval "$(scripts/services.sh)"` is safe.
+exec 3>&1 1>&2
+
 log() { echo "services: $*" >&2; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
@@ -68,4 +72,4 @@ start_postgres() {
 
 start_clickhouse
 start_postgres
-print_env
+print_env >&3

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-eval "$(scripts/services.sh)"   # exports SENTRY_LOAD_TEST_CLICKHOUSE_URL / _POSTGRES_URL
+scripts/services.sh >/dev/null            # installs and starts ClickHouse and Postgres
+eval "$(scripts/services.sh --env)"   # exports SENTRY_LOAD_TEST_CLICKHOUSE_URL / _POSTGRES_URL
 
 # Relay's own normalizer (PyPI sentry-relay), which generated events must pass.
 if ! .venv/bin/python -c 'import sentry_relay' 2>/dev/null; then
