@@ -24,6 +24,7 @@
 mod error;
 mod interpolate;
 mod load;
+mod realism;
 mod schema;
 mod shipped;
 mod values;
@@ -35,6 +36,9 @@ pub use schema::{
     ArrivalProcess, ClickHouseConfig, GatesConfig, KindMix, MIN_POLL_INTERVAL, MirrorConfig,
     PostgresConfig, Profile, ProjectTarget, RateLimitPolicy, SendConfig, SentryApiConfig,
     SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
+};
+pub use realism::{
+    CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

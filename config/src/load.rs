@@ -336,28 +336,16 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     check_traffic(&p.traffic, &err)?;
     let traffic = p.traffic.get_ref();
     let mix = traffic.mix.get_ref();
-    let others = [
-        ("transaction", mix.transaction),
-        ("native", mix.native),
-        ("javascript", mix.javascript),
-    ];
-    if let Some((name, w)) = others.iter().find(|(_, w)| w.value() > 0.0) {
-        return err(
-            traffic.mix.span(),
-            &format!("traffic.mix.{name}"),
-            format!(
-                "weight {} for `{name}`, but this build generates `error` events only; \
-                 allowed: error > 0, the other kinds 0",
-                w.value()
-            ),
-        );
-    }
-    if mix.error.value() <= 0.0 {
+    let weights = [mix.error, mix.transaction, mix.native, mix.javascript];
+    if weights.iter().all(|w| w.value() <= 0.0) {
         return err(
             traffic.mix.span(),
             "traffic.mix",
             "every weight is 0: give at least one kind a weight above 0".into(),
         );
+    }
+    if let Err((span, key, message)) = crate::realism::check(traffic) {
+        return err(span, &key, message);
     }
     Ok(())
 }

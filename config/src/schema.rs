@@ -1,5 +1,6 @@
 //! The profile's shape: one struct per TOML table, all with `deny_unknown_fields`.
 
+use crate::realism::{EventKnobs, NativeKnobs, RealismKnobs, TransactionKnobs};
 use crate::values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};
 use serde::Deserialize;
 use std::num::{NonZeroU32, NonZeroU64};
@@ -137,9 +138,35 @@ pub struct TrafficConfig {
     /// Relative weights of the event kinds.
     #[serde(default = "default_mix")]
     pub mix: Spanned<KindMix>,
-    /// Distinct issues (fingerprints) the error traffic spreads over.
+    /// Distinct issues (fingerprints) each error kind spreads over, unless its own table
+    /// says otherwise.
     #[serde(default = "default_issues")]
     pub issues: NonZeroU32,
+    /// `[traffic.error]`: knobs for server-side errors.
+    #[serde(default)]
+    pub error: EventKnobs,
+    /// `[traffic.transaction]`: knobs for transactions.
+    #[serde(default)]
+    pub transaction: TransactionKnobs,
+    /// `[traffic.native]`: knobs for native crashes.
+    #[serde(default)]
+    pub native: NativeKnobs,
+    /// `[traffic.javascript]`: knobs for minified JavaScript errors.
+    #[serde(default)]
+    pub javascript: EventKnobs,
+}
+
+impl TrafficConfig {
+    /// The realism knobs of every kind.
+    pub fn realism(&self) -> RealismKnobs<'_> {
+        RealismKnobs {
+            issues: self.issues.get(),
+            error: Some(&self.error),
+            javascript: Some(&self.javascript),
+            native: Some(&self.native),
+            transaction: Some(&self.transaction),
+        }
+    }
 }
 
 /// How arrivals are spaced in time.

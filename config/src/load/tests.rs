@@ -100,8 +100,8 @@ fn cross_key_rules_point_at_the_right_place() {
     let e = invalid(&RELAY.replace("dsn = \"http://abc@127.0.0.1:9/1\"\n", ""));
     assert_eq!((e.key.as_str(), e.line), ("target.dsn", 4));
 
-    let e = invalid(&RELAY.replace("[traffic]", "[traffic]\nmix = { error = 1, native = 2 }"));
-    assert_eq!(e.key, "traffic.mix.native");
+    let e = invalid(&RELAY.replace("[traffic]", "[traffic]\nmix = { error = 0, native = 0 }"));
+    assert_eq!(e.key, "traffic.mix");
 
     // A relay profile may leave out read-back sources (runs then need --no-verify).
     let text = RELAY.replace("[verify.clickhouse]\nurl = \"http://127.0.0.1:8123\"\n", "");
@@ -227,4 +227,50 @@ fn a_mirror_has_its_own_destination_and_read_back() {
     let embedded = "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 1\nduration = \"1s\"\n\
                     [mirror]\ndsn = \"http://def@127.0.0.1:19/4\"\n";
     assert_eq!(invalid(embedded).key, "mirror");
+}
+
+#[test]
+fn realism_knobs_resolve_with_defaults_per_kind() {
+    use sentry_load_common::EventKind;
+    let text = format!(
+        "{RELAY}[traffic.error]\nissues = 7\nenvironments = [\"production\", \"staging\"]\n\
+         breadcrumbs = {{ min = 0, max = 40 }}\nsize = {{ p50 = \"6 KiB\", p99 = \"60 KiB\" }}\n\
+         [traffic.transaction]\nnames = 300\nspans = {{ min = 10, max = 200 }}\n\
+         [traffic.native]\nattachment_size = {{ p50 = \"100 KiB\", p99 = \"2 MiB\" }}\n"
+    );
+    let p = parse(&text).unwrap();
+    let r = p.traffic.get_ref().realism();
+    let error = r.of(EventKind::Error);
+    assert_eq!(error.groups, 7);
+    assert_eq!(error.environments, ["production", "staging"]);
+    assert_eq!((error.breadcrumbs.min, error.breadcrumbs.max), (0, 40));
+    assert_eq!(error.size.unwrap().p99.as_u64(), 60 * 1024);
+    let tx = r.of(EventKind::Transaction);
+    assert_eq!((tx.groups, tx.spans.min, tx.spans.max), (300, 10, 200));
+    assert_eq!(r.of(EventKind::Native).attachment_size.p99.as_u64(), 2 << 20);
+    // Unset tables take the defaults; issues come from `traffic.issues`.
+    let js = r.of(EventKind::Javascript);
+    assert_eq!(js.groups, 10);
+    assert_eq!(js.environments, ["production"]);
+    assert!(js.size.is_none());
+}
+
+#[test]
+fn realism_knobs_are_checked_against_relays_limits() {
+    let bad = |table: &str| invalid(&format!("{RELAY}{table}"));
+    let e = bad("[traffic.error]\nbreadcrumbs = { min = 10, max = 5 }\n");
+    assert_eq!((e.key.as_str(), e.line), ("traffic.error.breadcrumbs", 12));
+    assert!(e.message.contains("min = 10, max = 5"), "{}", e.message);
+    let e = bad("[traffic.javascript]\nsize = { p50 = \"10 KiB\", p99 = \"2 MiB\" }\n");
+    assert_eq!(e.key, "traffic.javascript.size");
+    let e = bad("[traffic.native]\nenvironments = [\"prod/eu\"]\n");
+    assert_eq!(e.key, "traffic.native.environments");
+    assert!(e.message.contains("prod/eu"), "{}", e.message);
+    let e = bad("[traffic.transaction]\nspans = { min = 1, max = 5000 }\n");
+    assert_eq!(e.key, "traffic.transaction.spans");
+    // Knobs that do not apply to a kind are unknown keys there.
+    let e = bad("[traffic.transaction]\nbreadcrumbs = { min = 1, max = 5 }\n");
+    assert_eq!(e.key, "traffic.transaction.breadcrumbs");
+    let e = bad("[traffic.error]\nattachment_size = { p50 = 1, p99 = 2 }\n");
+    assert_eq!(e.key, "traffic.error.attachment_size");
 }
