@@ -3,8 +3,15 @@
 //! A variant's envelope is serialized once by the Sentry SDK, with marker values in the fields
 //! that differ per event. The markers are then found in the bytes and the envelope is split
 //! into literal pieces and holes. Rendering an event writes the pieces and fills the holes —
-//! no serde on the send path — and recomputes the item's `length`. A test proves that a
-//! rendered envelope equals the SDK's own serialization of the same event, byte for byte.
+//! no serde on the send path — and recomputes the first item's `length`; later items (a
+//! minidump attachment) are copied as they are. A test proves that a rendered envelope equals
+//! the SDK's own serialization of the same event, byte for byte.
+//!
+//! Times are holes relative to the event time: a builder given the marker time
+//! [`TIMESTAMP_MARKER_SECS`] writes every other time (a span's start, a breadcrumb) as an
+//! offset from it, and the split finds each `"timestamp"` / `"start_timestamp"` value near the
+//! marker — as a float or as an RFC 3339 string, the two forms the SDK writes — and keeps its
+//! offset.
 
 use std::io::Write;
 use std::ops::Range;
@@ -20,12 +27,15 @@ pub const SEQ_MARKER: &str = "SLMARKSEQ";
 pub const ISSUE_MARKER: &str = "SLMARKISSUE";
 
 /// What fills a hole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Hole {
     IdHyphenated,
     IdSimple,
     SentAt,
-    Timestamp,
+    /// The event time plus an offset in microseconds, as seconds (a JSON number).
+    TsFloat(i64),
+    /// The event time plus an offset in microseconds, as an RFC 3339 string's contents.
+    TsRfc3339(i64),
     Seq,
     Issue,
 }
@@ -58,6 +68,7 @@ pub struct Template {
     header: Vec<Piece>,
     item_type: String,
     payload: Vec<Piece>,
+    tail: std::ops::Range<usize>,
     approx_len: usize,
 }
 
@@ -93,9 +104,10 @@ impl Template {
             return Err(err("item shorter than its length"));
         }
         let header = split(&serialized, 0..header_end, true);
-        let payload_pieces = split(&serialized, payload, false);
+        let payload_pieces = split(&serialized, payload.clone(), false);
         let approx_len = serialized.len();
         Ok(Template {
+            tail: payload.end..serialized.len(),
             bytes: serialized,
             header,
             item_type,
@@ -106,7 +118,7 @@ impl Template {
 
     /// Renders one envelope.
     pub fn render(&self, fill: &Fill) -> Vec<u8> {
-        // The timestamp fills one hole per breadcrumb too: format it once.
+        // The event time itself can fill many holes: format it once.
         let mut ts_buf = [0u8; 40];
         let ts_len = {
             let mut cursor = std::io::Cursor::new(&mut ts_buf[..]);
@@ -127,7 +139,7 @@ impl Template {
             payload.len()
         );
         out.extend_from_slice(&payload);
-        out.push(b'\n');
+        out.extend_from_slice(&self.bytes[self.tail.clone()]);
         out
     }
 
@@ -135,8 +147,8 @@ impl Template {
         for p in pieces {
             match p {
                 Piece::Literal(r) => out.extend_from_slice(&self.bytes[r.clone()]),
-                Piece::Hole(Hole::Timestamp) => out.extend_from_slice(timestamp),
-                Piece::Hole(h) => fill_hole(*h, fill, out),
+                Piece::Hole(Hole::TsFloat(0)) => out.extend_from_slice(timestamp),
+                Piece::Hole(h) => fill_hole(h, fill, out),
             }
         }
     }
@@ -152,7 +164,11 @@ impl Template {
     }
 }
 
-fn fill_hole(h: Hole, f: &Fill, out: &mut Vec<u8>) {
+fn shifted(micros: u64, offset: i64) -> u64 {
+    micros.saturating_add_signed(offset)
+}
+
+fn fill_hole(h: &Hole, f: &Fill, out: &mut Vec<u8>) {
     let mut buf = [0u8; 40];
     match h {
         Hole::IdHyphenated => {
@@ -165,7 +181,8 @@ fn fill_hole(h: Hole, f: &Fill, out: &mut Vec<u8>) {
             let t = sentry_load_common::clock::from_unix_micros(f.sent_at_micros);
             let _ = write!(out, "{}", humantime::format_rfc3339_micros(t));
         }
-        Hole::Timestamp => write_timestamp(f.timestamp_micros, out),
+        Hole::TsFloat(offset) => write_timestamp(shifted(f.timestamp_micros, *offset), out),
+        Hole::TsRfc3339(offset) => write_rfc3339(shifted(f.timestamp_micros, *offset), out),
         Hole::Seq => {
             let _ = write!(out, "{}", f.seq);
         }
@@ -186,15 +203,72 @@ fn write_timestamp(micros: u64, out: &mut impl Write) {
     }
 }
 
+/// An RFC 3339 time as the SDK writes it (the `time` crate's format): UTC, `Z`, and the
+/// fraction of a second with its trailing zeros left off (none when whole).
+fn write_rfc3339(micros: u64, out: &mut Vec<u8>) {
+    let t = sentry_load_common::clock::from_unix_micros(micros);
+    let start = out.len();
+    // "YYYY-MM-DDTHH:MM:SS.ffffffZ"; writing into a Vec cannot fail.
+    let _ = write!(out, "{}", humantime::format_rfc3339_micros(t));
+    out.pop(); // the `Z`
+    while out.len() > start && out[out.len() - 1] == b'0' {
+        out.pop();
+    }
+    if out[out.len() - 1] == b'.' {
+        out.pop();
+    }
+    out.push(b'Z');
+}
+
+/// Times within this distance of the marker are holes.
+const TIME_WINDOW_MICROS: i64 = 100_000 * 1_000_000;
+
+/// The holes for the times written near the marker: every value of a `"timestamp"` or
+/// `"start_timestamp"` key, as a number or an RFC 3339 string.
+fn time_holes(bytes: &[u8], range: &Range<usize>, found: &mut Vec<(usize, usize, Hole)>) {
+    let marker_micros = (TIMESTAMP_MARKER_SECS * 1e6).round() as i64;
+    for key in [&b"\"timestamp\":"[..], &b"\"start_timestamp\":"[..]] {
+        let mut at = range.start;
+        while let Some(i) = find(&bytes[at..range.end], key) {
+            let start = at + i + key.len();
+            at = start;
+            if bytes.get(start) == Some(&b'"') {
+                let Some(len) = bytes[start + 1..range.end].iter().position(|b| *b == b'"') else {
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&bytes[start + 1..start + 1 + len]);
+                let Ok(t) = humantime::parse_rfc3339(&text) else {
+                    continue;
+                };
+                let offset = sentry_load_common::clock::to_unix_micros(t) as i64 - marker_micros;
+                if offset.abs() <= TIME_WINDOW_MICROS {
+                    found.push((start + 1, len, Hole::TsRfc3339(offset)));
+                }
+            } else {
+                let len = bytes[start..range.end]
+                    .iter()
+                    .position(|b| !(b.is_ascii_digit() || *b == b'.' || *b == b'e' || *b == b'-'))
+                    .unwrap_or(range.end - start);
+                let text = String::from_utf8_lossy(&bytes[start..start + len]);
+                let Ok(secs) = text.parse::<f64>() else {
+                    continue;
+                };
+                let offset = (secs * 1e6).round() as i64 - marker_micros;
+                if offset.abs() <= TIME_WINDOW_MICROS {
+                    found.push((start, len, Hole::TsFloat(offset)));
+                }
+            }
+        }
+    }
+}
+
 /// Splits `bytes[range]` at every marker; in the envelope header, `sent_at`'s value is a hole.
 fn split(bytes: &[u8], range: Range<usize>, header: bool) -> Vec<Piece> {
     let hyphen = ID_MARKER.hyphenated().to_string();
     let simple = ID_MARKER.simple().to_string();
-    let ts = format!("{TIMESTAMP_MARKER_SECS}");
-    let markers: [(&[u8], Hole); 5] = [
+    let markers: [(&[u8], Hole); 4] = [
         (hyphen.as_bytes(), Hole::IdHyphenated),
         (simple.as_bytes(), Hole::IdSimple),
-        (ts.as_bytes(), Hole::Timestamp),
         (SEQ_MARKER.as_bytes(), Hole::Seq),
         (ISSUE_MARKER.as_bytes(), Hole::Issue),
     ];
@@ -202,9 +276,12 @@ fn split(bytes: &[u8], range: Range<usize>, header: bool) -> Vec<Piece> {
     for (m, hole) in markers {
         let mut at = range.start;
         while let Some(i) = find(&bytes[at..range.end], m) {
-            found.push((at + i, m.len(), hole));
+            found.push((at + i, m.len(), hole.clone()));
             at += i + m.len();
         }
+    }
+    if !header {
+        time_holes(bytes, &range, &mut found);
     }
     if header {
         let key = b"\"sent_at\":\"";
