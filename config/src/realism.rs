@@ -145,6 +145,16 @@ pub struct RealismKnobs<'a> {
     pub(crate) transaction: Option<&'a TransactionKnobs>,
 }
 
+impl RealismKnobs<'static> {
+    /// Every kind at its defaults, spread over `issues` issues.
+    pub fn defaults(issues: u32) -> Self {
+        RealismKnobs {
+            issues,
+            ..Default::default()
+        }
+    }
+}
+
 impl RealismKnobs<'_> {
     /// The resolved knobs of `kind`.
     pub fn of(&self, kind: EventKind) -> KindRealism {

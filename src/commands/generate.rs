@@ -48,7 +48,7 @@ pub fn generate(args: GenerateArgs) -> Result<u8, Exit> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))
         .map_err(Exit::internal)?;
-    let generator = Generator::new(run_id, profile.seed, profile.traffic.get_ref().issues.get());
+    let generator = Generator::for_traffic(run_id, profile.seed, profile.traffic.get_ref());
     let mut written = 0u64;
     for arrival in plan.arrivals() {
         if written == args.count {

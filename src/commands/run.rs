@@ -82,11 +82,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     };
     let stats = Arc::new(LiveStats::default());
     let progress = Progress::start(stats.clone(), &plan, mode);
-    let generator = Generator::new(
-        run_id.clone(),
-        profile.seed,
-        profile.traffic.get_ref().issues.get(),
-    );
+    let generator = Generator::for_traffic(run_id.clone(), profile.seed, profile.traffic.get_ref());
     let opts = SendOptions {
         max_in_flight: profile.send.max_in_flight.get() as usize,
         timeout: profile.send.timeout,

@@ -1,8 +1,10 @@
 //! Server-side error events: an exception with its stack trace from one of the
 //! [`PLATFORMS`](super::platforms::PLATFORMS), with breadcrumbs, os and runtime contexts, the
 //! request, the user, and the fingerprint (and so the issue) from the per-event values.
+//! Breadcrumb count and stack depth follow the profile's `[traffic.error]` knobs.
 
 use super::PerEvent;
+use sentry_load_config::{CountRange, KindRealism};
 use super::platforms::{PLATFORMS, Platform};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +16,7 @@ use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use serde_json::json;
 use std::borrow::Cow;
 
-pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> Event<'static> {
+pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism) -> Event<'static> {
     let p = &PLATFORMS[rng.random_range(0..PLATFORMS.len())];
     let (ty, module, template) = p.exceptions[rng.random_range(0..p.exceptions.len())];
     let n: u32 = rng.random_range(1..100_000);
@@ -37,20 +39,20 @@ pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> Event<'static> {
         platform: p.name.into(),
         timestamp: ev.timestamp,
         server_name: Some(format!("{}-web-{}", p.name, rng.random_range(1..=12)).into()),
-        release: Some(p.release.into()),
-        environment: Some("production".into()),
+        release: Some(format!("{}{}", p.release, ev.release).into()),
+        environment: Some(ev.environment.to_owned().into()),
         transaction: Some(route.into()),
-        user: Some(user(rng)),
+        user: Some(user(rng, ev)),
         request: Some(request(rng, route)),
         contexts: contexts(p),
-        breadcrumbs: breadcrumbs(rng, p, ev),
+        breadcrumbs: breadcrumbs(rng, p, ev, r.breadcrumbs),
         exception: Values {
             values: vec![Exception {
                 ty: ty.into(),
                 value: Some(template.replace("{n}", &n.to_string())),
                 module: (!module.is_empty()).then(|| module.into()),
                 stacktrace: Some(Stacktrace {
-                    frames: frames(rng, p),
+                    frames: frames(rng, p, r.stack_depth),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -67,10 +69,15 @@ pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> Event<'static> {
     }
 }
 
-fn frames(rng: &mut ChaCha8Rng, p: &Platform) -> Vec<Frame> {
-    let depth = rng.random_range(p.frames.len().min(3)..=p.frames.len());
-    p.frames[..depth]
-        .iter()
+/// `depth` frames: the platform's own, outermost first; deeper stacks repeat its framework
+/// (not in-app) frames above them, as middleware chains do.
+fn frames(rng: &mut ChaCha8Rng, p: &Platform, depth: CountRange) -> Vec<Frame> {
+    let depth = rng.random_range(depth.min..=depth.max).max(1) as usize;
+    let own = depth.min(p.frames.len());
+    let framework: Vec<_> = p.frames.iter().filter(|f| !f.3).collect();
+    let outer = (0..depth - own).map(|i| framework[i % framework.len().max(1)]);
+    outer
+        .chain(&p.frames[p.frames.len() - own..])
         .map(|(file, module, function, in_app)| Frame {
             filename: Some((*file).into()),
             abs_path: Some(if file.starts_with('/') {
@@ -88,8 +95,9 @@ fn frames(rng: &mut ChaCha8Rng, p: &Platform) -> Vec<Frame> {
         .collect()
 }
 
-fn user(rng: &mut ChaCha8Rng) -> User {
-    let id: u32 = rng.random_range(1..50_000);
+/// The user is the event's user number; the IP address is the variant's.
+pub(super) fn user(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>) -> User {
+    let id = ev.user;
     User {
         id: Some(format!("user-{id}")),
         email: Some(format!("user{id}@example.com")),
@@ -150,14 +158,28 @@ fn contexts(p: &Platform) -> Map<String, Context> {
     c
 }
 
-/// Breadcrumbs carry the event's own time (the same hole as the event timestamp), so a
-/// template stays reproducible and breadcrumbs never postdate their event.
-fn breadcrumbs(rng: &mut ChaCha8Rng, p: &Platform, ev: &PerEvent<'_>) -> Values<Breadcrumb> {
-    let count = rng.random_range(3..=15);
+/// Breadcrumbs lead up to the event: each is a few hundred milliseconds before the next, the
+/// last one at most a second before the event.
+fn breadcrumbs(
+    rng: &mut ChaCha8Rng,
+    p: &Platform,
+    ev: &PerEvent<'_>,
+    count: CountRange,
+) -> Values<Breadcrumb> {
+    let count = rng.random_range(count.min..=count.max);
+    let mut before = 0u64;
+    let mut gaps: Vec<u64> = (0..count)
+        .map(|_| {
+            before += rng.random_range(1_000..900_000);
+            before
+        })
+        .collect();
+    gaps.reverse();
     let values = (0..count)
         .map(|i| {
+            let at = ev.before(gaps[i as usize]);
             let crumb = |ty: &str, category: &str| Breadcrumb {
-                timestamp: ev.timestamp,
+                timestamp: at,
                 ty: ty.into(),
                 category: Some(category.into()),
                 level: Level::Info,

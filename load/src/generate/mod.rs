@@ -1,11 +1,15 @@
 //! Envelope generators: one per event kind, built with the Sentry SDK's protocol types and
-//! serialized exactly as the SDK serializes envelopes.
+//! serialized exactly as the SDK serializes envelopes. This is the stage after the plan
+//! (`plan ─▶ generate ─▶ send`).
 //!
-//! Each kind has a set of variants (exception types, stack depths, users, …) drawn from the
-//! profile's seed. A variant is serialized once, with marker values where events differ, and
-//! becomes a [`template::Template`]; each send fills in the event id, timestamp, `sent_at`,
-//! sequence number and issue — so payloads stay unique per event while the send path does no
-//! serde work. Which variant and issue an event gets is a function of `(seed, seq)` alone.
+//! Each kind has a set of variants drawn from the profile's seed: a *shape* (platform,
+//! exception, stack, span tree, minidump) times a *size class* (a stratum of the profile's size
+//! distribution). A variant is serialized once, with marker values where events differ, and
+//! becomes a [`template::Template`]; each send fills in the event id, times, `sent_at`,
+//! sequence number, issue, user, release and environment — so payloads stay unique per event
+//! while the send path does no serde work. Every choice is a function of `(seed, seq)` alone:
+//! the issue picks the shape (an issue keeps one platform and stack), the size class is drawn
+//! per event.
 //!
 //! ```text
 //! {"event_id":"…","sent_at":"2026-11-22T14:55:39.123456Z"}
@@ -13,22 +17,27 @@
 //! {"event_id":"…","fingerprint":["sentry-load-issue-7"],…,"tags":{"sentry_load.run":"…","sentry_load.seq":"17",…},…}
 //! ```
 
+pub mod artifacts;
 mod error_event;
+pub mod js_bundle;
+mod javascript;
+pub mod minidump;
+mod native;
+mod padding;
 mod platforms;
 pub mod template;
+mod transaction;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sentry::Envelope;
-use sentry::protocol::{EnvelopeHeaders, Event};
+use sentry::protocol::{Attachment, EnvelopeHeaders, Event, Transaction};
 use sentry_load_common::{EventKind, RunId, clock, event_id_for};
+use sentry_load_config::{KindRealism, RealismKnobs, TrafficConfig};
 use std::io::Write;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use template::{Fill, Template};
 use uuid::Uuid;
-
-/// Variants per kind.
-const VARIANTS: u64 = 64;
 
 /// What differs per event: the values a builder puts in, or the markers of a template.
 #[derive(Debug, Clone, Copy)]
@@ -41,8 +50,49 @@ pub struct PerEvent<'a> {
     pub timestamp: SystemTime,
     /// The sequence number, as text.
     pub seq: &'a str,
-    /// The issue number, as text.
+    /// The issue number (a transaction's name index), as text.
     pub issue: &'a str,
+    /// The user number, as text.
+    pub user: &'a str,
+    /// The release number, as text.
+    pub release: &'a str,
+    /// The environment.
+    pub environment: &'a str,
+}
+
+impl PerEvent<'_> {
+    /// A time `micros` before the event time.
+    pub(crate) fn before(&self, micros: u64) -> SystemTime {
+        self.timestamp - Duration::from_micros(micros)
+    }
+}
+
+/// What one variant is asked to be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VariantSpec {
+    /// Which shape (platform, stack, span tree, crash) of the kind.
+    pub shape: u64,
+    /// The event payload's size to pad up to, if the profile gives a size distribution.
+    pub event_bytes: Option<usize>,
+    /// The attachment's size (native crashes).
+    pub attachment_bytes: usize,
+}
+
+/// What a builder returns.
+pub(crate) enum Payload {
+    /// An error event, with its attachments.
+    Event(Box<Event<'static>>, Vec<Attachment>),
+    /// A transaction.
+    Transaction(Box<Transaction<'static>>),
+}
+
+/// One kind's variants.
+#[derive(Debug, Clone)]
+struct KindTemplates {
+    realism: KindRealism,
+    shapes: u64,
+    classes: u64,
+    variants: Vec<Template>,
 }
 
 /// Builds the envelopes of one run.
@@ -51,8 +101,8 @@ pub struct Generator {
     run_id: RunId,
     run_digest: u64,
     seed: u64,
-    issues: u32,
-    errors: Vec<Template>,
+    kinds: [Option<KindTemplates>; 4],
+    bundle: js_bundle::Bundle,
 }
 
 /// One envelope, ready to send.
@@ -64,34 +114,76 @@ pub struct Built {
     pub body: Vec<u8>,
 }
 
+/// The per-event draws.
+struct Draws {
+    issue: u32,
+    shape: u64,
+    class: u64,
+    user: u32,
+    release: u32,
+    environment: usize,
+}
+
 impl Generator {
-    /// A generator for run `run_id`, drawing from `seed`, spreading errors over `issues`
-    /// fingerprints.
-    pub fn new(run_id: RunId, seed: u64, issues: u32) -> Generator {
+    /// A generator for run `run_id`, drawing from `seed`, for `kinds` shaped by `realism`.
+    pub fn new(run_id: RunId, seed: u64, realism: &RealismKnobs<'_>, kinds: &[EventKind]) -> Self {
+        let bundle = js_bundle::Bundle::generate(seed);
         let markers = PerEvent {
             run_id: run_id.as_str(),
             event_id: template::ID_MARKER,
             timestamp: SystemTime::UNIX_EPOCH
-                + std::time::Duration::from_secs_f64(template::TIMESTAMP_MARKER_SECS),
+                + Duration::from_secs_f64(template::TIMESTAMP_MARKER_SECS),
             seq: template::SEQ_MARKER,
             issue: template::ISSUE_MARKER,
+            user: template::USER_MARKER,
+            release: template::RELEASE_MARKER,
+            environment: template::ENVIRONMENT_MARKER,
         };
-        let errors = (0..VARIANTS)
-            .map(|v| {
-                let event =
-                    error_event::build(&mut variant_rng(seed, EventKind::Error, v), &markers);
-                // The builder's output always has the one-item shape a template needs.
-                Template::new(serialize(event, SystemTime::UNIX_EPOCH))
-                    .expect("an SDK-serialized event envelope is a valid template")
-            })
-            .collect();
+        let mut all: [Option<KindTemplates>; 4] = Default::default();
+        for &kind in kinds {
+            let r = realism.of(kind);
+            let (shapes, classes) = layout(kind, &r);
+            let variants = (0..shapes * classes)
+                .map(|v| {
+                    let spec = spec_of(kind, &r, v, classes);
+                    let payload = build(&bundle, seed, kind, &r, spec, &markers);
+                    // Every builder's output has the shape a template needs.
+                    Template::new(serialize(payload, SystemTime::UNIX_EPOCH))
+                        .expect("an SDK-serialized envelope is a valid template")
+                })
+                .collect();
+            all[slot(kind)] = Some(KindTemplates {
+                realism: r,
+                shapes,
+                classes,
+                variants,
+            });
+        }
         Generator {
             run_digest: run_id.digest(),
             run_id,
             seed,
-            issues: issues.max(1),
-            errors,
+            kinds: all,
+            bundle,
         }
+    }
+
+    /// A generator for the kinds `traffic`'s mix gives weight, shaped by its knobs.
+    pub fn for_traffic(run_id: RunId, seed: u64, traffic: &TrafficConfig) -> Self {
+        let mix = traffic.mix.get_ref();
+        let kinds: Vec<EventKind> = EventKind::ALL
+            .into_iter()
+            .filter(|k| {
+                let w = match k {
+                    EventKind::Error => mix.error,
+                    EventKind::Transaction => mix.transaction,
+                    EventKind::Native => mix.native,
+                    EventKind::Javascript => mix.javascript,
+                };
+                w.value() > 0.0
+            })
+            .collect();
+        Generator::new(run_id, seed, &traffic.realism(), &kinds)
     }
 
     /// The event id of sequence number `seq` in this run.
@@ -99,30 +191,63 @@ impl Generator {
         event_id_for(self.run_digest, seq)
     }
 
-    /// The issue sequence number `seq` belongs to.
-    pub fn issue_of(&self, seq: u64) -> u32 {
-        (mix(self.seed ^ 0x1550_e5ee_d000_0001, seq) % u64::from(self.issues)) as u32
+    /// The JavaScript bundle the run's browser errors point into.
+    pub fn bundle(&self) -> &js_bundle::Bundle {
+        &self.bundle
+    }
+
+    /// The resolved realism knobs of `kind`, if the generator builds it.
+    pub fn realism(&self, kind: EventKind) -> Option<&KindRealism> {
+        self.kinds[slot(kind)].as_ref().map(|k| &k.realism)
+    }
+
+    /// The issue (or transaction name) sequence number `seq` belongs to, if `kind` is built.
+    pub fn issue_of(&self, seq: u64, kind: EventKind) -> Option<u32> {
+        let k = self.kinds[slot(kind)].as_ref()?;
+        Some(self.draws(seq, k).issue)
+    }
+
+    fn draws(&self, seq: u64, k: &KindTemplates) -> Draws {
+        let r = &k.realism;
+        let draw = |salt: u64, n: u64| mix(self.seed ^ salt, seq) % n.max(1);
+        let issue = draw(0x1550_e5ee_d000_0001, u64::from(r.groups)) as u32;
+        Draws {
+            issue,
+            shape: u64::from(issue) % k.shapes,
+            class: if k.classes == 1 {
+                0
+            } else {
+                let u = mix(self.seed ^ 0x512e_c1a5_5000_0002, seq) as f64 / 2f64.powi(64);
+                padding::stratum_of(u)
+            },
+            user: draw(0x05e2_0000_0000_0003, u64::from(r.users)) as u32 + 1,
+            release: draw(0x2e1e_a5e0_0000_0004, u64::from(r.releases)) as u32,
+            environment: draw(0xe4f1_2000_0000_0005, r.environments.len() as u64) as usize,
+        }
     }
 
     /// The envelope for sequence number `seq`, of `kind`, timestamped `intended`.
+    ///
+    /// # Panics
+    /// If the generator was not made for `kind` (the plan only draws the mix's kinds, and the
+    /// generator is made for exactly those).
     pub fn envelope(&self, seq: u64, kind: EventKind, intended: SystemTime) -> Built {
+        let k = self.kinds[slot(kind)]
+            .as_ref()
+            .unwrap_or_else(|| panic!("the generator builds no `{kind}` envelopes"));
+        let d = self.draws(seq, k);
         let event_id = self.event_id(seq);
-        let issue = self.issue_of(seq);
-        let variants = match kind {
-            // Profiles are checked to ask only for errors in this build.
-            EventKind::Error
-            | EventKind::Transaction
-            | EventKind::Native
-            | EventKind::Javascript => &self.errors,
-        };
         let fill = Fill {
             event_id,
             timestamp_micros: clock::to_unix_micros(intended),
             sent_at_micros: clock::now_unix_micros(),
             seq,
-            issue,
+            issue: d.issue,
+            user: d.user,
+            release: d.release,
+            environment: &k.realism.environments[d.environment],
         };
-        let body = variants[(u64::from(issue) % VARIANTS) as usize].render(&fill);
+        let body = k.variants[(d.shape * k.classes + d.class) as usize].render(&fill);
         Built { event_id, body }
     }
 
@@ -135,25 +260,86 @@ impl Generator {
         intended: SystemTime,
         sent_at: SystemTime,
     ) -> Vec<u8> {
-        let issue = self.issue_of(seq);
-        let (seq_text, issue_text) = (seq.to_string(), issue.to_string());
+        let k = self.kinds[slot(kind)]
+            .as_ref()
+            .unwrap_or_else(|| panic!("the generator builds no `{kind}` envelopes"));
+        let d = self.draws(seq, k);
+        let texts = [seq, d.issue.into(), d.user.into(), d.release.into()].map(|n| n.to_string());
         let values = PerEvent {
             run_id: self.run_id.as_str(),
             event_id: self.event_id(seq),
             timestamp: intended,
-            seq: &seq_text,
-            issue: &issue_text,
+            seq: &texts[0],
+            issue: &texts[1],
+            user: &texts[2],
+            release: &texts[3],
+            environment: &k.realism.environments[d.environment],
         };
-        let variant = u64::from(issue) % VARIANTS;
-        let event = match kind {
-            EventKind::Error
-            | EventKind::Transaction
-            | EventKind::Native
-            | EventKind::Javascript => {
-                error_event::build(&mut variant_rng(self.seed, kind, variant), &values)
-            }
-        };
-        serialize(event, sent_at)
+        let spec = spec_of(kind, &k.realism, d.shape * k.classes + d.class, k.classes);
+        serialize(
+            build(&self.bundle, self.seed, kind, &k.realism, spec, &values),
+            sent_at,
+        )
+    }
+}
+
+fn slot(kind: EventKind) -> usize {
+    usize::from(kind.code() - 1)
+}
+
+/// Shapes and size classes per kind.
+fn layout(kind: EventKind, r: &KindRealism) -> (u64, u64) {
+    let sized = r.size.is_some();
+    match kind {
+        EventKind::Error if sized => (16, padding::strata()),
+        EventKind::Error => (32, 1),
+        EventKind::Javascript if sized => (8, padding::strata()),
+        EventKind::Javascript => (16, 1),
+        EventKind::Transaction => (32, 1),
+        // The minidump's size always follows a distribution.
+        EventKind::Native => (6, padding::strata()),
+    }
+}
+
+/// Variant `v`'s shape and, for class `v % classes`, the sizes at the middle of its stratum.
+fn spec_of(kind: EventKind, r: &KindRealism, v: u64, classes: u64) -> VariantSpec {
+    let q = if classes == 1 { 0.5 } else { padding::stratum_middle(v % classes) };
+    VariantSpec {
+        shape: v / classes,
+        event_bytes: r.size.map(|s| padding::quantile(&s, q) as usize),
+        attachment_bytes: match kind {
+            EventKind::Native => padding::quantile(&r.attachment_size, q) as usize,
+            _ => 0,
+        },
+    }
+}
+
+fn build(
+    bundle: &js_bundle::Bundle,
+    seed: u64,
+    kind: EventKind,
+    r: &KindRealism,
+    spec: VariantSpec,
+    ev: &PerEvent<'_>,
+) -> Payload {
+    let rng = &mut variant_rng(seed, kind, spec.shape);
+    let payload = match kind {
+        EventKind::Error => Payload::Event(Box::new(error_event::build(rng, ev, r)), vec![]),
+        EventKind::Transaction => Payload::Transaction(Box::new(transaction::build(rng, ev, r))),
+        EventKind::Native => {
+            let (event, dump) = native::build(rng, ev, r, spec.attachment_bytes);
+            Payload::Event(Box::new(event), vec![dump])
+        }
+        EventKind::Javascript => {
+            Payload::Event(Box::new(javascript::build(rng, ev, r, bundle)), vec![])
+        }
+    };
+    match (payload, spec.event_bytes) {
+        (Payload::Event(mut event, attachments), Some(target)) => {
+            padding::pad_event(&mut event, target);
+            Payload::Event(event, attachments)
+        }
+        (payload, _) => payload,
     }
 }
 
@@ -162,22 +348,34 @@ fn variant_rng(seed: u64, kind: EventKind, variant: u64) -> ChaCha8Rng {
 }
 
 /// SplitMix64 of `a` and `b`: a stable, well-mixed 64-bit value.
-fn mix(a: u64, b: u64) -> u64 {
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
     let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
-/// Serializes one event as an SDK envelope.
-fn serialize(event: Event<'static>, sent_at: SystemTime) -> Vec<u8> {
+/// Serializes one payload as an SDK envelope.
+fn serialize(payload: Payload, sent_at: SystemTime) -> Vec<u8> {
+    let event_id = match &payload {
+        Payload::Event(e, _) => e.event_id,
+        Payload::Transaction(t) => t.event_id,
+    };
     let mut envelope = Envelope::new().with_headers(
         EnvelopeHeaders::new()
-            .with_event_id(event.event_id)
+            .with_event_id(event_id)
             .with_sent_at(sent_at),
     );
-    envelope.add_item(event);
-    let mut body = Vec::with_capacity(2048);
+    match payload {
+        Payload::Event(event, attachments) => {
+            envelope.add_item(*event);
+            for a in attachments {
+                envelope.add_item(a);
+            }
+        }
+        Payload::Transaction(t) => envelope.add_item(*t),
+    }
+    let mut body = Vec::with_capacity(4096);
     // Writing into a Vec cannot fail; serde_json cannot fail on these types.
     let _ = envelope.to_writer(&mut body);
     body

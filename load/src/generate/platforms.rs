@@ -17,7 +17,8 @@ pub struct Platform {
     pub runtime: (&'static str, &'static str),
     /// The logger errors are reported through.
     pub logger: &'static str,
-    /// The release, as this ecosystem names releases.
+    /// The release up to its patch number, as this ecosystem names releases (the patch number
+    /// is the event's release number).
     pub release: &'static str,
     /// Exceptions the service raises.
     pub exceptions: &'static [ExceptionShape],
@@ -34,7 +35,7 @@ pub const PLATFORMS: &[Platform] = &[
         sdk: ("sentry.python.django", "2.19.2"),
         runtime: ("CPython", "3.12.7"),
         logger: "django.request",
-        release: "shop@4.2.0",
+        release: "shop@4.2.",
         exceptions: &[
             (
                 "ValueError",
@@ -109,7 +110,7 @@ pub const PLATFORMS: &[Platform] = &[
         sdk: ("sentry.java.spring-boot.jakarta", "7.18.0"),
         runtime: ("OpenJDK Runtime Environment", "21.0.5"),
         logger: "org.springframework.web.servlet.DispatcherServlet",
-        release: "billing-service@2.14.1",
+        release: "billing-service@2.14.",
         exceptions: &[
             (
                 "NullPointerException",
@@ -177,7 +178,7 @@ pub const PLATFORMS: &[Platform] = &[
         sdk: ("sentry.javascript.node", "8.42.0"),
         runtime: ("node", "v22.11.0"),
         logger: "express",
-        release: "catalog-api@1.31.4",
+        release: "catalog-api@1.31.",
         exceptions: &[
             (
                 "TypeError",
@@ -236,7 +237,7 @@ pub const PLATFORMS: &[Platform] = &[
         sdk: ("sentry.go", "0.30.0"),
         runtime: ("go", "go1.23.4"),
         logger: "net/http",
-        release: "ledger@v0.18.2",
+        release: "ledger@v0.18.",
         exceptions: &[
             (
                 "*errors.errorString",
@@ -283,7 +284,7 @@ pub const PLATFORMS: &[Platform] = &[
         sdk: ("sentry.dotnet.aspnetcore", "4.13.0"),
         runtime: (".NET", "8.0.11"),
         logger: "Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware",
-        release: "Bookings.Api@3.9.0",
+        release: "Bookings.Api@3.9.",
         exceptions: &[
             (
                 "System.InvalidOperationException",

@@ -23,8 +23,14 @@ pub const ID_MARKER: Uuid = Uuid::from_u128(0x5e1d_0a1d_cafe_4bad_8bad_f00d_dead
 pub const TIMESTAMP_MARKER_SECS: f64 = 1_234_567_890.125;
 /// The sequence-number marker (a tag value).
 pub const SEQ_MARKER: &str = "SLMARKSEQ";
-/// The issue-number marker (fingerprint and tag).
+/// The issue-number marker (fingerprint and tag; the name index of a transaction).
 pub const ISSUE_MARKER: &str = "SLMARKISSUE";
+/// The user-number marker.
+pub const USER_MARKER: &str = "SLMARKUSER";
+/// The release-number marker.
+pub const RELEASE_MARKER: &str = "SLMARKREL";
+/// The environment marker.
+pub const ENVIRONMENT_MARKER: &str = "SLMARKENV";
 
 /// What fills a hole.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +44,9 @@ enum Hole {
     TsRfc3339(i64),
     Seq,
     Issue,
+    User,
+    Release,
+    Environment,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +57,7 @@ enum Piece {
 
 /// The per-event values.
 #[derive(Debug, Clone, Copy)]
-pub struct Fill {
+pub struct Fill<'a> {
     /// The event id.
     pub event_id: Uuid,
     /// The event timestamp, Unix microseconds.
@@ -59,6 +68,12 @@ pub struct Fill {
     pub seq: u64,
     /// The issue number.
     pub issue: u32,
+    /// The user number.
+    pub user: u32,
+    /// The release number.
+    pub release: u32,
+    /// The environment.
+    pub environment: &'a str,
 }
 
 /// One variant, ready to render.
@@ -189,6 +204,13 @@ fn fill_hole(h: &Hole, f: &Fill, out: &mut Vec<u8>) {
         Hole::Issue => {
             let _ = write!(out, "{}", f.issue);
         }
+        Hole::User => {
+            let _ = write!(out, "{}", f.user);
+        }
+        Hole::Release => {
+            let _ = write!(out, "{}", f.release);
+        }
+        Hole::Environment => out.extend_from_slice(f.environment.as_bytes()),
     }
 }
 
@@ -266,11 +288,14 @@ fn time_holes(bytes: &[u8], range: &Range<usize>, found: &mut Vec<(usize, usize,
 fn split(bytes: &[u8], range: Range<usize>, header: bool) -> Vec<Piece> {
     let hyphen = ID_MARKER.hyphenated().to_string();
     let simple = ID_MARKER.simple().to_string();
-    let markers: [(&[u8], Hole); 4] = [
+    let markers: [(&[u8], Hole); 7] = [
         (hyphen.as_bytes(), Hole::IdHyphenated),
         (simple.as_bytes(), Hole::IdSimple),
         (SEQ_MARKER.as_bytes(), Hole::Seq),
         (ISSUE_MARKER.as_bytes(), Hole::Issue),
+        (USER_MARKER.as_bytes(), Hole::User),
+        (RELEASE_MARKER.as_bytes(), Hole::Release),
+        (ENVIRONMENT_MARKER.as_bytes(), Hole::Environment),
     ];
     let mut found: Vec<(usize, usize, Hole)> = Vec::new();
     for (m, hole) in markers {

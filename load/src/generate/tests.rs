@@ -2,67 +2,127 @@ use super::*;
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use std::time::{Duration, UNIX_EPOCH};
 
-fn gen_() -> Generator {
-    Generator::new(RunId::parse("20261122-000000-abcdef").unwrap(), 42, 10)
+fn all_kinds(issues: u32) -> Generator {
+    Generator::new(
+        RunId::parse("20261122-000000-abcdef").unwrap(),
+        42,
+        &RealismKnobs::defaults(issues),
+        &EventKind::ALL,
+    )
 }
 
-fn parse(body: &[u8]) -> (serde_json::Value, serde_json::Value) {
-    let mut lines = body.split(|b| *b == b'\n');
-    let header = serde_json::from_slice(lines.next().unwrap()).unwrap();
-    let item: serde_json::Value = serde_json::from_slice(lines.next().unwrap()).unwrap();
-    assert_eq!(item["type"], "event");
-    let payload = lines.next().unwrap();
-    assert_eq!(item["length"].as_u64().unwrap() as usize, payload.len());
-    (header, serde_json::from_slice(payload).unwrap())
+/// The envelope header, then each item's header and payload.
+pub(crate) fn items(body: &[u8]) -> (serde_json::Value, Vec<(serde_json::Value, Vec<u8>)>) {
+    let nl = |from: usize| from + body[from..].iter().position(|b| *b == b'\n').unwrap();
+    let end = nl(0);
+    let header = serde_json::from_slice(&body[..end]).unwrap();
+    let mut at = end + 1;
+    let mut out = vec![];
+    while at < body.len() {
+        let end = nl(at);
+        let item: serde_json::Value = serde_json::from_slice(&body[at..end]).unwrap();
+        let len = item["length"].as_u64().unwrap() as usize;
+        out.push((item, body[end + 1..end + 1 + len].to_vec()));
+        at = end + 1 + len;
+        assert_eq!(body.get(at), Some(&b'\n'));
+        at += 1;
+    }
+    (header, out)
+}
+
+fn event(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(&items(body).1[0].1).unwrap()
 }
 
 #[test]
-fn error_envelopes_carry_run_seq_id_and_intended_time() {
+fn every_kind_carries_run_seq_id_and_intended_time() {
     let at = UNIX_EPOCH + Duration::from_millis(1_795_359_339_250);
-    let built = gen_().envelope(17, EventKind::Error, at);
-    let (header, event) = parse(&built.body);
-    let uuid = |v: &serde_json::Value| uuid::Uuid::parse_str(v.as_str().unwrap()).unwrap();
-    assert_eq!(uuid(&header["event_id"]), built.event_id);
-    assert_eq!(uuid(&event["event_id"]), built.event_id);
-    assert_eq!(event["tags"][RUN_TAG], "20261122-000000-abcdef");
-    assert_eq!(event["tags"][SEQ_TAG], "17");
-    assert_eq!(event["timestamp"].as_f64().unwrap(), 1_795_359_339.25);
-    // The SDK leaves out the default level, `error`; Relay fills it in.
-    assert!(
-        event.get("level").is_none_or(|l| l == "error"),
-        "{}",
-        event["level"]
-    );
-    let frames = event["exception"]["values"][0]["stacktrace"]["frames"]
-        .as_array()
-        .unwrap();
-    assert!(frames.len() >= 3);
+    let g = all_kinds(10);
+    for kind in EventKind::ALL {
+        let built = g.envelope(17, kind, at);
+        let (header, items) = items(&built.body);
+        let ev: serde_json::Value = serde_json::from_slice(&items[0].1).unwrap();
+        let uuid = |v: &serde_json::Value| uuid::Uuid::parse_str(v.as_str().unwrap()).unwrap();
+        assert_eq!(uuid(&header["event_id"]), built.event_id, "{kind}");
+        assert_eq!(uuid(&ev["event_id"]), built.event_id, "{kind}");
+        assert_eq!(ev["tags"][RUN_TAG], "20261122-000000-abcdef", "{kind}");
+        assert_eq!(ev["tags"][SEQ_TAG], "17", "{kind}");
+        let expected_type = if kind == EventKind::Transaction { "transaction" } else { "event" };
+        assert_eq!(items[0].0["type"], expected_type);
+        match kind {
+            EventKind::Transaction => {
+                // Finish time = intended time; the trace is the event's own.
+                assert_eq!(ev["timestamp"], "2026-11-22T14:55:39.25Z");
+                assert!(ev["start_timestamp"].as_f64().unwrap() < 1_795_359_339.25);
+                let trace = ev["contexts"]["trace"]["trace_id"].as_str().unwrap();
+                assert_eq!(trace, built.event_id.simple().to_string());
+                assert!(ev["spans"].as_array().unwrap().len() >= 5);
+            }
+            _ => assert_eq!(ev["timestamp"].as_f64().unwrap(), 1_795_359_339.25, "{kind}"),
+        }
+        if kind == EventKind::Native {
+            assert_eq!(items.len(), 2);
+            assert_eq!(items[1].0["attachment_type"], "event.minidump");
+            assert_eq!(&items[1].1[..4], b"MDMP");
+        } else {
+            assert_eq!(items.len(), 1, "{kind}");
+        }
+    }
 }
 
 #[test]
 fn same_seed_same_payload_except_sent_at() {
     let at = UNIX_EPOCH + Duration::from_secs(1_795_359_339);
-    let (_, a) = parse(&gen_().envelope(5, EventKind::Error, at).body);
-    let (_, b) = parse(&gen_().envelope(5, EventKind::Error, at).body);
-    assert_eq!(a, b);
-    let (_, c) = parse(&gen_().envelope(6, EventKind::Error, at).body);
-    assert_ne!(a["event_id"], c["event_id"]);
+    for kind in EventKind::ALL {
+        let a = without_sent_at(&all_kinds(10).envelope(5, kind, at).body);
+        let b = without_sent_at(&all_kinds(10).envelope(5, kind, at).body);
+        assert_eq!(a, b, "{kind}");
+        let c = all_kinds(10).envelope(6, kind, at).body;
+        assert_ne!(event(&a)["event_id"], event(&c)["event_id"]);
+    }
 }
 
 #[test]
-fn fingerprints_spread_over_the_configured_issues() {
-    let g = Generator::new(RunId::parse("r").unwrap(), 1, 4);
-    let at = UNIX_EPOCH;
-    let fps: std::collections::HashSet<String> = (0..400)
-        .map(|s| parse(&g.envelope(s, EventKind::Error, at).body).1["fingerprint"][0].to_string())
+fn groups_users_releases_and_environments_follow_the_knobs() {
+    let text = "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 1\nduration = \"1s\"\n\
+        mix = { error = 1, transaction = 1 }\n\
+        [traffic.error]\nissues = 4\nusers = 3\nreleases = 2\nenvironments = [\"production\", \"staging\"]\n\
+        [traffic.transaction]\nnames = 5\n";
+    let p = sentry_load_config::parse_profile("t.toml", text).unwrap();
+    let g = Generator::for_traffic(RunId::parse("r").unwrap(), 1, p.traffic.get_ref());
+    let set = |kind, field: &dyn Fn(&serde_json::Value) -> String| {
+        (0..400)
+            .map(|s| field(&event(&g.envelope(s, kind, UNIX_EPOCH).body)))
+            .collect::<std::collections::HashSet<_>>()
+    };
+    assert_eq!(set(EventKind::Error, &|e| e["fingerprint"][0].to_string()).len(), 4);
+    assert_eq!(set(EventKind::Error, &|e| e["user"]["id"].to_string()).len(), 3);
+    let patch = |e: &serde_json::Value| e["release"].as_str().unwrap().rsplit('.').next().unwrap().to_owned();
+    assert_eq!(set(EventKind::Error, &patch).len(), 2);
+    let envs = set(EventKind::Error, &|e| e["environment"].as_str().unwrap().to_owned());
+    assert_eq!(envs, ["production".to_owned(), "staging".to_owned()].into());
+    assert_eq!(set(EventKind::Transaction, &|e| e["transaction"].to_string()).len(), 5);
+}
+
+#[test]
+fn sizes_follow_the_profiles_distribution() {
+    let text = "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 1\nduration = \"1s\"\n\
+        [traffic.error]\nsize = { p50 = \"16 KiB\", p99 = \"96 KiB\" }\n";
+    let p = sentry_load_config::parse_profile("t.toml", text).unwrap();
+    let g = Generator::for_traffic(RunId::parse("r").unwrap(), 1, p.traffic.get_ref());
+    let mut sizes: Vec<usize> = (0..4000)
+        .map(|s| g.envelope(s, EventKind::Error, UNIX_EPOCH).body.len())
         .collect();
-    assert_eq!(fps.len(), 4);
+    sizes.sort_unstable();
+    let (p50, p99) = (sizes[2000] as f64, sizes[3960] as f64);
+    assert!((p50 / 16384.0 - 1.0).abs() < 0.10, "p50 {p50}");
+    assert!((p99 / 98304.0 - 1.0).abs() < 0.15, "p99 {p99}");
 }
 
 #[test]
 fn gzip_round_trips() {
     use std::io::Read;
-    let body = gen_().envelope(1, EventKind::Error, UNIX_EPOCH).body;
+    let body = all_kinds(10).envelope(1, EventKind::Native, UNIX_EPOCH).body;
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(&gzip(&body)[..])
         .read_to_end(&mut out)
@@ -72,37 +132,43 @@ fn gzip_round_trips() {
 
 /// The envelope with `sent_at`'s value blanked, for comparisons.
 fn without_sent_at(body: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8(body.to_vec()).unwrap();
-    let (header, rest) = text.split_once('\n').unwrap();
-    let mut h: serde_json::Value = serde_json::from_str(header).unwrap();
-    assert!(h["sent_at"].is_string(), "{header}");
+    let end = body.iter().position(|b| *b == b'\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_slice(&body[..end]).unwrap();
+    assert!(h["sent_at"].is_string());
     h["sent_at"] = serde_json::Value::Null;
-    format!("{h}\n{rest}").into_bytes()
+    let mut out = serde_json::to_vec(&h).unwrap();
+    out.extend_from_slice(&body[end..]);
+    out
 }
 
 #[test]
 fn rendered_envelopes_equal_the_sdks_own_serialization() {
-    let g = Generator::new(RunId::parse("20261122-000000-abcdef").unwrap(), 42, 1000);
-    for seq in 0..500u64 {
-        // Whole seconds, and microsecond fractions.
-        let at =
-            UNIX_EPOCH + Duration::from_micros(1_795_359_339_000_000 + seq * 1_001 * (seq % 2));
-        let rendered = g.envelope(seq, EventKind::Error, at).body;
-        let direct = g.envelope_via_sdk(seq, EventKind::Error, at, UNIX_EPOCH);
-        assert_eq!(
-            String::from_utf8(without_sent_at(&rendered)).unwrap(),
-            String::from_utf8(without_sent_at(&direct)).unwrap(),
-            "seq {seq}"
-        );
+    let g = all_kinds(1000);
+    for kind in EventKind::ALL {
+        for seq in 0..200u64 {
+            // Whole seconds, and microsecond fractions.
+            let at = UNIX_EPOCH
+                + Duration::from_micros(1_795_359_339_000_000 + seq * 1_001 * (seq % 2));
+            let rendered = without_sent_at(&g.envelope(seq, kind, at).body);
+            let direct = without_sent_at(&g.envelope_via_sdk(seq, kind, at, UNIX_EPOCH));
+            if rendered != direct {
+                let (r, d) = (String::from_utf8_lossy(&rendered), String::from_utf8_lossy(&direct));
+                let i = r.bytes().zip(d.bytes()).position(|(a, b)| a != b).unwrap_or(0);
+                panic!("{kind} seq {seq} differs at {i}: …{}… vs …{}…", &r[i.saturating_sub(80)..(i + 80).min(r.len())], &d[i.saturating_sub(80)..(i + 80).min(d.len())]);
+            }
+        }
     }
 }
 
 #[test]
-fn templates_have_a_hole_for_every_per_event_field() {
-    let g = gen_();
-    // Header: id, sent_at. Payload: id, fingerprint issue, timestamp, seq tag, issue tag —
-    // and one timestamp per breadcrumb (3 to 15).
-    for t in &g.errors {
-        assert!((7 + 3..=7 + 15).contains(&t.holes()), "{}", t.holes());
+fn every_event_time_is_a_hole() {
+    // A template rendered at two times differs in every time: no marker time is left over.
+    let g = all_kinds(10);
+    for kind in EventKind::ALL {
+        let body = g.envelope(3, kind, UNIX_EPOCH + Duration::from_secs(1_795_359_339)).body;
+        let text = String::from_utf8_lossy(&items(&body).1[0].1).into_owned();
+        assert!(!text.contains("12345678"), "{kind}: {text}");
+        assert!(!text.contains("2009-02-1"), "{kind}: {text}");
+        assert!(!text.contains("SLMARK"), "{kind}: {text}");
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::plan::Phase;
-use sentry_load_common::RunId;
+use sentry_load_common::{EventKind, RunId};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Stalled;
@@ -54,7 +54,12 @@ async fn run<T: Transport>(
     o: &SendOptions,
     t: T,
 ) -> (Vec<JournalRecord>, Arc<LiveStats>) {
-    let generator = Generator::new(RunId::parse("sender-test").unwrap(), 1, 10);
+    let generator = Generator::new(
+        RunId::parse("sender-test").unwrap(),
+        1,
+        &sentry_load_config::RealismKnobs::defaults(10),
+        &[EventKind::Error],
+    );
     let stats = Arc::new(LiveStats::default());
     let (tx, mut rx) = mpsc::channel(1024);
     let clock = RunClock::now();

@@ -1,0 +1,168 @@
+//! Payload sizes: the profile's log-normal size distributions, and padding an event up to a
+//! variant's size class with the kind of data that makes real events large — log lines an
+//! integration attached as `extra` (strings under Relay's per-value limits, so nothing is
+//! trimmed on ingest).
+
+use sentry::protocol::Event;
+use sentry_load_config::SizeDist;
+use serde_json::Value;
+
+/// The strata of a size distribution, as quantile boundaries: a variant per stratum, sized at
+/// the stratum's middle quantile, drawn with the stratum's probability. Narrower in the tail,
+/// so the 99th percentile is honoured as well as the median.
+pub const STRATA: &[f64] = &[
+    0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8,
+    0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.985, 0.99, 0.9925, 0.995, 0.9975, 0.999, 1.0,
+];
+
+/// How many strata there are.
+pub fn strata() -> u64 {
+    STRATA.len() as u64 - 1
+}
+
+/// The middle quantile of stratum `class`.
+pub fn stratum_middle(class: u64) -> f64 {
+    let c = class as usize;
+    (STRATA[c] + STRATA[c + 1]) / 2.0
+}
+
+/// The stratum a uniform draw `u` in [0, 1) falls into.
+pub fn stratum_of(u: f64) -> u64 {
+    let i = STRATA.partition_point(|b| *b <= u);
+    (i.clamp(1, STRATA.len() - 1) - 1) as u64
+}
+
+/// The `q`-quantile (0 < q < 1) of the log-normal distribution with the given p50 and p99.
+pub fn quantile(d: &SizeDist, q: f64) -> f64 {
+    let (p50, p99) = (d.p50.as_u64() as f64, d.p99.as_u64().max(1) as f64);
+    let mu = p50.max(1.0).ln();
+    let sigma = (p99.ln() - mu).max(0.0) / probit(0.99);
+    (mu + sigma * probit(q)).exp()
+}
+
+/// The standard normal quantile function (Acklam's rational approximation; relative error
+/// below 1.2e-9).
+fn probit(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// One log line's worth of text per entry; Relay keeps strings in `extra` up to 8 KiB.
+const LINE_CHARS: usize = 2000;
+
+/// Adds `extra` log lines until the serialized event is about `target` bytes long. An event
+/// already that large is left as it is.
+pub fn pad_event(event: &mut Event<'static>, target: usize) {
+    let size = |e: &Event<'static>| serde_json::to_vec(e).map_or(0, |v| v.len());
+    let mut current = size(event);
+    let mut n = 0usize;
+    while current < target {
+        let key = format!("log.{n:03}");
+        // Key, quotes, colon and comma: the entry's overhead in the serialized event.
+        let room = (target - current).saturating_sub(key.len() + 6).min(LINE_CHARS);
+        if room == 0 {
+            break;
+        }
+        event
+            .extra
+            .insert(key.clone(), Value::String(log_text(n, room)));
+        current += key.len() + 6 + room;
+        n += 1;
+    }
+}
+
+/// Deterministic request-log text, `len` bytes.
+fn log_text(n: usize, len: usize) -> String {
+    let mut s = String::with_capacity(len + 120);
+    let mut i = 0usize;
+    while s.len() < len {
+        let ms = (n * 37 + i * 11) % 900 + 3;
+        s.push_str(&format!(
+            "{:02}:{:02}:{:02}.{:03} INFO worker-{} handled GET /api/items/{} in {ms}ms; ",
+            (n + i) % 24,
+            (i * 7) % 60,
+            (i * 13) % 60,
+            (i * 97) % 1000,
+            i % 16,
+            1000 + n * 131 + i
+        ));
+        i += 1;
+    }
+    s.truncate(len);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytesize::ByteSize;
+
+    #[test]
+    fn quantiles_match_the_distributions_anchors() {
+        let d = SizeDist {
+            p50: ByteSize::kib(8),
+            p99: ByteSize::kib(80),
+        };
+        assert!((quantile(&d, 0.5) - 8192.0).abs() < 1.0);
+        assert!((quantile(&d, 0.99) - 81920.0).abs() < 10.0);
+        assert!(quantile(&d, 0.1) < 8192.0);
+    }
+
+    #[test]
+    fn strata_cover_the_unit_interval() {
+        assert_eq!(stratum_of(0.0), 0);
+        assert_eq!(stratum_of(0.5), 10);
+        assert_eq!(stratum_of(0.9999), strata() - 1);
+        assert!((stratum_middle(strata() - 1) - 0.9995).abs() < 1e-9);
+    }
+
+    #[test]
+    fn padding_reaches_the_target_within_a_line() {
+        let mut e = Event::default();
+        pad_event(&mut e, 50_000);
+        let len = serde_json::to_vec(&e).unwrap().len();
+        assert!((49_000..=51_000).contains(&len), "{len}");
+    }
+}
