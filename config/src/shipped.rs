@@ -7,6 +7,9 @@ pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
     ("smoke", include_str!("../../profiles/smoke.toml")),
     ("spike", include_str!("../../profiles/spike.toml")),
     ("soak", include_str!("../../profiles/soak.toml")),
+    ("prod", include_str!("../../profiles/prod.toml")),
+    ("native-heavy", include_str!("../../profiles/native-heavy.toml")),
+    ("js-heavy", include_str!("../../profiles/js-heavy.toml")),
 ];
 
 /// The text of a shipped profile.

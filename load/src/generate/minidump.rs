@@ -33,9 +33,16 @@ pub struct CrashModule {
 }
 
 impl CrashModule {
-    /// The debug id as Sentry writes it: the GUID, then the age in hex.
+    /// The debug id as Sentry writes it: the GUID (its first three fields stored
+    /// little-endian, as Windows lays out a GUID), then the age in hex.
     pub fn debug_id(&self) -> String {
-        let g = uuid::Uuid::from_bytes(self.guid);
+        let g = &self.guid;
+        let g = uuid::Uuid::from_fields(
+            u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+            u16::from_le_bytes([g[4], g[5]]),
+            u16::from_le_bytes([g[6], g[7]]),
+            &[g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]],
+        );
         format!("{}-{:x}", g.hyphenated(), self.age)
     }
 
@@ -86,7 +93,7 @@ pub const REASONS: &[CrashReason] = &[
     CrashReason {
         code: 0xC000_0409,
         access: None,
-        name: "EXCEPTION_STACK_BUFFER_OVERRUN",
+        name: "STATUS_STACK_BUFFER_OVERRUN",
     },
 ];
 
@@ -150,7 +157,11 @@ impl Crash {
                 m
             })
             .collect::<Vec<_>>();
-        let threads: Vec<u32> = (0..rng.random_range(3..=12)).map(|_| rng.random_range(0x100..0x8000) & !3).collect();
+        // Small dumps come from processes with few threads.
+        let most = (total_bytes / 6000).clamp(2, 12);
+        let threads: Vec<u32> = (0..rng.random_range(2..=most as u32))
+            .map(|i| (rng.random_range(0x100..0x8000) & !0xff) | (i << 2))
+            .collect();
         let crashing = rng.random_range(0..threads.len());
         let reason = REASONS[rng.random_range(0..REASONS.len())];
         let exe = &modules[0];
@@ -159,10 +170,13 @@ impl Crash {
             Some(_) => rng.random_range(0..0x1000),
             None => rip,
         };
-        // The dump's fixed part (header, directory, lists, contexts) is about 2 KiB per
-        // thread plus 120 bytes per module; the stacks take the rest.
-        let fixed = 4096 + threads.len() * 1400 + modules.len() * 200;
-        let stack_bytes = (total_bytes.saturating_sub(fixed) / threads.len()).clamp(0x1000, 8 << 20) & !0xf;
+        // The dump's fixed part: header and streams, a 1,232-byte CONTEXT_AMD64 and list
+        // entries per thread, and per module its entry, name and CodeView record. The stacks
+        // take the rest.
+        let names: usize = modules.iter().map(|m| m.code_file.len() * 2 + m.debug_file.len()).sum();
+        let fixed = 400 + threads.len() * (1232 + 64) + modules.len() * 140 + names;
+        let stack_bytes =
+            (total_bytes.saturating_sub(fixed) / threads.len()).clamp(0x100, 8 << 20) & !0xf;
         Crash {
             modules,
             threads,
@@ -191,10 +205,7 @@ impl Crash {
             let name = DumpString::new(&m.code_file, le);
             let mut cv = Section::with_endian(le)
                 .D32(md::CvSignature::Pdb70 as u32)
-                .D32(u32::from_le_bytes(m.guid[0..4].try_into().unwrap_or_default()))
-                .D16(u16::from_le_bytes([m.guid[4], m.guid[5]]))
-                .D16(u16::from_le_bytes([m.guid[6], m.guid[7]]))
-                .append_bytes(&m.guid[8..16])
+                .append_bytes(&m.guid)
                 .D32(m.age)
                 .append_bytes(m.debug_file.as_bytes());
             cv = cv.D8(0);

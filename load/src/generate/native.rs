@@ -51,7 +51,7 @@ pub fn images(crash: &Crash) -> Vec<DebugImage> {
                 image_size: u64::from(m.size),
                 image_vmaddr: 0.into(),
                 id: m.debug_id().parse().unwrap_or_default(),
-                code_id: m.code_id().parse().ok(),
+                code_id: Some(sentry::types::CodeId::new(m.code_id())),
                 debug_file: Some(m.debug_file.clone()),
             })
         })
