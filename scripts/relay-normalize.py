@@ -3,8 +3,8 @@
 
 Usage: relay-normalize.py FILE.envelope...
 Every `event` and `transaction` item is passed through `StoreNormalizer(project_id=1)`;
-anything it reports — in `errors`, or as an `err` entry anywhere under `_meta` — is a
-failure. Prints one JSON object: {"checked": N, "failures": [{"file", "problems"}]} and
+anything it reports — in `errors`, as an `err` entry anywhere under `_meta`, or a value it
+trimmed (`rem` / `len` under `_meta`) — is a failure. Prints one JSON object: {"checked": N, "failures": [{"file", "problems"}]} and
 exits 1 when there is a failure.
 """
 import json
@@ -31,12 +31,16 @@ def items(path):
 
 
 def meta_errors(meta, path=""):
-    """Every `err` list under `_meta`, with the path it applies to."""
+    """Every `err` list under `_meta`, and every trimmed value (`rem`, or an original `len`),
+    with the path it applies to: both mean Relay changed what was sent."""
     found = []
     if isinstance(meta, dict):
         for key, value in meta.items():
-            if key == "" and isinstance(value, dict) and value.get("err"):
-                found.append({"path": path or ".", "err": value["err"]})
+            if key == "" and isinstance(value, dict):
+                if value.get("err"):
+                    found.append({"path": path or ".", "err": value["err"]})
+                if value.get("rem") or value.get("len"):
+                    found.append({"path": path or ".", "trimmed": value})
             elif key != "":
                 found.extend(meta_errors(value, f"{path}.{key}" if path else key))
     return found

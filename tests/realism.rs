@@ -1,10 +1,12 @@
-//! Generated events pass Relay's own normalizer (PyPI `sentry-relay`) with no errors and no
-//! `_meta` errors — checked by `scripts/relay-normalize.py`, run with the Python that
-//! `SENTRY_LOAD_TEST_RELAY_PYTHON` names (set by `scripts/test.sh`).
+//! Generated events and transactions of every kind pass Relay's own normalizer (PyPI
+//! `sentry-relay`) with no errors, no `_meta` errors and nothing trimmed — checked by
+//! `scripts/relay-normalize.py`, run with the Python that `SENTRY_LOAD_TEST_RELAY_PYTHON` names
+//! (set by `scripts/test.sh`). The `prod` profile's mix and knobs (sizes up to its p99) are the
+//! input, so the test covers what `sentry-load run --profile prod` sends.
 
 mod support;
 
-use support::{sentry_load, shown};
+use support::{sentry_load_with_env, shown};
 
 #[tokio::test]
 async fn generated_events_pass_relays_normalizer() {
@@ -19,27 +21,36 @@ async fn generated_events_pass_relays_normalizer() {
         }
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = sentry_load(
+    let out = sentry_load_with_env(
         dir.path(),
         &[
             "generate",
             "--profile",
-            "local",
+            "prod",
             "--count",
-            "300",
+            "600",
             "--out",
             "env",
             "--start",
             "2026-11-22T12:00:00.123456Z",
         ],
+        &[("SENTRY_DSN", "http://public@127.0.0.1:9/1")],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let files: Vec<String> = std::fs::read_dir(dir.path().join("env"))
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".envelope"))
         .collect();
-    assert_eq!(files.len(), 300);
+    assert_eq!(files.len(), 600);
+    for kind in ["error", "transaction", "native", "javascript"] {
+        let n = files
+            .iter()
+            .filter(|f| f.ends_with(&format!("-{kind}.envelope")))
+            .count();
+        assert!(n > 5, "{n} {kind} envelopes in 600");
+    }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/relay-normalize.py");
     let checked = tokio::process::Command::new(&python)
         .arg(script)
@@ -53,7 +64,7 @@ async fn generated_events_pass_relays_normalizer() {
             String::from_utf8_lossy(&checked.stderr)
         )
     });
-    assert_eq!(report["checked"], 300, "{report}");
+    assert_eq!(report["checked"], 600, "{report}");
     assert_eq!(
         report["failures"],
         serde_json::json!([]),

@@ -54,12 +54,31 @@ impl EventKind {
         EventKind::ALL.into_iter().find(|k| k.code() == code)
     }
 
-    /// Whether Snuba stores this kind in the errors dataset (`errors_local`) rather than
-    /// `transactions_local`.
-    pub fn is_error_dataset(self) -> bool {
+    /// Where Snuba stores this kind.
+    pub fn dataset(self) -> Dataset {
         match self {
-            EventKind::Error | EventKind::Native | EventKind::Javascript => true,
-            EventKind::Transaction => false,
+            EventKind::Error | EventKind::Native | EventKind::Javascript => Dataset::Errors,
+            EventKind::Transaction => Dataset::Transactions,
+        }
+    }
+}
+
+/// Snuba's datasets: which table (and which Discover `dataset`) holds an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// `errors_local`: error, native and JavaScript events.
+    Errors,
+    /// `transactions_local`.
+    Transactions,
+}
+
+impl Dataset {
+    /// The Discover `dataset` parameter's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataset::Errors => "errors",
+            Dataset::Transactions => "transactions",
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod outcome;
 pub mod redact;
 
 pub use ids::{RunId, event_id_for, fnv1a};
-pub use kind::EventKind;
+pub use kind::{Dataset, EventKind};
 pub use outcome::SendOutcome;
 
 /// The tag every generated event carries with the run id as its value.

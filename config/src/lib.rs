@@ -32,13 +32,13 @@ mod values;
 pub use error::ProfileError;
 pub use interpolate::interpolate;
 pub use load::{LoadedProfile, load_profile, parse_profile};
+pub use realism::{
+    CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
+};
 pub use schema::{
     ArrivalProcess, ClickHouseConfig, GatesConfig, KindMix, MIN_POLL_INTERVAL, MirrorConfig,
     PostgresConfig, Profile, ProjectTarget, RateLimitPolicy, SendConfig, SentryApiConfig,
     SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
-};
-pub use realism::{
-    CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

@@ -237,8 +237,8 @@ pub(crate) mod limits {
     pub const STACK_DEPTH: u32 = 250;
     /// SDKs send at most 1,000 spans per transaction.
     pub const SPANS: u32 = 1000;
-    /// Relay's event size limit (1 MiB).
-    pub const EVENT_BYTES: u64 = 1 << 20;
+    /// Events grow to their size with log lines in `extra`, which Relay keeps up to 256 KiB.
+    pub const EVENT_BYTES: u64 = 256 << 10;
     /// nginx's body limit in self-hosted Sentry (100 MB) bounds a minidump.
     pub const ATTACHMENT_BYTES: u64 = 100_000_000;
     /// Relay's environment name limit.
@@ -334,10 +334,27 @@ pub(crate) fn check(t: &crate::TrafficConfig) -> Result<(), Refusal> {
     }
     let n = &t.native;
     envs("native", &n.environments)?;
-    range("native", "breadcrumbs", &n.breadcrumbs, 0, limits::BREADCRUMBS)?;
-    range("native", "stack_depth", &n.stack_depth, 1, limits::STACK_DEPTH)?;
+    range(
+        "native",
+        "breadcrumbs",
+        &n.breadcrumbs,
+        0,
+        limits::BREADCRUMBS,
+    )?;
+    range(
+        "native",
+        "stack_depth",
+        &n.stack_depth,
+        1,
+        limits::STACK_DEPTH,
+    )?;
     size("native", "size", &n.size, limits::EVENT_BYTES)?;
-    size("native", "attachment_size", &n.attachment_size, limits::ATTACHMENT_BYTES)?;
+    size(
+        "native",
+        "attachment_size",
+        &n.attachment_size,
+        limits::ATTACHMENT_BYTES,
+    )?;
     let x = &t.transaction;
     envs("transaction", &x.environments)?;
     range("transaction", "spans", &x.spans, 0, limits::SPANS)?;

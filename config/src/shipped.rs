@@ -8,7 +8,10 @@ pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
     ("spike", include_str!("../../profiles/spike.toml")),
     ("soak", include_str!("../../profiles/soak.toml")),
     ("prod", include_str!("../../profiles/prod.toml")),
-    ("native-heavy", include_str!("../../profiles/native-heavy.toml")),
+    (
+        "native-heavy",
+        include_str!("../../profiles/native-heavy.toml"),
+    ),
     ("js-heavy", include_str!("../../profiles/js-heavy.toml")),
 ];
 

@@ -14,7 +14,8 @@ use std::time::{Duration, UNIX_EPOCH};
 /// The processor's stable JSON output for a dump.
 async fn process(bytes: &[u8]) -> Value {
     let dump = minidump::Minidump::read(bytes).expect("the processor reads the dump");
-    let provider = minidump_unwind::Symbolizer::new(minidump_unwind::simple_symbol_supplier(vec![]));
+    let provider =
+        minidump_unwind::Symbolizer::new(minidump_unwind::simple_symbol_supplier(vec![]));
     let state = minidump_processor::process_minidump(&dump, &provider)
         .await
         .expect("the processor processes the dump");
@@ -65,11 +66,18 @@ async fn crashes_process_to_the_intended_reason_thread_and_modules() {
                 m["debug_id"].as_str().unwrap().to_lowercase(),
                 want.debug_id().replace('-', "").to_lowercase()
             );
-            assert_eq!(m["code_id"].as_str().unwrap().to_lowercase(), want.code_id().to_lowercase());
+            assert_eq!(
+                m["code_id"].as_str().unwrap().to_lowercase(),
+                want.code_id().to_lowercase()
+            );
         }
         // Sizes come out near what was asked for.
         let ratio = bytes.len() as f64 / size as f64;
-        assert!((0.8..1.25).contains(&ratio), "seed {seed}: {} for {size}", bytes.len());
+        assert!(
+            (0.8..1.25).contains(&ratio),
+            "seed {seed}: {} for {size}",
+            bytes.len()
+        );
     }
 }
 
@@ -101,7 +109,11 @@ async fn native_events_name_the_modules_of_their_minidump() {
             );
             assert_eq!(
                 // The SDK type writes `id`, which Relay reads as `debug_id`.
-                image["id"].as_str().unwrap().replace('-', "").to_lowercase(),
+                image["id"]
+                    .as_str()
+                    .unwrap()
+                    .replace('-', "")
+                    .to_lowercase(),
                 m["debug_id"].as_str().unwrap().to_lowercase()
             );
             assert_eq!(

@@ -12,7 +12,9 @@ use std::time::UNIX_EPOCH;
 
 /// The original text at a resolved token, and the function enclosing it.
 fn original_at<'a>(sm: &'a SourceMap, src: &str, line: u32, col: u32) -> (&'a str, String) {
-    let idx = (0..sm.get_source_count()).find(|i| sm.get_source(*i) == Some(src)).unwrap();
+    let idx = (0..sm.get_source_count())
+        .find(|i| sm.get_source(*i) == Some(src))
+        .unwrap();
     let text = sm.get_source_contents(idx).expect("sources are embedded");
     let lines: Vec<&str> = text.lines().collect();
     let at = &lines[line as usize][col as usize..];
@@ -38,10 +40,16 @@ fn every_chain_resolves_to_its_intended_originals() {
             for (k, f) in frames.iter().enumerate() {
                 let token = sm.lookup_token(f.line - 1, f.column - 1).unwrap();
                 // The frame is exactly at a mapped position, not merely after one.
-                assert_eq!((token.get_dst_line(), token.get_dst_col()), (f.line - 1, f.column - 1));
+                assert_eq!(
+                    (token.get_dst_line(), token.get_dst_col()),
+                    (f.line - 1, f.column - 1)
+                );
                 let o = &f.original;
                 assert_eq!(token.get_source(), Some(o.source.as_str()));
-                assert_eq!((token.get_src_line() + 1, token.get_src_col() + 1), (o.line, o.column));
+                assert_eq!(
+                    (token.get_src_line() + 1, token.get_src_col() + 1),
+                    (o.line, o.column)
+                );
                 let (code, enclosing) =
                     original_at(&sm, &o.source, token.get_src_line(), token.get_src_col());
                 assert_eq!(enclosing, o.function);
@@ -53,7 +61,12 @@ fn every_chain_resolves_to_its_intended_originals() {
                 }
                 // Sentry's own name guess from the minified source agrees.
                 assert_eq!(
-                    sm.get_original_function_name(f.line - 1, f.column - 1, &f.minified_function, &view),
+                    sm.get_original_function_name(
+                        f.line - 1,
+                        f.column - 1,
+                        &f.minified_function,
+                        &view
+                    ),
                     Some(o.function.as_str()),
                     "frame {k} from {start}"
                 );
@@ -81,12 +94,26 @@ fn every_frame_of_every_event_resolves_into_the_original_sources() {
         let frames = exception["stacktrace"]["frames"].as_array().unwrap();
         for (k, f) in frames.iter().enumerate() {
             assert_eq!(f["abs_path"], bundle.url());
-            let (line, col) = (f["lineno"].as_u64().unwrap() as u32, f["colno"].as_u64().unwrap() as u32);
+            let (line, col) = (
+                f["lineno"].as_u64().unwrap() as u32,
+                f["colno"].as_u64().unwrap() as u32,
+            );
             let token = sm.lookup_token(line - 1, col - 1).unwrap();
-            assert_eq!((token.get_dst_line(), token.get_dst_col()), (line - 1, col - 1));
-            let (code, enclosing) = original_at(&sm, token.get_source().unwrap(), token.get_src_line(), token.get_src_col());
+            assert_eq!(
+                (token.get_dst_line(), token.get_dst_col()),
+                (line - 1, col - 1)
+            );
+            let (code, enclosing) = original_at(
+                &sm,
+                token.get_source().unwrap(),
+                token.get_src_line(),
+                token.get_src_col(),
+            );
             let minified = f["function"].as_str().unwrap();
-            assert_eq!(sm.get_original_function_name(line - 1, col - 1, minified, &view), Some(enclosing.as_str()));
+            assert_eq!(
+                sm.get_original_function_name(line - 1, col - 1, minified, &view),
+                Some(enclosing.as_str())
+            );
             if k + 1 == frames.len() {
                 let ty = exception["type"].as_str().unwrap();
                 assert!(code.starts_with(&format!("new {ty}(")), "seq {seq}: {code}");

@@ -14,6 +14,7 @@ use crate::store::{MemoryStore, RowFilter};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sentry_load_common::Dataset;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -89,7 +90,11 @@ pub async fn discover(
 
 fn answer(store: &MemoryStore, raw: &str) -> Result<(Value, bool, usize), String> {
     let mut fields = Vec::new();
-    let mut filter = RowFilter::default();
+    // Like Sentry's events endpoint, errors unless another dataset is named.
+    let mut filter = RowFilter {
+        dataset: Some(Dataset::Errors),
+        ..RowFilter::default()
+    };
     let mut per_page = 50;
     let mut offset = 0;
     for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
@@ -119,11 +124,22 @@ fn answer(store: &MemoryStore, raw: &str) -> Result<(Value, bool, usize), String
                     .ok_or_else(|| format!("Invalid cursor: {v}"))?
             }
             "query" => parse_query(&v, &mut filter)?,
+            "dataset" => {
+                filter.dataset = match v.as_ref() {
+                    "errors" => Some(Dataset::Errors),
+                    "transactions" => Some(Dataset::Transactions),
+                    "discover" => None,
+                    other => return Err(format!("Invalid dataset: {other}")),
+                }
+            }
             _ => {}
         }
     }
     if fields.is_empty() {
         return Err("No columns selected".into());
+    }
+    if filter.dataset == Some(Dataset::Transactions) && fields.iter().any(|f| f == "issue.id") {
+        return Err("Invalid query. issue.id is not a field of the transactions dataset".into());
     }
     let rows = store.find(&filter);
     let page: Vec<Value> = rows

@@ -4,6 +4,7 @@
 use crate::exit::{Exit, GATE_FAILED, OK, OrInternal};
 use anyhow::anyhow;
 use sentry_load_common::journal::{JournalReader, JournalRecord};
+use sentry_load_common::{Dataset, EventKind};
 use sentry_load_config::{PostgresConfig, Profile, SentryApiConfig, VerifyConfig};
 use sentry_load_reports::{ReportInput, SendSummary, build_report, render_summary};
 use sentry_load_verify::source::{ClickHouseSource, SentryApiSource};
@@ -59,25 +60,49 @@ pub fn embedded_source(api: &SentryApiConfig) -> Result<Source, Exit> {
         .map_err(|e| Exit::internal(e.into()))
 }
 
-/// Asks the source once for an id that does not exist: proves it answers and the table is
-/// there before any load is sent.
-pub async fn ping(source: &Source) -> Result<(), Exit> {
-    let ids = [uuid::Uuid::nil()];
-    let lookup = Lookup {
-        project_id: 0,
-        from_secs: 0,
-        to_secs: 1,
-        ids: &ids,
-    };
-    source.lookup(lookup).await.map(|_| ()).map_err(|e| {
-        let unreachable = e.is_unreachable();
-        let e = anyhow::Error::new(e).context("the read-back source does not answer");
-        if unreachable {
-            Exit::unreachable(e)
-        } else {
-            Exit::usage(e)
+/// The datasets a profile's mix sends to.
+pub fn datasets(profile: &Profile) -> Vec<Dataset> {
+    let mix = profile.traffic.get_ref().mix.get_ref();
+    let mut out = Vec::new();
+    for (kind, w) in [
+        (EventKind::Error, mix.error),
+        (EventKind::Transaction, mix.transaction),
+        (EventKind::Native, mix.native),
+        (EventKind::Javascript, mix.javascript),
+    ] {
+        if w.value() > 0.0 && !out.contains(&kind.dataset()) {
+            out.push(kind.dataset());
         }
-    })
+    }
+    out
+}
+
+/// Asks the source once per dataset for an id that does not exist: proves it answers and the
+/// tables are there before any load is sent.
+pub async fn ping(source: &Source, datasets: &[Dataset]) -> Result<(), Exit> {
+    let ids = [uuid::Uuid::nil()];
+    for &dataset in datasets {
+        let lookup = Lookup {
+            project_id: 0,
+            dataset,
+            from_secs: 0,
+            to_secs: 1,
+            ids: &ids,
+        };
+        source.lookup(lookup).await.map(|_| ()).map_err(|e| {
+            let unreachable = e.is_unreachable();
+            let e = anyhow::Error::new(e).context(format!(
+                "the read-back source does not answer for {}",
+                dataset.as_str()
+            ));
+            if unreachable {
+                Exit::unreachable(e)
+            } else {
+                Exit::usage(e)
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// Reads the journals, runs the issue check, writes the report to `report_path`, prints the

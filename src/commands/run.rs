@@ -41,28 +41,32 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         let source = (!args.no_verify).then(|| readback::source_for(&profile.verify));
         (profile.target.dsns(), source.transpose()?, None)
     };
-    let router = destination(&dsns, source.as_ref(), profile.seed).await?;
+    let datasets = readback::datasets(profile);
+    let router = destination(&dsns, source.as_ref(), &datasets, profile.seed).await?;
     let mirror = match &profile.mirror {
         Some(m) => {
             let m = m.get_ref();
             let source = (!args.no_verify).then(|| readback::source_for(&m.verify));
             let source = source.transpose()?;
-            let router = destination(&m.dsns(), source.as_ref(), profile.seed).await?;
+            let router = destination(&m.dsns(), source.as_ref(), &datasets, profile.seed).await?;
             Some((router, source, &m.verify))
         }
         None => None,
     };
 
-    // The run folder. Time zero leaves room for the legs to open their journals.
-    let clock = RunClock::starting_in(Duration::from_millis(100));
+    // The run id, and the envelopes' templates (built before time zero: native minidumps
+    // take a moment).
     let run_id = match &args.run_id {
         Some(id) => RunId::parse(id).ok_or_else(|| {
             Exit::usage(anyhow!(
                 "--run-id `{id}`: expected 1 to 64 ASCII letters, digits, `-`, `_` or `.`"
             ))
         })?,
-        None => RunId::generate(clock.start_unix_micros),
+        None => RunId::generate(sentry_load_common::clock::now_unix_micros()),
     };
+    let generator = Generator::for_traffic(run_id.clone(), profile.seed, profile.traffic.get_ref());
+    // The run folder. Time zero leaves room for the legs to open their journals.
+    let clock = RunClock::starting_in(Duration::from_millis(100));
     let mut run_dir = args.out.join(run_id.as_str());
     if shard != Shard::WHOLE {
         run_dir = run_dir.join(format!("shard-{}-of-{}", shard.index, shard.count));
@@ -82,7 +86,6 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     };
     let stats = Arc::new(LiveStats::default());
     let progress = Progress::start(stats.clone(), &plan, mode);
-    let generator = Generator::for_traffic(run_id.clone(), profile.seed, profile.traffic.get_ref());
     let opts = SendOptions {
         max_in_flight: profile.send.max_in_flight.get() as usize,
         timeout: profile.send.timeout,
@@ -166,6 +169,7 @@ async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiC
 async fn destination(
     dsns: &[(Dsn, f64)],
     source: Option<&sentry_load_verify::Source>,
+    datasets: &[sentry_load_common::Dataset],
     seed: u64,
 ) -> Result<Router, Exit> {
     let targets: Vec<(Target, f64)> = dsns
@@ -176,7 +180,7 @@ async fn destination(
     // The projects share one deployment (the profile checks it): one probe answers for all.
     probe_target(&targets[0].0).await?;
     if let Some(source) = source {
-        readback::ping(source).await?;
+        readback::ping(source, datasets).await?;
     }
     Ok(Router::weighted(targets, seed))
 }

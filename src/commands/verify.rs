@@ -56,7 +56,7 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         (None, _) => &profile.verify,
     };
     let source = readback::source_for(verify_cfg)?;
-    readback::ping(&source).await?;
+    readback::ping(&source, &readback::datasets(&profile)).await?;
 
     let journals: Vec<PathBuf> = dirs.iter().map(|d| d.join(journal::FILE_NAME)).collect();
     let readers = journals

@@ -128,10 +128,16 @@ max_loss_ratio = 0.0
 
 /// Runs `sentry-load` with `args` in `dir`.
 pub async fn sentry_load(dir: &Path, args: &[&str]) -> Output {
+    sentry_load_with_env(dir, args, &[]).await
+}
+
+/// Runs the binary with extra environment variables.
+pub async fn sentry_load_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_sentry-load"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("sentry-load starts")

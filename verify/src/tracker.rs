@@ -2,6 +2,7 @@
 
 use crate::outcome::{MissingEvent, SeenEvent};
 use crate::source::Sighting;
+use sentry_load_common::Dataset;
 use sentry_load_common::journal::JournalRecord;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -14,6 +15,7 @@ pub const WINDOW_SLACK_SECS: u64 = 120;
 struct Pending {
     seq: u64,
     project_id: u64,
+    dataset: Dataset,
     intended_micros: u64,
     /// Whether the last lookup that asked for it failed.
     lookup_failed: bool,
@@ -24,6 +26,8 @@ struct Pending {
 pub struct Batch {
     /// Their project.
     pub project_id: u64,
+    /// Where they are stored.
+    pub dataset: Dataset,
     /// Earliest event time minus slack, Unix seconds.
     pub from_secs: u64,
     /// Latest event time plus slack, Unix seconds.
@@ -50,6 +54,7 @@ impl Tracker {
                 Pending {
                     seq: r.seq,
                     project_id: r.project_id,
+                    dataset: r.kind.dataset(),
                     intended_micros: r.intended_micros,
                     lookup_failed: false,
                 },
@@ -65,24 +70,25 @@ impl Tracker {
         self.pending.is_empty()
     }
 
-    /// The pending events in batches of at most `size`, per project, in event-time order so
-    /// each batch's window is narrow.
+    /// The pending events in batches of at most `size`, per project and dataset, in
+    /// event-time order so each batch's window is narrow.
     pub fn batches(&self, size: usize) -> Vec<Batch> {
-        let mut by_project: BTreeMap<u64, Vec<(u64, Uuid)>> = BTreeMap::new();
+        let mut by_project: BTreeMap<(u64, Dataset), Vec<(u64, Uuid)>> = BTreeMap::new();
         for (id, p) in &self.pending {
             by_project
-                .entry(p.project_id)
+                .entry((p.project_id, p.dataset))
                 .or_default()
                 .push((p.intended_micros, *id));
         }
         let mut out = Vec::new();
-        for (project_id, mut events) in by_project {
+        for ((project_id, dataset), mut events) in by_project {
             events.sort_unstable();
             for chunk in events.chunks(size.max(1)) {
                 let first = chunk[0].0 / 1_000_000;
                 let last = chunk[chunk.len() - 1].0 / 1_000_000;
                 out.push(Batch {
                     project_id,
+                    dataset,
                     from_secs: first.saturating_sub(WINDOW_SLACK_SECS),
                     to_secs: last + WINDOW_SLACK_SECS + 1,
                     ids: chunk.iter().map(|(_, id)| *id).collect(),

@@ -69,6 +69,7 @@ impl Verifier {
                 queries += 1;
                 let lookup = Lookup {
                     project_id: batch.project_id,
+                    dataset: batch.dataset,
                     from_secs: batch.from_secs,
                     to_secs: batch.to_secs,
                     ids: &batch.ids,

@@ -247,7 +247,10 @@ fn realism_knobs_resolve_with_defaults_per_kind() {
     assert_eq!(error.size.unwrap().p99.as_u64(), 60 * 1024);
     let tx = r.of(EventKind::Transaction);
     assert_eq!((tx.groups, tx.spans.min, tx.spans.max), (300, 10, 200));
-    assert_eq!(r.of(EventKind::Native).attachment_size.p99.as_u64(), 2 << 20);
+    assert_eq!(
+        r.of(EventKind::Native).attachment_size.p99.as_u64(),
+        2 << 20
+    );
     // Unset tables take the defaults; issues come from `traffic.issues`.
     let js = r.of(EventKind::Javascript);
     assert_eq!(js.groups, 10);

@@ -38,7 +38,10 @@ pub fn artifact_bundle(bundle: &Bundle, org: &str, project: &str, release: &str)
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(zip::DateTime::default());
     let files: [(&str, &[u8]); 3] = [
-        ("manifest.json", &serde_json::to_vec_pretty(&manifest).unwrap_or_default()),
+        (
+            "manifest.json",
+            &serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+        ),
         (&min_path, bundle.minified.as_bytes()),
         (&map_path, &bundle.sourcemap),
     ];

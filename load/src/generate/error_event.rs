@@ -4,7 +4,6 @@
 //! Breadcrumb count and stack depth follow the profile's `[traffic.error]` knobs.
 
 use super::PerEvent;
-use sentry_load_config::{CountRange, KindRealism};
 use super::platforms::{PLATFORMS, Platform};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -13,6 +12,7 @@ use sentry::protocol::{
     Request, RuntimeContext, Stacktrace, User, Values,
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
+use sentry_load_config::{CountRange, KindRealism};
 use serde_json::json;
 use std::borrow::Cow;
 

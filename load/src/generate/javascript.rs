@@ -28,7 +28,12 @@ const BROWSERS: &[(&str, &str, &str, &str)] = &[
     ("Chrome Mobile", "131.0.0", "Android", "14"),
 ];
 
-pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, bundle: &Bundle) -> Event<'static> {
+pub(super) fn build(
+    rng: &mut ChaCha8Rng,
+    ev: &PerEvent<'_>,
+    r: &KindRealism,
+    bundle: &Bundle,
+) -> Event<'static> {
     let depth = rng.random_range(r.stack_depth.min..=r.stack_depth.max) as usize;
     let start = rng.random_range(0..bundle.functions());
     let ((ty, message), chain) = bundle.chain(start, depth);
@@ -83,7 +88,9 @@ pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, bu
         environment: Some(ev.environment.to_owned().into()),
         user: Some(super::error_event::user(rng, ev)),
         request: Some(Request {
-            url: format!("{}{page}", super::js_bundle::BUNDLE_ORIGIN).parse().ok(),
+            url: format!("{}{page}", super::js_bundle::BUNDLE_ORIGIN)
+                .parse()
+                .ok(),
             headers,
             ..Default::default()
         }),
@@ -116,7 +123,12 @@ pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, bu
     }
 }
 
-fn breadcrumbs(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, page: &str) -> Values<Breadcrumb> {
+fn breadcrumbs(
+    rng: &mut ChaCha8Rng,
+    ev: &PerEvent<'_>,
+    r: &KindRealism,
+    page: &str,
+) -> Values<Breadcrumb> {
     let count = rng.random_range(r.breadcrumbs.min..=r.breadcrumbs.max);
     let values = (0..count)
         .map(|i| {
@@ -134,13 +146,19 @@ fn breadcrumbs(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, page: &
                 }
                 1 => {
                     b.category = Some("ui.click".into());
-                    b.message = Some(format!("button.add-to-cart[data-sku=\"{}\"]", rng.random_range(1000..9999)));
+                    b.message = Some(format!(
+                        "button.add-to-cart[data-sku=\"{}\"]",
+                        rng.random_range(1000..9999)
+                    ));
                 }
                 _ => {
                     b.ty = "http".into();
                     b.category = Some("fetch".into());
                     b.data.insert("method".into(), json!("GET"));
-                    b.data.insert("url".into(), json!(format!("/api/products/{}", rng.random_range(1..5000))));
+                    b.data.insert(
+                        "url".into(),
+                        json!(format!("/api/products/{}", rng.random_range(1..5000))),
+                    );
                     b.data.insert("status_code".into(), json!(200));
                 }
             }

@@ -36,8 +36,18 @@ const VERBS: &[&str] = &[
     "track", "parse", "build",
 ];
 const NOUNS: &[&str] = &[
-    "Cart", "Totals", "Discount", "Address", "Price", "Products", "Session", "Order", "Payment",
-    "Shipping", "Inventory", "Coupon",
+    "Cart",
+    "Totals",
+    "Discount",
+    "Address",
+    "Price",
+    "Products",
+    "Session",
+    "Order",
+    "Payment",
+    "Shipping",
+    "Inventory",
+    "Coupon",
 ];
 
 /// Browser errors the functions throw: type and message.
@@ -50,7 +60,10 @@ pub const ERRORS: &[(&str, &str)] = &[
     ("RangeError", "Invalid array length"),
     ("ReferenceError", "currency is not defined"),
     ("Error", "Request failed with status code 502"),
-    ("SyntaxError", "Unexpected token '<', \"<!DOCTYPE \" is not valid JSON"),
+    (
+        "SyntaxError",
+        "Unexpected token '<', \"<!DOCTYPE \" is not valid JSON",
+    ),
 ];
 
 /// Where a frame must land in the original sources.
@@ -162,7 +175,9 @@ impl Bundle {
             .collect();
         Bundle {
             debug_id,
-            minified: format!("{minified}\n//# debugId={debug_id}\n//# sourceMappingURL={file_name}.map\n"),
+            minified: format!(
+                "{minified}\n//# debugId={debug_id}\n//# sourceMappingURL={file_name}.map\n"
+            ),
             file_name,
             sourcemap,
             sources,
@@ -177,7 +192,11 @@ impl Bundle {
 
     /// The call chain starting at function `start`, `depth` frames long, outermost first:
     /// the last frame throws. Returns the error thrown and the frames.
-    pub fn chain(&self, start: usize, depth: usize) -> ((&'static str, &'static str), Vec<JsFrame>) {
+    pub fn chain(
+        &self,
+        start: usize,
+        depth: usize,
+    ) -> ((&'static str, &'static str), Vec<JsFrame>) {
         let n = self.frames.len();
         let depth = depth.clamp(1, n);
         let frames: Vec<JsFrame> = (0..depth)
@@ -267,7 +286,10 @@ fn module_stem(path: &str) -> &str {
 
 /// The minified bundle (one line) and its sourcemap: a token at each function's start and
 /// name, at each `new` of a throw and at each call.
-fn write_bundle(functions: &mut [Function], sources: &[(String, String)]) -> (String, SourceMapBuilder) {
+fn write_bundle(
+    functions: &mut [Function],
+    sources: &[(String, String)],
+) -> (String, SourceMapBuilder) {
     let mut b = SourceMapBuilder::new(None);
     for (path, text) in sources {
         let id = b.add_source(path);
@@ -286,7 +308,11 @@ fn write_bundle(functions: &mut [Function], sources: &[(String, String)]) -> (St
         b.add(0, col(&out), l0, 0, Some(src), None, false);
         out.push_str("function ");
         b.add(0, col(&out), l0, 16, Some(src), Some(&f.name), false);
-        let _ = write!(out, "{}(n,t){{const e=t.scale*n.length;if(t.fail===\"{}\"){{throw ", f.minified, f.name);
+        let _ = write!(
+            out,
+            "{}(n,t){{const e=t.scale*n.length;if(t.fail===\"{}\"){{throw ",
+            f.minified, f.name
+        );
         b.add(0, col(&out), l0 + 3, 10, Some(src), None, false);
         f.throw_col = col(&out) + 1;
         let _ = write!(out, "new {ty}(\"{}\")}}return ", msg.replace('"', "\\\""));

@@ -151,7 +151,12 @@ impl Crash {
                     timestamp: rng.random_range(0x5000_0000..0x6800_0000),
                     guid: rng.random(),
                     age: rng.random_range(1..4),
-                    debug_file: path.rsplit('\\').next().unwrap_or(path).replace(".exe", ".pdb").replace(".dll", ".pdb"),
+                    debug_file: path
+                        .rsplit('\\')
+                        .next()
+                        .unwrap_or(path)
+                        .replace(".exe", ".pdb")
+                        .replace(".dll", ".pdb"),
                 };
                 base += u64::from(*size).next_multiple_of(0x10000) + 0x10000;
                 m
@@ -173,7 +178,10 @@ impl Crash {
         // The dump's fixed part: header and streams, a 1,232-byte CONTEXT_AMD64 and list
         // entries per thread, and per module its entry, name and CodeView record. The stacks
         // take the rest.
-        let names: usize = modules.iter().map(|m| m.code_file.len() * 2 + m.debug_file.len()).sum();
+        let names: usize = modules
+            .iter()
+            .map(|m| m.code_file.len() * 2 + m.debug_file.len())
+            .sum();
         let fixed = 400 + threads.len() * (1232 + 64) + modules.len() * 140 + names;
         let stack_bytes =
             (total_bytes.saturating_sub(fixed) / threads.len()).clamp(0x100, 8 << 20) & !0xf;
@@ -209,12 +217,17 @@ impl Crash {
                 .D32(m.age)
                 .append_bytes(m.debug_file.as_bytes());
             cv = cv.D8(0);
-            let module = Module::new(le, m.base, m.size, &name, m.timestamp, 0, None).cv_record(&cv);
+            let module =
+                Module::new(le, m.base, m.size, &name, m.timestamp, 0, None).cv_record(&cv);
             dump = dump.add_module(module).add(name).add(cv);
         }
         for (i, id) in self.threads.iter().enumerate() {
             let base = stack_base(i);
-            let depth = if i == self.crashing { self.depth } else { rng.random_range(2..12) };
+            let depth = if i == self.crashing {
+                self.depth
+            } else {
+                rng.random_range(2..12)
+            };
             let stack = Memory::with_section(self.stack(rng, depth), base);
             let rip = if i == self.crashing {
                 self.rip

@@ -19,8 +19,8 @@
 
 pub mod artifacts;
 mod error_event;
-pub mod js_bundle;
 mod javascript;
+pub mod js_bundle;
 pub mod minidump;
 mod native;
 mod padding;
@@ -303,7 +303,11 @@ fn layout(kind: EventKind, r: &KindRealism) -> (u64, u64) {
 
 /// Variant `v`'s shape and, for class `v % classes`, the sizes at the middle of its stratum.
 fn spec_of(kind: EventKind, r: &KindRealism, v: u64, classes: u64) -> VariantSpec {
-    let q = if classes == 1 { 0.5 } else { padding::stratum_middle(v % classes) };
+    let q = if classes == 1 {
+        0.5
+    } else {
+        padding::stratum_middle(v % classes)
+    };
     VariantSpec {
         shape: v / classes,
         event_bytes: r.size.map(|s| padding::quantile(&s, q) as usize),

@@ -58,7 +58,12 @@ pub fn images(crash: &Crash) -> Vec<DebugImage> {
         .collect()
 }
 
-fn event(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, crash: &Crash) -> Event<'static> {
+fn event(
+    rng: &mut ChaCha8Rng,
+    ev: &PerEvent<'_>,
+    r: &KindRealism,
+    crash: &Crash,
+) -> Event<'static> {
     let mut tags = Map::new();
     tags.insert(RUN_TAG.into(), ev.run_id.to_owned());
     tags.insert(SEQ_TAG.into(), ev.seq.to_owned());
@@ -87,8 +92,13 @@ fn event(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, crash: &Crash
             timestamp: ev.before(u64::from(crumbs - i) * rng.random_range(50_000..2_000_000)),
             category: Some("app".into()),
             message: Some(
-                ["opened project", "loaded scene", "render pass", "autosave", "import asset"]
-                    [rng.random_range(0..5)]
+                [
+                    "opened project",
+                    "loaded scene",
+                    "render pass",
+                    "autosave",
+                    "import asset",
+                ][rng.random_range(0..5)]
                 .into(),
             ),
             level: Level::Info,
@@ -105,7 +115,9 @@ fn event(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism, crash: &Crash
         environment: Some(ev.environment.to_owned().into()),
         user: Some(super::error_event::user(rng, ev)),
         contexts,
-        breadcrumbs: Values { values: breadcrumbs },
+        breadcrumbs: Values {
+            values: breadcrumbs,
+        },
         exception: Values {
             values: vec![Exception {
                 ty: crash.reason.name.into(),

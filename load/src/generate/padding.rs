@@ -1,7 +1,7 @@
 //! Payload sizes: the profile's log-normal size distributions, and padding an event up to a
 //! variant's size class with the kind of data that makes real events large — log lines an
-//! integration attached as `extra` (strings under Relay's per-value limits, so nothing is
-//! trimmed on ingest).
+//! integration attached as `extra`. Relay trims `extra` beyond 256 KiB of JSON (its "massive"
+//! databag size), so padding stops short of that and nothing sent is trimmed on ingest.
 
 use sentry::protocol::Event;
 use sentry_load_config::SizeDist;
@@ -89,19 +89,25 @@ fn probit(p: f64) -> f64 {
     }
 }
 
-/// One log line's worth of text per entry; Relay keeps strings in `extra` up to 8 KiB.
+/// Text per `extra` entry.
 const LINE_CHARS: usize = 2000;
+
+/// The most padding an event gets: under Relay's 256 KiB for `extra`.
+const MAX_PADDING: usize = 250_000;
 
 /// Adds `extra` log lines until the serialized event is about `target` bytes long. An event
 /// already that large is left as it is.
 pub fn pad_event(event: &mut Event<'static>, target: usize) {
     let size = |e: &Event<'static>| serde_json::to_vec(e).map_or(0, |v| v.len());
     let mut current = size(event);
+    let target = target.min(current + MAX_PADDING);
     let mut n = 0usize;
     while current < target {
         let key = format!("log.{n:03}");
         // Key, quotes, colon and comma: the entry's overhead in the serialized event.
-        let room = (target - current).saturating_sub(key.len() + 6).min(LINE_CHARS);
+        let room = (target - current)
+            .saturating_sub(key.len() + 6)
+            .min(LINE_CHARS);
         if room == 0 {
             break;
         }

@@ -47,7 +47,11 @@ fn every_kind_carries_run_seq_id_and_intended_time() {
         assert_eq!(uuid(&ev["event_id"]), built.event_id, "{kind}");
         assert_eq!(ev["tags"][RUN_TAG], "20261122-000000-abcdef", "{kind}");
         assert_eq!(ev["tags"][SEQ_TAG], "17", "{kind}");
-        let expected_type = if kind == EventKind::Transaction { "transaction" } else { "event" };
+        let expected_type = if kind == EventKind::Transaction {
+            "transaction"
+        } else {
+            "event"
+        };
         assert_eq!(items[0].0["type"], expected_type);
         match kind {
             EventKind::Transaction => {
@@ -58,7 +62,11 @@ fn every_kind_carries_run_seq_id_and_intended_time() {
                 assert_eq!(trace, built.event_id.simple().to_string());
                 assert!(ev["spans"].as_array().unwrap().len() >= 5);
             }
-            _ => assert_eq!(ev["timestamp"].as_f64().unwrap(), 1_795_359_339.25, "{kind}"),
+            _ => assert_eq!(
+                ev["timestamp"].as_f64().unwrap(),
+                1_795_359_339.25,
+                "{kind}"
+            ),
         }
         if kind == EventKind::Native {
             assert_eq!(items.len(), 2);
@@ -95,13 +103,32 @@ fn groups_users_releases_and_environments_follow_the_knobs() {
             .map(|s| field(&event(&g.envelope(s, kind, UNIX_EPOCH).body)))
             .collect::<std::collections::HashSet<_>>()
     };
-    assert_eq!(set(EventKind::Error, &|e| e["fingerprint"][0].to_string()).len(), 4);
-    assert_eq!(set(EventKind::Error, &|e| e["user"]["id"].to_string()).len(), 3);
-    let patch = |e: &serde_json::Value| e["release"].as_str().unwrap().rsplit('.').next().unwrap().to_owned();
+    assert_eq!(
+        set(EventKind::Error, &|e| e["fingerprint"][0].to_string()).len(),
+        4
+    );
+    assert_eq!(
+        set(EventKind::Error, &|e| e["user"]["id"].to_string()).len(),
+        3
+    );
+    let patch = |e: &serde_json::Value| {
+        e["release"]
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(set(EventKind::Error, &patch).len(), 2);
-    let envs = set(EventKind::Error, &|e| e["environment"].as_str().unwrap().to_owned());
+    let envs = set(EventKind::Error, &|e| {
+        e["environment"].as_str().unwrap().to_owned()
+    });
     assert_eq!(envs, ["production".to_owned(), "staging".to_owned()].into());
-    assert_eq!(set(EventKind::Transaction, &|e| e["transaction"].to_string()).len(), 5);
+    assert_eq!(
+        set(EventKind::Transaction, &|e| e["transaction"].to_string()).len(),
+        5
+    );
 }
 
 #[test]
@@ -122,7 +149,9 @@ fn sizes_follow_the_profiles_distribution() {
 #[test]
 fn gzip_round_trips() {
     use std::io::Read;
-    let body = all_kinds(10).envelope(1, EventKind::Native, UNIX_EPOCH).body;
+    let body = all_kinds(10)
+        .envelope(1, EventKind::Native, UNIX_EPOCH)
+        .body;
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(&gzip(&body)[..])
         .read_to_end(&mut out)
@@ -147,14 +176,25 @@ fn rendered_envelopes_equal_the_sdks_own_serialization() {
     for kind in EventKind::ALL {
         for seq in 0..200u64 {
             // Whole seconds, and microsecond fractions.
-            let at = UNIX_EPOCH
-                + Duration::from_micros(1_795_359_339_000_000 + seq * 1_001 * (seq % 2));
+            let at =
+                UNIX_EPOCH + Duration::from_micros(1_795_359_339_000_000 + seq * 1_001 * (seq % 2));
             let rendered = without_sent_at(&g.envelope(seq, kind, at).body);
             let direct = without_sent_at(&g.envelope_via_sdk(seq, kind, at, UNIX_EPOCH));
             if rendered != direct {
-                let (r, d) = (String::from_utf8_lossy(&rendered), String::from_utf8_lossy(&direct));
-                let i = r.bytes().zip(d.bytes()).position(|(a, b)| a != b).unwrap_or(0);
-                panic!("{kind} seq {seq} differs at {i}: …{}… vs …{}…", &r[i.saturating_sub(80)..(i + 80).min(r.len())], &d[i.saturating_sub(80)..(i + 80).min(d.len())]);
+                let (r, d) = (
+                    String::from_utf8_lossy(&rendered),
+                    String::from_utf8_lossy(&direct),
+                );
+                let i = r
+                    .bytes()
+                    .zip(d.bytes())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                panic!(
+                    "{kind} seq {seq} differs at {i}: …{}… vs …{}…",
+                    &r[i.saturating_sub(80)..(i + 80).min(r.len())],
+                    &d[i.saturating_sub(80)..(i + 80).min(d.len())]
+                );
             }
         }
     }
@@ -165,7 +205,9 @@ fn every_event_time_is_a_hole() {
     // A template rendered at two times differs in every time: no marker time is left over.
     let g = all_kinds(10);
     for kind in EventKind::ALL {
-        let body = g.envelope(3, kind, UNIX_EPOCH + Duration::from_secs(1_795_359_339)).body;
+        let body = g
+            .envelope(3, kind, UNIX_EPOCH + Duration::from_secs(1_795_359_339))
+            .body;
         let text = String::from_utf8_lossy(&items(&body).1[0].1).into_owned();
         assert!(!text.contains("12345678"), "{kind}: {text}");
         assert!(!text.contains("2009-02-1"), "{kind}: {text}");

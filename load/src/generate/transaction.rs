@@ -35,13 +35,21 @@ const SPAN_KINDS: &[(&str, &str, bool)] = &[
     ),
     ("db.redis", "GET session:{n}", false),
     ("cache.get", "product:detail:{n}", false),
-    ("http.client", "GET http://pricing.internal/v2/quotes/{n}", false),
+    (
+        "http.client",
+        "GET http://pricing.internal/v2/quotes/{n}",
+        false,
+    ),
     ("function", "services.orders.build_summary", true),
     ("template.render", "orders/summary.html", false),
     ("serialize", "OrderSerializer", false),
 ];
 
-pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism) -> Transaction<'static> {
+pub(super) fn build(
+    rng: &mut ChaCha8Rng,
+    ev: &PerEvent<'_>,
+    r: &KindRealism,
+) -> Transaction<'static> {
     let p: &Platform = &PLATFORMS[rng.random_range(0..PLATFORMS.len())];
     let route = p.routes[rng.random_range(0..p.routes.len())];
     let method = if rng.random_bool(0.5) { "GET" } else { "POST" };

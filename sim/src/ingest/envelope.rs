@@ -28,6 +28,8 @@ pub struct ItemHeader {
     pub ty: String,
     /// Payload length in bytes.
     pub length: Option<usize>,
+    /// For attachments: `event.attachment`, `event.minidump`, …
+    pub attachment_type: Option<String>,
 }
 
 /// An item: its header and payload.

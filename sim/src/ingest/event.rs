@@ -1,7 +1,7 @@
 //! Reads the fields the sim stores out of an event payload, tolerating the shapes SDKs send
 //! (tags as an object or as `[key, value]` pairs; timestamps as numbers or RFC 3339 strings).
 
-use sentry_load_common::{SEQ_TAG, fnv1a};
+use sentry_load_common::{Dataset, SEQ_TAG, fnv1a};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -18,9 +18,34 @@ pub struct Frame {
     pub in_app: Option<bool>,
 }
 
+/// What a transaction adds, as `transactions_local` stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionFields {
+    /// The transaction name.
+    pub name: String,
+    /// The root span's op (`contexts.trace.op`).
+    pub op: String,
+    /// The trace id.
+    pub trace_id: Uuid,
+    /// The root span id.
+    pub span_id: u64,
+    /// Start, Unix milliseconds.
+    pub start_ms: u64,
+    /// Finish, Unix milliseconds.
+    pub finish_ms: u64,
+    /// Spans in the tree.
+    pub spans: usize,
+}
+
 /// An accepted event, as it travels through the sim's pipeline.
 #[derive(Debug, Clone)]
 pub struct IngestedEvent {
+    /// Where it is stored.
+    pub dataset: Dataset,
+    /// The transaction's own fields, for transactions.
+    pub transaction: Option<TransactionFields>,
+    /// Sizes of the minidumps that came with it.
+    pub minidumps: Vec<usize>,
     /// The project it was sent to.
     pub project_id: u64,
     /// Its id.
@@ -66,8 +91,10 @@ impl IngestedEvent {
     }
 }
 
-/// Parses an event payload; `fallback_id` is the envelope header's event id.
-pub fn parse(
+/// Parses an item of type `item_type` (`event` or `transaction`); `fallback_id` is the
+/// envelope header's event id.
+pub fn parse_item(
+    item_type: &str,
     payload: &[u8],
     project_id: u64,
     fallback_id: Option<&str>,
@@ -115,7 +142,19 @@ pub fn parse(
         .unwrap_or_default();
     let primary_hash = grouping_hash(&fingerprint, &exceptions, &frames, &message);
     let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    let transaction = if item_type == "transaction" {
+        Some(transaction_fields(obj, event_id)?)
+    } else {
+        None
+    };
     Ok(IngestedEvent {
+        dataset: if transaction.is_some() {
+            Dataset::Transactions
+        } else {
+            Dataset::Errors
+        },
+        transaction,
+        minidumps: Vec::new(),
         project_id,
         event_id,
         timestamp,
@@ -132,6 +171,53 @@ pub fn parse(
         primary_hash,
         seq,
     })
+}
+
+fn transaction_fields(
+    obj: &serde_json::Map<String, Value>,
+    event_id: Uuid,
+) -> Result<TransactionFields, String> {
+    let millis = |k: &str| {
+        obj.get(k)
+            .and_then(timestamp_micros)
+            .map(|m| m / 1000)
+            .ok_or_else(|| format!("invalid transaction: no `{k}`"))
+    };
+    let trace = obj.get("contexts").and_then(|c| c.get("trace"));
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+    let trace_id = trace
+        .and_then(|t| t.get("trace_id"))
+        .and_then(Value::as_str)
+        .and_then(|t| Uuid::parse_str(t).ok())
+        .unwrap_or(event_id);
+    let span_id = trace
+        .and_then(|t| t.get("span_id"))
+        .and_then(Value::as_str)
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .unwrap_or_default();
+    Ok(TransactionFields {
+        name: text(obj.get("transaction")),
+        op: text(trace.and_then(|t| t.get("op"))),
+        trace_id,
+        span_id,
+        start_ms: millis("start_timestamp")?,
+        finish_ms: millis("timestamp")?,
+        spans: obj
+            .get("spans")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
+    })
+}
+
+fn timestamp_micros(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_f64().map(|f| (f * 1e6).round() as u64),
+        Value::String(s) => humantime::parse_rfc3339_weak(s.trim_end_matches('Z'))
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_micros() as u64),
+        _ => None,
+    }
 }
 
 fn timestamp_secs(v: &Value) -> Option<u32> {
@@ -243,7 +329,7 @@ mod tests {
 
     #[test]
     fn reads_the_stored_fields() {
-        let e = parse(EVENT.as_bytes(), 3, None, 1_795_359_340).unwrap();
+        let e = parse_item("event", EVENT.as_bytes(), 3, None, 1_795_359_340).unwrap();
         assert_eq!(
             e.event_id.simple().to_string(),
             "9ec79c33ec9942ab8353589fcb2e04dc"
@@ -258,11 +344,11 @@ mod tests {
 
     #[test]
     fn fingerprints_decide_the_group() {
-        let a = parse(EVENT.as_bytes(), 3, None, 0).unwrap();
+        let a = parse_item("event", EVENT.as_bytes(), 3, None, 0).unwrap();
         let other = EVENT.replace("issue-3", "issue-4");
-        let b = parse(other.as_bytes(), 3, None, 0).unwrap();
+        let b = parse_item("event", other.as_bytes(), 3, None, 0).unwrap();
         let same = EVENT.replace("KeyError", "ValueError");
-        let c = parse(same.as_bytes(), 3, None, 0).unwrap();
+        let c = parse_item("event", same.as_bytes(), 3, None, 0).unwrap();
         assert_ne!(a.primary_hash, b.primary_hash);
         assert_eq!(a.primary_hash, c.primary_hash);
     }
@@ -271,7 +357,8 @@ mod tests {
     fn tolerates_pairs_string_times_and_header_ids() {
         let ev =
             r#"{"timestamp": "2026-11-22T14:55:39.000Z", "tags": [["a", "b"]], "message": "m"}"#;
-        let e = parse(
+        let e = parse_item(
+            "event",
             ev.as_bytes(),
             1,
             Some("9ec79c33ec9942ab8353589fcb2e04dc"),
@@ -281,7 +368,16 @@ mod tests {
         assert_eq!(e.tags, vec![("a".to_string(), "b".to_string())]);
         assert_eq!(e.timestamp, 1_795_359_339);
         assert_eq!(e.title, "m");
-        assert!(parse(b"{}", 1, None, 0).is_err());
-        assert!(parse(b"[1]", 1, Some("9ec79c33ec9942ab8353589fcb2e04dc"), 0).is_err());
+        assert!(parse_item("event", b"{}", 1, None, 0).is_err());
+        assert!(
+            parse_item(
+                "event",
+                b"[1]",
+                1,
+                Some("9ec79c33ec9942ab8353589fcb2e04dc"),
+                0
+            )
+            .is_err()
+        );
     }
 }

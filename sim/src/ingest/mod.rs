@@ -3,7 +3,9 @@
 //! Answers as Relay does: 200 `{"id":"<event id>"}`; 400 malformed; 401 missing or unknown
 //! key; 413 over Relay's default size limits (envelope 200 MiB, event 1 MiB); 503 when the
 //! queue (Kafka's place) is full. Error bodies are `{"detail":"…","causes":[…]}`.
-//! `event` items are queued for storage; other item types are accepted and not stored.
+//! `event` and `transaction` items are queued for storage; an `event.minidump` attachment
+//! must start with `MDMP` and rides along with its event; other item types are accepted and
+//! not stored.
 
 mod auth;
 mod envelope;
@@ -115,7 +117,21 @@ fn accept(
     })?;
     let received = (sentry_load_common::clock::now_unix_micros() / 1_000_000) as u32;
     let mut events = Vec::new();
-    for item in items.iter().filter(|i| i.header.ty == "event") {
+    let mut minidumps = Vec::new();
+    for item in items.iter().filter(|i| i.header.ty == "attachment") {
+        if item.header.attachment_type.as_deref() == Some("event.minidump") {
+            if !item.payload.starts_with(b"MDMP") {
+                return Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    "invalid minidump",
+                    Some("an event.minidump attachment must start with MDMP".into()),
+                ));
+            }
+            minidumps.push(item.payload.len());
+        }
+    }
+    let stored = |i: &&envelope::Item<'_>| i.header.ty == "event" || i.header.ty == "transaction";
+    for item in items.iter().filter(stored) {
         if item.payload.len() > EVENT_LIMIT {
             return Err(reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -126,13 +142,17 @@ fn accept(
                 )),
             ));
         }
-        let ev = event::parse(
+        let mut ev = event::parse_item(
+            &item.header.ty,
             item.payload,
             project_id,
             env_header.event_id.as_deref(),
             received,
         )
         .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
+        if item.header.ty == "event" {
+            ev.minidumps = std::mem::take(&mut minidumps);
+        }
         events.push(ev);
     }
     Ok(events)

@@ -32,6 +32,8 @@ pub struct RowFilter {
     pub ids: Option<Vec<Uuid>>,
     /// `(key, value)` tags every row must carry.
     pub tags: Vec<(String, String)>,
+    /// Only rows of this dataset; `None` for all.
+    pub dataset: Option<sentry_load_common::Dataset>,
 }
 
 impl MemoryStore {
@@ -39,9 +41,12 @@ impl MemoryStore {
     pub fn write(&self, batch: &mut [StoredRow]) {
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
         for row in batch.iter_mut() {
-            let next = inner.groups.len() as u64 + 1;
-            let key = (row.event.project_id, row.event.primary_hash);
-            row.group_id = *inner.groups.entry(key).or_insert(next);
+            // Transactions have no issue.
+            if row.event.transaction.is_none() {
+                let next = inner.groups.len() as u64 + 1;
+                let key = (row.event.project_id, row.event.primary_hash);
+                row.group_id = *inner.groups.entry(key).or_insert(next);
+            }
             let idx = inner.rows.len();
             inner.by_id.entry(row.event.event_id).or_default().push(idx);
             inner.rows.push(row.clone());
@@ -54,6 +59,7 @@ impl MemoryStore {
         let keep = |r: &&StoredRow| {
             let e = &r.event;
             (f.projects.is_empty() || f.projects.contains(&e.project_id))
+                && f.dataset.is_none_or(|d| d == e.dataset)
                 && f.start.is_none_or(|s| e.timestamp >= s)
                 && f.end.is_none_or(|t| e.timestamp <= t)
                 && f.tags

@@ -41,6 +41,31 @@ PARTITION BY (retention_days, toMonday(timestamp))
 ORDER BY (project_id, toStartOfDay(timestamp), primary_hash, cityHash64(toString(event_id)))
 SAMPLE BY cityHash64(toString(event_id))";
 
+/// `transactions_local`, as Snuba's transactions storage lays it out on a single node.
+pub const TRANSACTIONS_LOCAL: &str = "CREATE TABLE IF NOT EXISTS transactions_local (
+    project_id UInt64,
+    event_id UUID,
+    trace_id UUID,
+    span_id UInt64,
+    transaction_name String,
+    transaction_op String,
+    start_ts DateTime,
+    start_ms UInt16,
+    finish_ts DateTime,
+    finish_ms UInt16,
+    duration UInt32,
+    platform String,
+    environment Nullable(String),
+    release Nullable(String),
+    `tags.key` Array(String),
+    `tags.value` Array(String),
+    message_timestamp DateTime,
+    deleted UInt8,
+    retention_days UInt16
+) ENGINE = ReplacingMergeTree(deleted)
+PARTITION BY (retention_days, toMonday(finish_ts))
+ORDER BY (project_id, toStartOfDay(finish_ts), transaction_name, cityHash64(span_id))";
+
 /// Sentry's Postgres tables the sim writes: organizations, projects and keys (seeded), issues
 /// and the hashes that map events to them.
 pub const POSTGRES: &str = "

@@ -1,9 +1,11 @@
-//! Writes batches where self-hosted Sentry keeps them: the issue in Postgres first
+//! Writes batches where self-hosted Sentry keeps them: for errors the issue in Postgres first
 //! (`sentry_grouphash` → `sentry_groupedmessage`, as Sentry's save step does), then the event
-//! row in ClickHouse `errors_local` (as Snuba's consumer does), one insert per batch.
+//! row in ClickHouse `errors_local` (as Snuba's consumer does); transactions go to
+//! `transactions_local` and have no issue. One insert per table per batch.
 
 use super::{StoreError, StoredRow, schema};
 use crate::config::ProjectKey;
+use crate::ingest::event::TransactionFields;
 use clickhouse::Row;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -92,6 +94,60 @@ impl<'a> ErrorRow<'a> {
     }
 }
 
+#[derive(Row, Serialize)]
+struct TransactionRow<'a> {
+    project_id: u64,
+    #[serde(with = "clickhouse::serde::uuid")]
+    event_id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    trace_id: Uuid,
+    span_id: u64,
+    transaction_name: &'a str,
+    transaction_op: &'a str,
+    start_ts: u32,
+    start_ms: u16,
+    finish_ts: u32,
+    finish_ms: u16,
+    duration: u32,
+    platform: &'a str,
+    environment: Option<&'a str>,
+    release: Option<&'a str>,
+    #[serde(rename = "tags.key")]
+    tags_key: Vec<&'a str>,
+    #[serde(rename = "tags.value")]
+    tags_value: Vec<&'a str>,
+    message_timestamp: u32,
+    deleted: u8,
+    retention_days: u16,
+}
+
+impl<'a> TransactionRow<'a> {
+    fn from_stored(r: &'a StoredRow, t: &'a TransactionFields) -> TransactionRow<'a> {
+        let e = &r.event;
+        TransactionRow {
+            project_id: e.project_id,
+            event_id: e.event_id,
+            trace_id: t.trace_id,
+            span_id: t.span_id,
+            transaction_name: &t.name,
+            transaction_op: &t.op,
+            start_ts: (t.start_ms / 1000) as u32,
+            start_ms: (t.start_ms % 1000) as u16,
+            finish_ts: (t.finish_ms / 1000) as u32,
+            finish_ms: (t.finish_ms % 1000) as u16,
+            duration: t.finish_ms.saturating_sub(t.start_ms) as u32,
+            platform: &e.platform,
+            environment: e.environment.as_deref(),
+            release: e.release.as_deref(),
+            tags_key: e.tags.iter().map(|(k, _)| k.as_str()).collect(),
+            tags_value: e.tags.iter().map(|(_, v)| v.as_str()).collect(),
+            message_timestamp: r.message_timestamp,
+            deleted: 0,
+            retention_days: 90,
+        }
+    }
+}
+
 impl SentryDb {
     /// Connects, creates the ClickHouse database and tables and the Postgres tables if missing,
     /// and seeds the organization, projects and keys.
@@ -110,6 +166,10 @@ impl SentryDb {
             .await?;
         let clickhouse = admin.with_database(database);
         clickhouse.query(schema::ERRORS_LOCAL).execute().await?;
+        clickhouse
+            .query(schema::TRANSACTIONS_LOCAL)
+            .execute()
+            .await?;
 
         let (postgres, conn) = tokio_postgres::connect(postgres_url, NoTls).await?;
         tokio::spawn(async move {
@@ -130,28 +190,43 @@ impl SentryDb {
         })
     }
 
-    /// Groups the batch into issues in Postgres, then inserts the rows into ClickHouse.
+    /// Groups the batch's errors into issues in Postgres, then inserts the rows into
+    /// ClickHouse.
     pub async fn write(&mut self, batch: &mut [StoredRow]) -> Result<(), StoreError> {
         if let Err(e) = self.group(batch).await {
             // The transaction rolled back: ids cached during it may not exist.
             self.groups.clear();
             return Err(e);
         }
-        let mut insert = self
-            .clickhouse
-            .insert::<ErrorRow<'_>>("errors_local")
-            .await?;
-        for row in batch.iter() {
-            insert.write(&ErrorRow::from_stored(row)).await?;
+        if batch.iter().any(|r| r.event.transaction.is_none()) {
+            let mut insert = self
+                .clickhouse
+                .insert::<ErrorRow<'_>>("errors_local")
+                .await?;
+            for row in batch.iter().filter(|r| r.event.transaction.is_none()) {
+                insert.write(&ErrorRow::from_stored(row)).await?;
+            }
+            insert.end().await?;
         }
-        insert.end().await?;
+        if batch.iter().any(|r| r.event.transaction.is_some()) {
+            let mut insert = self
+                .clickhouse
+                .insert::<TransactionRow<'_>>("transactions_local")
+                .await?;
+            for row in batch.iter() {
+                if let Some(t) = &row.event.transaction {
+                    insert.write(&TransactionRow::from_stored(row, t)).await?;
+                }
+            }
+            insert.end().await?;
+        }
         Ok(())
     }
 
     async fn group(&mut self, batch: &mut [StoredRow]) -> Result<(), StoreError> {
         let tx = self.postgres.transaction().await?;
         let mut seen: HashMap<(u64, Uuid), (i32, u32)> = HashMap::new();
-        for row in batch.iter_mut() {
+        for row in batch.iter_mut().filter(|r| r.event.transaction.is_none()) {
             let e = &row.event;
             let key = (e.project_id, e.primary_hash);
             let project = e.project_id as i64;

@@ -1,4 +1,5 @@
-//! Reads Snuba's `errors_local` (or `errors_dist`) over ClickHouse's HTTP interface.
+//! Reads Snuba's `errors_local` and `transactions_local` (or the `_dist` tables) over
+//! ClickHouse's HTTP interface.
 //!
 //! ```sql
 //! SELECT toString(event_id), toUInt32(received), toUInt32(message_timestamp), group_id
@@ -7,12 +8,13 @@
 //!   AND deleted = 0 AND event_id IN ('9ec79c33-ec99-42ab-8353-589fcb2e04dc', …)
 //! ```
 //!
-//! There is no index on `event_id`: the project and time bounds keep the scan narrow. The SQL
-//! is the subset ClickHouse 18.16 and 25.8 both understand.
+//! Transactions are bounded by `finish_ts` (their event time) and have neither `received` nor
+//! an issue. There is no index on `event_id`: the project and time bounds keep the scan
+//! narrow. The SQL is the subset ClickHouse 18.16 and 25.8 both understand.
 
 use super::{Lookup, Sighting, SourceError};
 use clickhouse::Row;
-use sentry_load_common::redact;
+use sentry_load_common::{Dataset, redact};
 use sentry_load_config::ClickHouseConfig;
 use serde::Deserialize;
 use std::fmt::Write;
@@ -22,6 +24,7 @@ use uuid::Uuid;
 pub struct ClickHouseSource {
     client: clickhouse::Client,
     table: String,
+    transactions_table: String,
     shown: String,
     batch_size: usize,
 }
@@ -48,6 +51,11 @@ impl ClickHouseSource {
         ClickHouseSource {
             client,
             table: format!("{}.{}", cfg.database.as_str(), cfg.errors_table.as_str()),
+            transactions_table: format!(
+                "{}.{}",
+                cfg.database.as_str(),
+                cfg.transactions_table.as_str()
+            ),
             shown: format!(
                 "clickhouse {} {}.{}",
                 redact::url(url),
@@ -67,7 +75,10 @@ impl ClickHouseSource {
     }
 
     pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
-        let sql = query(&self.table, l);
+        let sql = match l.dataset {
+            Dataset::Errors => query(&self.table, l),
+            Dataset::Transactions => transactions_query(&self.transactions_table, l),
+        };
         let rows = self
             .client
             .query(&sql)
@@ -80,15 +91,30 @@ impl ClickHouseSource {
         Ok(rows
             .into_iter()
             .filter_map(|r| {
+                let errors = l.dataset == Dataset::Errors;
                 Some(Sighting {
                     event_id: Uuid::parse_str(&r.id).ok()?,
-                    received: Some(r.received),
+                    received: errors.then_some(r.received),
                     message_timestamp: Some(r.message_timestamp),
-                    group_id: Some(r.group_id),
+                    group_id: errors.then_some(r.group_id),
                 })
             })
             .collect())
     }
+}
+
+/// The transactions query: the same columns, `received` and `group_id` as 0 (the table has
+/// neither), bounded by `finish_ts`.
+fn transactions_query(table: &str, l: Lookup<'_>) -> String {
+    let mut sql = format!(
+        "SELECT toString(event_id) AS id, toUInt32(0) AS received, \
+         toUInt32(message_timestamp) AS message_timestamp, toUInt64(0) AS group_id \
+         FROM {table} WHERE project_id = {} AND finish_ts >= toDateTime({}) \
+         AND finish_ts <= toDateTime({}) AND deleted = 0 AND event_id IN (",
+        l.project_id, l.from_secs, l.to_secs
+    );
+    push_ids(&mut sql, l.ids);
+    sql
 }
 
 /// The query text. Table names are validated identifiers and ids are formatted UUIDs, so
@@ -101,13 +127,17 @@ fn query(table: &str, l: Lookup<'_>) -> String {
          AND timestamp <= toDateTime({}) AND deleted = 0 AND event_id IN (",
         l.project_id, l.from_secs, l.to_secs
     );
-    for (i, id) in l.ids.iter().enumerate() {
+    push_ids(&mut sql, l.ids);
+    sql
+}
+
+fn push_ids(sql: &mut String, ids: &[Uuid]) {
+    for (i, id) in ids.iter().enumerate() {
         let sep = if i == 0 { "" } else { "," };
         // Writing into a String cannot fail.
         let _ = write!(sql, "{sep}'{}'", id.hyphenated());
     }
     sql.push(')');
-    sql
 }
 
 #[cfg(test)]
@@ -121,6 +151,7 @@ mod tests {
             "default.errors_local",
             Lookup {
                 project_id: 7,
+                dataset: Dataset::Errors,
                 from_secs: 100,
                 to_secs: 200,
                 ids: &ids,

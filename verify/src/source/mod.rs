@@ -6,6 +6,7 @@ mod sentry_api;
 
 pub use self::clickhouse::ClickHouseSource;
 pub use self::sentry_api::SentryApiSource;
+use sentry_load_common::Dataset;
 use uuid::Uuid;
 
 /// One batched question.
@@ -13,6 +14,8 @@ use uuid::Uuid;
 pub struct Lookup<'a> {
     /// The project the events were sent to.
     pub project_id: u64,
+    /// Where they are stored.
+    pub dataset: Dataset,
     /// Event time from, Unix seconds (inclusive).
     pub from_secs: u64,
     /// Event time to, Unix seconds (inclusive).

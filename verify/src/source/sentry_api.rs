@@ -2,6 +2,7 @@
 //! reach (and for the embedded sim, which serves the same shape).
 //!
 //! `GET <url>/api/0/organizations/<org>/events/?dataset=errors&field=id&field=issue.id
+//! (`dataset=transactions&field=id` for transactions)
 //! &project=<pid>&start=<rfc3339>&end=<rfc3339>&per_page=100&query=id:[<hex>,…]`
 //! with `Authorization: Bearer <token>`, following `Link: …; rel="next"; results="true"`.
 
@@ -94,10 +95,12 @@ impl SentryApiSource {
         let mut url = self.events_url.clone();
         {
             let mut q = url.query_pairs_mut();
-            q.append_pair("dataset", "errors")
-                .append_pair("field", "id")
-                .append_pair("field", "issue.id")
-                .append_pair("project", &l.project_id.to_string())
+            q.append_pair("dataset", l.dataset.as_str())
+                .append_pair("field", "id");
+            if l.dataset == sentry_load_common::Dataset::Errors {
+                q.append_pair("field", "issue.id");
+            }
+            q.append_pair("project", &l.project_id.to_string())
                 .append_pair("start", &clock::rfc3339_millis(l.from_secs * 1_000_000))
                 .append_pair("end", &clock::rfc3339_millis(l.to_secs * 1_000_000))
                 .append_pair("per_page", &MAX_IDS.to_string())
