@@ -28,6 +28,16 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run the reference ingest pipeline (the sim) standalone.
     Sim(SimArgs),
+    /// Upload the JavaScript artifact bundle (minified bundle + sourcemap) per `[artifacts]`.
+    UploadArtifacts(UploadArgs),
+}
+
+/// `upload-artifacts`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// A shipped profile's name, `profiles/<name>.toml`, or a path.
+    #[arg(long, short)]
+    pub profile: String,
 }
 
 /// `run`.

@@ -50,10 +50,15 @@ async fn profiles_list_and_show_the_shipped_ones() {
 #[tokio::test]
 async fn generate_refuses_a_kind_the_profile_does_not_send() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("errors.toml"),
+        "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 10\nduration = \"1s\"\n",
+    )
+    .unwrap();
     let args = [
         "generate",
         "--profile",
-        "local",
+        "errors.toml",
         "--kind",
         "transaction",
         "--count",
@@ -82,8 +87,15 @@ async fn generate_refuses_a_kind_the_profile_does_not_send() {
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("env")).unwrap().count(),
-        2
-    );
+    let envelopes = std::fs::read_dir(dir.path().join("env"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "envelope")
+        })
+        .count();
+    assert_eq!(envelopes, 2);
 }

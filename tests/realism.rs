@@ -34,7 +34,10 @@ async fn generated_events_pass_relays_normalizer() {
             "--start",
             "2026-11-22T12:00:00.123456Z",
         ],
-        &[("SENTRY_DSN", "http://public@127.0.0.1:9/1")],
+        &[
+            ("SENTRY_DSN", "http://public@127.0.0.1:9/1"),
+            ("SENTRY_AUTH_TOKEN", "unused"),
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));

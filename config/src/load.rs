@@ -347,6 +347,30 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     if let Err((span, key, message)) = crate::realism::check(traffic) {
         return err(span, &key, message);
     }
+    let relay = *p.target.kind.get_ref() == TargetKind::Relay;
+    if relay && mix.javascript.value() > 0.0 && p.artifacts.is_none() {
+        return err(
+            traffic.mix.span(),
+            "traffic.mix.javascript",
+            format!(
+                "weight {} for `javascript`, but Sentry can only resolve its minified frames \
+                 with the sourcemaps: add [artifacts] with `url` and `token` (set \
+                 `upload = false` there if the bundle is already uploaded)",
+                mix.javascript.value()
+            ),
+        );
+    }
+    if let Some(a) = &p.artifacts {
+        if *p.target.kind.get_ref() == TargetKind::Embedded {
+            return err(
+                a.span(),
+                "artifacts",
+                "kind = \"embedded\" uploads the bundle to the built-in sim itself; remove \
+                 [artifacts]"
+                    .into(),
+            );
+        }
+    }
     Ok(())
 }
 

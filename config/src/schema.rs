@@ -31,6 +31,44 @@ pub struct Profile {
     pub gates: GatesConfig,
     /// The same events also sent to a second deployment.
     pub mirror: Option<Spanned<MirrorConfig>>,
+    /// Where the JavaScript artifact bundle (minified bundle + sourcemap) is uploaded.
+    pub artifacts: Option<Spanned<ArtifactsConfig>>,
+}
+
+/// `[artifacts]`: the Sentry web API that receives the artifact bundle before a run whose mix
+/// has JavaScript errors (`sentry-load upload-artifacts` uploads it on its own).
+///
+/// ```toml
+/// [artifacts]
+/// url = "${SENTRY_URL:-http://127.0.0.1:9000}"
+/// token = "${SENTRY_AUTH_TOKEN}"   # project:releases (or org:ci) scope
+/// org = "sentry"
+/// project = "internal"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactsConfig {
+    /// Sentry web, e.g. `http://127.0.0.1:9000`.
+    pub url: ServiceUrl,
+    /// An auth token allowed to upload release files.
+    pub token: Secret,
+    /// Organization slug.
+    #[serde(default = "default_org")]
+    pub org: String,
+    /// Project slug (or id) the bundle belongs to.
+    #[serde(default = "default_project")]
+    pub project: String,
+    /// Upload before `run` (set `false` when the bundle is already there).
+    #[serde(default = "default_true")]
+    pub upload: bool,
+}
+
+fn default_project() -> String {
+    "internal".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[target]`.

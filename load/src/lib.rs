@@ -16,6 +16,7 @@ mod progress;
 mod send;
 mod stats;
 mod target;
+pub mod upload;
 
 pub use collect::{CollectError, collect};
 pub use generate::Generator;

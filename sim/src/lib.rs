@@ -10,10 +10,12 @@
 //! and serves what it stored back through Sentry-API-shaped endpoints, so an embedded run can
 //! verify without external services. It keeps ground truth of every decision (accepted,
 //! dropped, stored) so tests can prove that what the harness reports is what happened.
-//! It never depends on the load engine: it sees only HTTP, like a real Sentry.
+//! It also takes the artifact-bundle upload API (chunk upload and assemble) that JavaScript
+//! runs use first. It never depends on the load engine: it sees only HTTP, like a real Sentry.
 #![warn(missing_docs)]
 
 mod api;
+pub mod artifacts;
 mod config;
 mod faults;
 mod ingest;

@@ -1,6 +1,7 @@
 //! Starting and stopping a sim: the HTTP server, the queue and the pipeline.
 
 use crate::api::{self, ApiState};
+use crate::artifacts::{self, ArtifactState};
 use crate::config::SimConfig;
 use crate::ingest::{self, ENVELOPE_LIMIT, IngestState, relay_error};
 use crate::pipeline::Pipeline;
@@ -21,6 +22,7 @@ use tokio::task::JoinHandle;
 pub struct SimHandle {
     addr: SocketAddr,
     truth: Arc<Truth>,
+    artifacts: Arc<ArtifactState>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -34,6 +36,11 @@ impl SimHandle {
     /// Ground truth of its decisions.
     pub fn truth(&self) -> &Arc<Truth> {
         &self.truth
+    }
+
+    /// The artifact bundles uploaded to it.
+    pub fn artifact_bundles(&self) -> Vec<crate::artifacts::AssembledBundle> {
+        self.artifacts.bundles()
     }
 
     /// Stops taking requests, drains the queue, flushes the last batch, and returns.
@@ -51,13 +58,17 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
     let addr = listener.local_addr().map_err(StartError::Bind)?;
     let truth = Arc::new(Truth::default());
     let (store, memory) = open_store(&config).await?;
+    let artifacts = Arc::new(ArtifactState::new(&config.org, &config.api_token));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(serve(
         listener,
         config,
-        store,
-        memory,
-        truth.clone(),
+        Opened {
+            store,
+            memory,
+            truth: truth.clone(),
+            artifacts: artifacts.clone(),
+        },
         async {
             let _ = stopped.await;
         },
@@ -65,6 +76,7 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
     Ok(SimHandle {
         addr,
         truth,
+        artifacts,
         stop: Some(stop),
         task,
     })
@@ -77,8 +89,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let (store, memory) = open_store(&config).await?;
-    let truth = Arc::new(Truth::default());
-    serve(listener, config, store, memory, truth, shutdown)
+    let opened = Opened {
+        store,
+        memory,
+        truth: Arc::new(Truth::default()),
+        artifacts: Arc::new(ArtifactState::new(&config.org, &config.api_token)),
+    };
+    serve(listener, config, opened, shutdown)
         .await
         .map_err(StartError::Bind)
 }
@@ -117,14 +134,26 @@ async fn open_store(config: &SimConfig) -> Result<(Store, Option<Arc<MemoryStore
     })
 }
 
-async fn serve(
-    listener: TcpListener,
-    config: SimConfig,
+/// What a sim serves from.
+struct Opened {
     store: Store,
     memory: Option<Arc<MemoryStore>>,
     truth: Arc<Truth>,
+    artifacts: Arc<ArtifactState>,
+}
+
+async fn serve(
+    listener: TcpListener,
+    config: SimConfig,
+    opened: Opened,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Opened {
+        store,
+        memory,
+        truth,
+        artifacts,
+    } = opened;
     let (queue, queued) = mpsc::channel(config.queue_capacity.max(1));
     let pipeline = Pipeline {
         store,
@@ -146,7 +175,19 @@ async fn serve(
     let mut app = Router::new()
         .route("/api/{project}/envelope/", post(ingest::envelope))
         .with_state(ingest)
-        .layer(DefaultBodyLimit::max(ENVELOPE_LIMIT));
+        .layer(DefaultBodyLimit::max(ENVELOPE_LIMIT))
+        .merge(
+            Router::new()
+                .route(
+                    "/api/0/organizations/{org}/chunk-upload/",
+                    get(artifacts::options).post(artifacts::upload),
+                )
+                .route(
+                    "/api/0/organizations/{org}/artifactbundle/assemble/",
+                    post(artifacts::assemble),
+                )
+                .with_state(artifacts),
+        );
     if let Some(store) = memory {
         let api = Arc::new(ApiState {
             org: config.org.clone(),

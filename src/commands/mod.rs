@@ -6,6 +6,7 @@ mod profiles;
 mod readback;
 mod run;
 mod sim;
+mod upload;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -19,6 +20,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Profiles(cmd) => profiles::profiles(cmd),
         Command::Sim(args) => sim::sim(args).await,
         Command::Generate(args) => generate::generate(args),
+        Command::UploadArtifacts(args) => upload::upload_artifacts(&args.profile).await,
     }
 }
 

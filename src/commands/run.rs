@@ -33,14 +33,39 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
 
     // The targets, and where events are read back.
     let embedded = *profile.target.kind.get_ref() == TargetKind::Embedded;
+    let mut embedded_api = None;
     let (dsns, source, sim) = if embedded {
         let (sim, dsn, api) = start_embedded().await?;
         let source = (!args.no_verify).then(|| readback::embedded_source(&api));
+        embedded_api = Some(api);
         (vec![(dsn, 1.0)], source.transpose()?, Some(sim))
     } else {
         let source = (!args.no_verify).then(|| readback::source_for(&profile.verify));
         (profile.target.dsns(), source.transpose()?, None)
     };
+    // JavaScript errors need their sourcemaps on the target before the first one arrives.
+    if profile.traffic.get_ref().mix.get_ref().javascript.value() > 0.0 {
+        match (&sim, &profile.artifacts) {
+            (Some(_), _) => {
+                let api = embedded_api
+                    .as_ref()
+                    .ok_or_else(|| Exit::internal(anyhow!("embedded api")))?;
+                super::upload::upload(profile, &super::upload::embedded_target(api)).await?;
+            }
+            (None, Some(a)) if a.get_ref().upload => {
+                let a = a.get_ref();
+                let target = sentry_load_engine::upload::UploadTarget {
+                    url: a.url.expose().clone(),
+                    shown: sentry_load_common::redact::url(a.url.expose()),
+                    token: a.token.expose().to_owned(),
+                    org: a.org.clone(),
+                    project: a.project.clone(),
+                };
+                super::upload::upload(profile, &target).await?;
+            }
+            _ => {}
+        }
+    }
     let datasets = readback::datasets(profile);
     let router = destination(&dsns, source.as_ref(), &datasets, profile.seed).await?;
     let mirror = match &profile.mirror {

@@ -27,7 +27,9 @@ url = "http://127.0.0.1:8123"
 #[test]
 fn every_shipped_profile_parses() {
     for (name, text) in crate::SHIPPED_PROFILES {
-        let text = text.replace("${SENTRY_DSN}", "http://abc@127.0.0.1:9000/1");
+        let text = text
+            .replace("${SENTRY_DSN}", "http://abc@127.0.0.1:9000/1")
+            .replace("${SENTRY_AUTH_TOKEN}", "token");
         if let Err(e) = parse_profile(name, &text) {
             panic!("shipped profile {name}: {e}");
         }
@@ -276,4 +278,19 @@ fn realism_knobs_are_checked_against_relays_limits() {
     assert_eq!(e.key, "traffic.transaction.breadcrumbs");
     let e = bad("[traffic.error]\nattachment_size = { p50 = 1, p99 = 2 }\n");
     assert_eq!(e.key, "traffic.error.attachment_size");
+}
+
+#[test]
+fn javascript_against_a_relay_needs_an_artifacts_table() {
+    let text = RELAY.replace("[traffic]", "[traffic]\nmix = { javascript = 1 }");
+    let e = invalid(&text);
+    assert_eq!(e.key, "traffic.mix.javascript");
+    assert!(e.message.contains("[artifacts]"), "{}", e.message);
+    let with = format!("{text}[artifacts]\nurl = \"http://127.0.0.1:9000\"\ntoken = \"t\"\n");
+    let p = parse(&with).unwrap();
+    let a = p.artifacts.unwrap();
+    assert_eq!(
+        (a.get_ref().org.as_str(), a.get_ref().project.as_str()),
+        ("sentry", "internal")
+    );
 }

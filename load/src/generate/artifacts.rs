@@ -52,3 +52,34 @@ pub fn artifact_bundle(bundle: &Bundle, org: &str, project: &str, release: &str)
     }
     zip.finish().map(|c| c.into_inner()).unwrap_or_default()
 }
+
+/// The releases the run's JavaScript errors carry (one artifact bundle serves them all).
+pub fn javascript_releases(releases: u32) -> Vec<String> {
+    (0..releases.max(1))
+        .map(|i| format!("{}{i}", super::javascript::RELEASE_PREFIX))
+        .collect()
+}
+
+/// The files `generate` writes for JavaScript runs: the minified bundle, its sourcemap and
+/// the artifact bundle, as `(file name, bytes)`.
+pub fn bundle_files(
+    bundle: &Bundle,
+    org: &str,
+    project: &str,
+    release: &str,
+) -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            bundle.file_name.clone(),
+            bundle.minified.as_bytes().to_vec(),
+        ),
+        (
+            format!("{}.map", bundle.file_name),
+            bundle.sourcemap.clone(),
+        ),
+        (
+            "artifact-bundle.zip".into(),
+            artifact_bundle(bundle, org, project, release),
+        ),
+    ]
+}

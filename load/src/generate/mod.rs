@@ -19,7 +19,7 @@
 
 pub mod artifacts;
 mod error_event;
-mod javascript;
+pub mod javascript;
 pub mod js_bundle;
 pub mod minidump;
 mod native;

@@ -1,0 +1,280 @@
+//! Uploads the run's artifact bundle the way `sentry-cli sourcemaps upload` does, before any
+//! JavaScript error is sent: ask `chunk-upload/` for the server's chunking options, upload the
+//! chunks the server does not have yet (gzip-compressed when it accepts that), then ask
+//! `artifactbundle/assemble/` to assemble them — once per release the JavaScript events carry
+//! — and wait until it reports `ok`.
+//!
+//! ```text
+//! GET  /api/0/organizations/<org>/chunk-upload/         → {"url", "chunkSize", "chunksPerRequest", "compression", …}
+//! POST <url> multipart file_gzip=<chunk> (filename = chunk sha1)
+//! POST /api/0/organizations/<org>/artifactbundle/assemble/
+//!      {"checksum", "chunks", "projects", "version"}    → {"state": "created"|"assembling"|"ok"|"not_found"|"error", "missingChunks"}
+//! ```
+
+use serde::Deserialize;
+use sha1::{Digest, Sha1};
+use std::time::Duration;
+
+/// Where and as whom to upload.
+#[derive(Debug, Clone)]
+pub struct UploadTarget {
+    /// Sentry web's base URL.
+    pub url: url::Url,
+    /// A `secret-free` description of `url`, for messages.
+    pub shown: String,
+    /// The auth token.
+    pub token: String,
+    /// Organization slug.
+    pub org: String,
+    /// Project slug or id.
+    pub project: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSummary {
+    /// The bundle's size.
+    pub bytes: usize,
+    /// Chunks the bundle was split into.
+    pub chunks: usize,
+    /// Chunks actually sent (the server had the others).
+    pub sent: usize,
+    /// Releases the bundle was assembled for.
+    pub releases: usize,
+}
+
+/// An upload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The server could not be reached.
+    #[error("{0}: unreachable: {1}")]
+    Unreachable(String, String),
+    /// The server answered with an error.
+    #[error("{url}: HTTP {status}: {body}")]
+    Refused {
+        /// The endpoint (redacted).
+        url: String,
+        /// The status.
+        status: u16,
+        /// What it said (shortened).
+        body: String,
+    },
+    /// Assembly failed or did not finish in time.
+    #[error("assembling the artifact bundle for release {release}: {detail}")]
+    Assemble {
+        /// The release.
+        release: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChunkOptions {
+    url: String,
+    chunk_size: usize,
+    chunks_per_request: usize,
+    #[serde(default)]
+    max_request_size: Option<usize>,
+    #[serde(default)]
+    compression: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssembleAnswer {
+    state: String,
+    #[serde(default)]
+    missing_chunks: Vec<String>,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    let digest = Sha1::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Uploads `bundle` and assembles it for each of `releases`.
+pub async fn upload_artifact_bundle(
+    target: &UploadTarget,
+    bundle: &[u8],
+    releases: &[String],
+) -> Result<UploadSummary, UploadError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?;
+    let api = |path: &str| {
+        let mut u = target.url.clone();
+        u.set_path(&format!(
+            "{}/api/0/organizations/{}/{path}",
+            target.url.path().trim_end_matches('/'),
+            target.org
+        ));
+        u
+    };
+    let options: ChunkOptions = send_json(
+        &target.shown,
+        client.get(api("chunk-upload/")).bearer_auth(&target.token),
+    )
+    .await?;
+    let chunk_url = match url::Url::parse(&options.url) {
+        Ok(u) => u,
+        // A relative URL is relative to the server.
+        Err(_) => target
+            .url
+            .join(&options.url)
+            .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?,
+    };
+    let chunks: Vec<&[u8]> = bundle.chunks(options.chunk_size.max(1)).collect();
+    let checksums: Vec<String> = chunks.iter().map(|c| sha1_hex(c)).collect();
+    let checksum = sha1_hex(bundle);
+    let gzip = options.compression.iter().any(|c| c == "gzip");
+    let per_request = options.chunks_per_request.max(1);
+    let max_request = options.max_request_size.unwrap_or(usize::MAX);
+    let mut sent = 0;
+    let mut summary = UploadSummary {
+        bytes: bundle.len(),
+        chunks: chunks.len(),
+        sent: 0,
+        releases: releases.len(),
+    };
+    for release in releases {
+        let mut attempts = 0;
+        loop {
+            let body = serde_json::json!({
+                "checksum": checksum,
+                "chunks": checksums,
+                "projects": [target.project],
+                "version": release,
+            });
+            let answer: AssembleAnswer = send_json(
+                &target.shown,
+                client
+                    .post(api("artifactbundle/assemble/"))
+                    .bearer_auth(&target.token)
+                    .json(&body),
+            )
+            .await?;
+            attempts += 1;
+            match answer.state.as_str() {
+                "ok" => break,
+                "error" => {
+                    return Err(UploadError::Assemble {
+                        release: release.clone(),
+                        detail: answer.detail.unwrap_or_else(|| "state error".into()),
+                    });
+                }
+                "not_found" if !answer.missing_chunks.is_empty() => {
+                    let missing: Vec<usize> = checksums
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| answer.missing_chunks.contains(c))
+                        .map(|(i, _)| i)
+                        .collect();
+                    let mut group: Vec<usize> = Vec::new();
+                    let mut group_bytes = 0;
+                    for i in missing {
+                        if !group.is_empty()
+                            && (group.len() == per_request
+                                || group_bytes + chunks[i].len() > max_request)
+                        {
+                            upload_chunks(
+                                &client, &chunk_url, target, &chunks, &checksums, &group, gzip,
+                            )
+                            .await?;
+                            sent += group.len();
+                            group.clear();
+                            group_bytes = 0;
+                        }
+                        group_bytes += chunks[i].len();
+                        group.push(i);
+                    }
+                    if !group.is_empty() {
+                        upload_chunks(
+                            &client, &chunk_url, target, &chunks, &checksums, &group, gzip,
+                        )
+                        .await?;
+                        sent += group.len();
+                    }
+                }
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+            if attempts > 240 {
+                return Err(UploadError::Assemble {
+                    release: release.clone(),
+                    detail: format!("still `{}` after {attempts} polls", answer.state),
+                });
+            }
+        }
+    }
+    summary.sent = sent;
+    Ok(summary)
+}
+
+async fn upload_chunks(
+    client: &reqwest::Client,
+    url: &url::Url,
+    target: &UploadTarget,
+    chunks: &[&[u8]],
+    checksums: &[String],
+    which: &[usize],
+    gzip: bool,
+) -> Result<(), UploadError> {
+    let mut form = reqwest::multipart::Form::new();
+    for &i in which {
+        let (field, bytes) = if gzip {
+            ("file_gzip", crate::generate::gzip(chunks[i]))
+        } else {
+            ("file", chunks[i].to_vec())
+        };
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(checksums[i].clone())
+            .mime_str("application/octet-stream")
+            .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?;
+        form = form.part(field, part);
+    }
+    let resp = client
+        .post(url.clone())
+        .bearer_auth(&target.token)
+        .multipart(form)
+        .send()
+        .await
+        .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?;
+    check(&target.shown, resp).await.map(|_| ())
+}
+
+async fn send_json<T: for<'de> Deserialize<'de>>(
+    shown: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<T, UploadError> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| UploadError::Unreachable(shown.to_owned(), e.to_string()))?;
+    let body = check(shown, resp).await?;
+    serde_json::from_slice(&body).map_err(|e| UploadError::Refused {
+        url: shown.to_owned(),
+        status: 200,
+        body: format!("unexpected answer: {e}"),
+    })
+}
+
+async fn check(shown: &str, resp: reqwest::Response) -> Result<bytes::Bytes, UploadError> {
+    let status = resp.status();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| UploadError::Unreachable(shown.to_owned(), e.to_string()))?;
+    if !status.is_success() {
+        let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+        return Err(UploadError::Refused {
+            url: shown.to_owned(),
+            status: status.as_u16(),
+            body: text,
+        });
+    }
+    Ok(body)
+}

@@ -1,0 +1,79 @@
+//! `sentry-load upload-artifacts`, and the upload `run` does before JavaScript traffic: the
+//! run's artifact bundle (minified bundle + sourcemap, from the profile's seed) goes to the
+//! Sentry web API through chunk-upload and `artifactbundle/assemble`, once per release the
+//! JavaScript events carry.
+
+use super::load_profile;
+use crate::exit::{Exit, OK};
+use anyhow::anyhow;
+use sentry_load_common::{EventKind, redact};
+use sentry_load_config::{Profile, SentryApiConfig};
+use sentry_load_engine::generate::artifacts::{artifact_bundle, javascript_releases};
+use sentry_load_engine::generate::js_bundle::Bundle;
+use sentry_load_engine::upload::{UploadError, UploadTarget, upload_artifact_bundle};
+
+/// `upload-artifacts --profile P`.
+pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
+    let loaded = load_profile(profile)?;
+    let p = &loaded.profile;
+    let Some(artifacts) = &p.artifacts else {
+        return Err(Exit::usage(anyhow!(
+            "profile {} has no [artifacts] table (url, token, org, project): nowhere to upload",
+            loaded.source
+        )));
+    };
+    let a = artifacts.get_ref();
+    let target = UploadTarget {
+        url: a.url.expose().clone(),
+        shown: redact::url(a.url.expose()),
+        token: a.token.expose().to_owned(),
+        org: a.org.clone(),
+        project: a.project.clone(),
+    };
+    upload(p, &target).await?;
+    Ok(OK)
+}
+
+/// The upload target of an embedded sim.
+pub fn embedded_target(api: &SentryApiConfig) -> UploadTarget {
+    UploadTarget {
+        url: api.url.expose().clone(),
+        shown: redact::url(api.url.expose()),
+        token: api.token.expose().to_owned(),
+        org: api.org.clone(),
+        project: "1".into(),
+    }
+}
+
+/// Uploads the bundle of `profile` to `target` and says so on stderr.
+pub async fn upload(profile: &Profile, target: &UploadTarget) -> Result<(), Exit> {
+    let bundle = Bundle::generate(profile.seed);
+    let realism = profile
+        .traffic
+        .get_ref()
+        .realism()
+        .of(EventKind::Javascript);
+    let releases = javascript_releases(realism.releases);
+    let zip = artifact_bundle(&bundle, &target.org, &target.project, &releases[0]);
+    let summary = upload_artifact_bundle(target, &zip, &releases)
+        .await
+        .map_err(|e| match &e {
+            UploadError::Refused {
+                status: 401 | 403, ..
+            } => Exit::usage(anyhow::Error::new(e).context("uploading the artifact bundle")),
+            _ => Exit::unreachable(anyhow::Error::new(e).context("uploading the artifact bundle")),
+        })?;
+    eprintln!(
+        "artifact bundle {} ({} bytes, {} chunks, {} sent) assembled for {} release(s) at {} \
+         org {} project {}",
+        bundle.debug_id,
+        summary.bytes,
+        summary.chunks,
+        summary.sent,
+        summary.releases,
+        target.shown,
+        target.org,
+        target.project
+    );
+    Ok(())
+}
