@@ -166,3 +166,75 @@ async fn the_embedded_default_runs_with_no_services() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("token"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_reaches_its_snuba_table() {
+    let Some(svc) = services("every_kind").await else {
+        return;
+    };
+    let sim = sentry_load_sim::start(svc.sim_config(KEY), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    let profile = svc
+        .relay_profile(sim.addr(), KEY, 100, 3)
+        .replace(
+            "[traffic]\n",
+            "[traffic]\nmix = { error = 1, transaction = 1, native = 1, javascript = 1 }\n",
+        )
+        .replace(
+            "[send]\n",
+            &format!(
+                "[traffic.native]\nattachment_size = {{ p50 = \"40 KiB\", p99 = \"200 KiB\" }}\n\
+                 [artifacts]\nurl = \"http://{}/\"\ntoken = \"token\"\nproject = \"project-1\"\n[send]\n",
+                sim.addr()
+            ),
+        );
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let (_, report) = only_report(dir.path());
+    assert_eq!(
+        report["visibility"]["seen"],
+        300,
+        "{}",
+        serde_json::to_string_pretty(&report["loss"]).unwrap()
+    );
+    assert_eq!(report["visibility"]["missing"], 0);
+    // The bundle went up first, once per JavaScript release.
+    assert_eq!(sim.artifact_bundles().len(), 3);
+
+    let ch = clickhouse::Client::default()
+        .with_url(&svc.clickhouse_url)
+        .with_database(&svc.clickhouse_database)
+        .with_validation(false);
+    let count = |sql: &'static str| {
+        let ch = ch.clone();
+        async move { ch.query(sql).fetch_one::<u64>().await.unwrap() }
+    };
+    let transactions = count("SELECT count() FROM transactions_local").await;
+    let errors =
+        count("SELECT count() FROM errors_local WHERE platform NOT IN ('native', 'javascript')")
+            .await;
+    let native = count("SELECT count() FROM errors_local WHERE platform = 'native'").await;
+    let javascript = count("SELECT count() FROM errors_local WHERE platform = 'javascript'").await;
+    assert_eq!(transactions + errors + native + javascript, 300);
+    for (kind, n) in [
+        ("transaction", transactions),
+        ("error", errors),
+        ("native", native),
+        ("javascript", javascript),
+    ] {
+        assert!(
+            (45..=105).contains(&n),
+            "{n} {kind} rows of 300 evenly mixed"
+        );
+    }
+    // Transactions keep their span tree's times: finish after start, duration in ms.
+    let bad =
+        count("SELECT count() FROM transactions_local WHERE finish_ts < start_ts OR duration = 0")
+            .await;
+    assert_eq!(bad, 0);
+    sim.stop().await.unwrap();
+    svc.cleanup().await;
+}

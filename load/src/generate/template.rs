@@ -37,6 +37,8 @@ pub const ENVIRONMENT_MARKER: &str = "SLMARKENV";
 enum Hole {
     IdHyphenated,
     IdSimple,
+    /// The first 16 hex digits of the event id: a transaction's root span id.
+    SpanId,
     SentAt,
     /// The event time plus an offset in microseconds, as seconds (a JSON number).
     TsFloat(i64),
@@ -192,6 +194,9 @@ fn fill_hole(h: &Hole, f: &Fill, out: &mut Vec<u8>) {
         Hole::IdSimple => {
             out.extend_from_slice(f.event_id.simple().encode_lower(&mut buf).as_bytes())
         }
+        Hole::SpanId => {
+            out.extend_from_slice(&f.event_id.simple().encode_lower(&mut buf).as_bytes()[..16])
+        }
         Hole::SentAt => {
             let t = sentry_load_common::clock::from_unix_micros(f.sent_at_micros);
             let _ = write!(out, "{}", humantime::format_rfc3339_micros(t));
@@ -288,9 +293,11 @@ fn time_holes(bytes: &[u8], range: &Range<usize>, found: &mut Vec<(usize, usize,
 fn split(bytes: &[u8], range: Range<usize>, header: bool) -> Vec<Piece> {
     let hyphen = ID_MARKER.hyphenated().to_string();
     let simple = ID_MARKER.simple().to_string();
-    let markers: [(&[u8], Hole); 7] = [
+    // The full id comes before its 16-digit prefix: where both match, the full id wins.
+    let markers: [(&[u8], Hole); 8] = [
         (hyphen.as_bytes(), Hole::IdHyphenated),
         (simple.as_bytes(), Hole::IdSimple),
+        (&simple.as_bytes()[..16], Hole::SpanId),
         (SEQ_MARKER.as_bytes(), Hole::Seq),
         (ISSUE_MARKER.as_bytes(), Hole::Issue),
         (USER_MARKER.as_bytes(), Hole::User),

@@ -60,6 +60,10 @@ fn every_kind_carries_run_seq_id_and_intended_time() {
                 assert!(ev["start_timestamp"].as_f64().unwrap() < 1_795_359_339.25);
                 let trace = ev["contexts"]["trace"]["trace_id"].as_str().unwrap();
                 assert_eq!(trace, built.event_id.simple().to_string());
+                let root = ev["contexts"]["trace"]["span_id"].as_str().unwrap();
+                assert_eq!(root, &built.event_id.simple().to_string()[..16]);
+                let children = ev["spans"].as_array().unwrap();
+                assert!(children.iter().any(|s| s["parent_span_id"] == root));
                 assert!(ev["spans"].as_array().unwrap().len() >= 5);
             }
             _ => assert_eq!(

@@ -2,7 +2,9 @@
 //! queries, cache reads, outgoing HTTP calls and template rendering, nested the way web
 //! frameworks nest them — with the trace context, status and the per-event name index.
 //!
-//! The trace id is the event id, so every transaction starts its own trace. The span count
+//! The trace id is the event id and the root span id its first half, so every transaction
+//! starts its own trace and no two share a root span (Snuba's `transactions_local` is a
+//! ReplacingMergeTree sorted by name and `span_id`: equal keys would merge away). The span count
 //! follows `[traffic.transaction] spans`; the name's cardinality is `names`. (The `sentry`
 //! crate's `Transaction` type has no `measurements`, which backend SDKs do not send either.)
 
@@ -58,7 +60,8 @@ pub(super) fn build(
     let duration_us: u64 = rng.random_range(5_000..2_500_000);
     let start = ev.before(duration_us);
     let trace_id = TraceId::from(ev.event_id.into_bytes());
-    let root = span_id(rng);
+    let id = ev.event_id.into_bytes();
+    let root = SpanId::from([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]);
     let count = rng.random_range(r.spans.min..=r.spans.max) as usize;
     let spans = span_tree(rng, ev, trace_id, root, duration_us, count);
     let failed = rng.random_range(0..20) == 0;
