@@ -360,16 +360,16 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
             ),
         );
     }
-    if let Some(a) = &p.artifacts {
-        if *p.target.kind.get_ref() == TargetKind::Embedded {
-            return err(
-                a.span(),
-                "artifacts",
-                "kind = \"embedded\" uploads the bundle to the built-in sim itself; remove \
-                 [artifacts]"
-                    .into(),
-            );
-        }
+    if let Some(a) = &p.artifacts
+        && *p.target.kind.get_ref() == TargetKind::Embedded
+    {
+        return err(
+            a.span(),
+            "artifacts",
+            "kind = \"embedded\" uploads the bundle to the built-in sim itself; remove \
+             [artifacts]"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -67,27 +67,28 @@ impl ArtifactState {
         lock(&self.bundles).clone()
     }
 
-    fn authorize(&self, org: &str, headers: &HeaderMap) -> Result<(), Response> {
+    fn authorize(&self, org: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
             .and_then(|h| h.strip_prefix("Bearer "));
-        match bearer {
-            None => Err(relay_error(
+        let refused = match bearer {
+            None => relay_error(
                 StatusCode::UNAUTHORIZED,
                 "Authentication credentials were not provided.",
                 &[],
-            )),
+            ),
             Some(t) if t != self.token => {
-                Err(relay_error(StatusCode::UNAUTHORIZED, "Invalid token", &[]))
+                relay_error(StatusCode::UNAUTHORIZED, "Invalid token", &[])
             }
-            Some(_) if org != self.org => Err(relay_error(
+            Some(_) if org != self.org => relay_error(
                 StatusCode::NOT_FOUND,
                 "The requested resource does not exist",
                 &[],
-            )),
-            Some(_) => Ok(()),
-        }
+            ),
+            Some(_) => return Ok(()),
+        };
+        Err(Box::new(refused))
     }
 }
 
@@ -117,7 +118,7 @@ pub async fn options(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = s.authorize(&org, &headers) {
-        return r;
+        return *r;
     }
     axum::Json(json!({
         "url": format!("/api/0/organizations/{org}/chunk-upload/"),
@@ -142,7 +143,7 @@ pub async fn upload(
     mut form: Multipart,
 ) -> Response {
     if let Err(r) = s.authorize(&org, &headers) {
-        return r;
+        return *r;
     }
     let mut count = 0;
     loop {
@@ -206,7 +207,7 @@ pub async fn assemble(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(r) = s.authorize(&org, &headers) {
-        return r;
+        return *r;
     }
     let req: AssembleRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -295,10 +296,10 @@ fn read_manifest(file: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
         if let Some(url) = entry["url"].as_str() {
             urls.push(url.to_owned());
         }
-        if let Some(id) = entry["headers"]["debug-id"].as_str() {
-            if !debug_ids.iter().any(|d| d == id) {
-                debug_ids.push(id.to_owned());
-            }
+        if let Some(id) = entry["headers"]["debug-id"].as_str()
+            && !debug_ids.iter().any(|d| d == id)
+        {
+            debug_ids.push(id.to_owned());
         }
     }
     Ok((debug_ids, urls))

@@ -67,11 +67,11 @@ pub fn generate(args: GenerateArgs) -> Result<u8, Exit> {
             .out
             .join(format!("{}-{}.envelope", arrival.seq, arrival.kind));
         std::fs::write(&path, &built.body).internal("writing an envelope")?;
-        if arrival.kind == EventKind::Native {
-            if let Some(dump) = minidump_of(&built.body) {
-                let path = args.out.join(format!("{}-native.dmp", arrival.seq));
-                std::fs::write(&path, dump).internal("writing a minidump")?;
-            }
+        if arrival.kind == EventKind::Native
+            && let Some(dump) = minidump_of(&built.body)
+        {
+            let path = args.out.join(format!("{}-native.dmp", arrival.seq));
+            std::fs::write(&path, dump).internal("writing a minidump")?;
         }
         written += 1;
     }
