@@ -8,7 +8,6 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sentry_load_common::{EventKind, RunId};
-use sentry_load_engine::generate::gzip;
 use sentry_load_engine::{Generator, PlainHttpTransport, Target, Transport};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -86,7 +85,7 @@ fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("render+gzip", mean), |b| {
             b.iter(|| {
                 i = (i + 1) % seqs.len();
-                gzip(&g.envelope(seqs[i], kind, at).body)
+                g.envelope_gzip(seqs[i], kind, at)
             })
         });
         let bodies: Vec<Vec<u8>> = seqs.iter().map(|s| g.envelope(*s, kind, at).body).collect();

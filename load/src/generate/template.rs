@@ -86,8 +86,13 @@ pub struct Template {
     item_type: String,
     payload: Vec<Piece>,
     tail: std::ops::Range<usize>,
+    /// The tail compressed once, when it is large enough to be worth it.
+    tail_gz: Option<super::compress::CompressedTail>,
     approx_len: usize,
 }
+
+/// Tails from this size on are compressed once, at template time.
+const PRECOMPRESS_TAIL: usize = 4096;
 
 /// The envelope did not have the shape a template needs.
 #[derive(Debug, thiserror::Error)]
@@ -123,8 +128,12 @@ impl Template {
         let header = split(&serialized, 0..header_end, true);
         let payload_pieces = split(&serialized, payload.clone(), false);
         let approx_len = serialized.len();
+        let tail = payload.end..serialized.len();
+        let tail_gz = (tail.len() >= PRECOMPRESS_TAIL)
+            .then(|| super::compress::CompressedTail::new(&serialized[tail.clone()]));
         Ok(Template {
-            tail: payload.end..serialized.len(),
+            tail,
+            tail_gz,
             bytes: serialized,
             header,
             item_type,
@@ -135,6 +144,25 @@ impl Template {
 
     /// Renders one envelope.
     pub fn render(&self, fill: &Fill) -> Vec<u8> {
+        let mut out = self.render_head(fill);
+        out.extend_from_slice(&self.bytes[self.tail.clone()]);
+        out
+    }
+
+    /// Renders one envelope, gzip-compressed.
+    pub fn render_gzip(&self, fill: &Fill) -> Vec<u8> {
+        let mut head = self.render_head(fill);
+        match &self.tail_gz {
+            Some(tail) => super::compress::gzip_with_tail(&head, tail),
+            None => {
+                head.extend_from_slice(&self.bytes[self.tail.clone()]);
+                super::compress::gzip(&head)
+            }
+        }
+    }
+
+    /// The envelope header, the first item's header and its payload: all that changes.
+    fn render_head(&self, fill: &Fill) -> Vec<u8> {
         // The event time itself can fill many holes: format it once.
         let mut ts_buf = [0u8; 40];
         let ts_len = {
@@ -156,7 +184,6 @@ impl Template {
             payload.len()
         );
         out.extend_from_slice(&payload);
-        out.extend_from_slice(&self.bytes[self.tail.clone()]);
         out
     }
 

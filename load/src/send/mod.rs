@@ -15,7 +15,7 @@ pub use plain_http::{NotPlainHttp, PlainHttpTransport};
 pub use rate_limits::{BackOff, RateLimit, parse_header};
 pub use transport::{Answer, HttpTransport, Transport};
 
-use crate::generate::{Generator, gzip};
+use crate::generate::Generator;
 use crate::plan::Plan;
 use crate::stats::LiveStats;
 use crate::target::Router;
@@ -149,11 +149,12 @@ pub async fn drive<T: Transport>(
             continue;
         };
         let intended = from_unix_micros(record.intended_micros);
-        let built = generator.envelope(arrival.seq, arrival.kind, intended);
         let body = if opts.gzip {
-            gzip(&built.body)
+            generator
+                .envelope_gzip(arrival.seq, arrival.kind, intended)
+                .body
         } else {
-            built.body
+            generator.envelope(arrival.seq, arrival.kind, intended).body
         };
         record.bytes = body.len() as u32;
         let (results, stats) = (results.clone(), stats.clone());
