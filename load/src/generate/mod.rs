@@ -35,7 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use sentry::Envelope;
 use sentry::protocol::{Attachment, EnvelopeHeaders, Event, Transaction};
 use sentry_load_common::{EventKind, RunId, clock, event_id_for};
-use sentry_load_config::{KindRealism, RealismKnobs, TrafficConfig};
+use sentry_load_config::{CountRange, KindRealism, RealismKnobs, TrafficConfig};
 use std::time::{Duration, SystemTime};
 use template::{Fill, Template};
 use uuid::Uuid;
@@ -73,6 +73,8 @@ impl PerEvent<'_> {
 pub(crate) struct VariantSpec {
     /// Which shape (platform, stack, span tree, crash) of the kind.
     pub shape: u64,
+    /// The size stratum's quantile, when the kind has a size distribution.
+    pub quantile: Option<f64>,
     /// The event payload's size to pad up to, if the profile gives a size distribution.
     pub event_bytes: Option<usize>,
     /// The attachment's size (native crashes).
@@ -338,6 +340,7 @@ fn spec_of(kind: EventKind, r: &KindRealism, v: u64, classes: u64) -> VariantSpe
     };
     VariantSpec {
         shape: v / classes,
+        quantile: (classes > 1).then_some(q),
         event_bytes: r.size.map(|s| padding::quantile(&s, q) as usize),
         attachment_bytes: match kind {
             EventKind::Native => padding::quantile(&r.attachment_size, q) as usize,
@@ -355,6 +358,25 @@ fn build(
     ev: &PerEvent<'_>,
 ) -> Payload {
     let rng = &mut variant_rng(seed, kind, spec.shape);
+    // A sized variant takes breadcrumbs and frames at its stratum's point of their ranges:
+    // small events are small because they carry little, large ones carry much, then padding
+    // makes up the rest.
+    let scaled;
+    let r = match (spec.quantile, spec.event_bytes) {
+        (Some(q), Some(_)) => {
+            let at = |c: CountRange| {
+                let n = c.min + ((c.max - c.min) as f64 * q).round() as u32;
+                CountRange { min: n, max: n }
+            };
+            scaled = KindRealism {
+                breadcrumbs: at(r.breadcrumbs),
+                stack_depth: at(r.stack_depth),
+                ..r.clone()
+            };
+            &scaled
+        }
+        _ => r,
+    };
     let payload = match kind {
         EventKind::Error => Payload::Event(Box::new(error_event::build(rng, ev, r)), vec![]),
         EventKind::Transaction => Payload::Transaction(Box::new(transaction::build(rng, ev, r))),

@@ -85,7 +85,11 @@ pub struct Template {
     header: Vec<Piece>,
     item_type: String,
     payload: Vec<Piece>,
+    /// Everything after the first item's last hole: the rest of its payload, and the later
+    /// items. The same for every event.
     tail: std::ops::Range<usize>,
+    /// How much of `tail` belongs to the first item's payload.
+    tail_in_payload: usize,
     /// The tail compressed once, when it is large enough to be worth it.
     tail_gz: Option<super::compress::CompressedTail>,
     approx_len: usize,
@@ -126,13 +130,23 @@ impl Template {
             return Err(err("item shorter than its length"));
         }
         let header = split(&serialized, 0..header_end, true);
-        let payload_pieces = split(&serialized, payload.clone(), false);
+        let mut payload_pieces = split(&serialized, payload.clone(), false);
+        // The payload's last literal piece joins the tail: unchanging bytes, compressed once.
+        let tail_start = match payload_pieces.last() {
+            Some(Piece::Literal(r)) if payload_pieces.len() > 1 => {
+                let start = r.start;
+                payload_pieces.pop();
+                start
+            }
+            _ => payload.end,
+        };
         let approx_len = serialized.len();
-        let tail = payload.end..serialized.len();
+        let tail = tail_start..serialized.len();
         let tail_gz = (tail.len() >= PRECOMPRESS_TAIL)
             .then(|| super::compress::CompressedTail::new(&serialized[tail.clone()]));
         Ok(Template {
             tail,
+            tail_in_payload: payload.end - tail_start,
             tail_gz,
             bytes: serialized,
             header,
@@ -181,7 +195,7 @@ impl Template {
             out,
             "{{\"type\":\"{}\",\"length\":{}}}",
             self.item_type,
-            payload.len()
+            payload.len() + self.tail_in_payload
         );
         out.extend_from_slice(&payload);
         out
