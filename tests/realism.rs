@@ -20,15 +20,34 @@ async fn generated_events_pass_relays_normalizer() {
             return;
         }
     };
+    // prod has every kind; the heavy profiles push sizes, breadcrumbs and stacks further.
+    for (profile, count, kinds) in [
+        (
+            "prod",
+            600,
+            &["error", "transaction", "native", "javascript"][..],
+        ),
+        ("js-heavy", 200, &["javascript", "transaction"][..]),
+        ("native-heavy", 200, &["native", "error"][..]),
+    ] {
+        let checked = check_profile(&python, profile, count, kinds).await;
+        assert_eq!(checked, count, "{profile}");
+    }
+}
+
+/// Generates `count` envelopes of `profile`, checks every kind in `kinds` is among them, and
+/// runs them through the normalizer; returns how many items it checked.
+async fn check_profile(python: &str, profile: &str, count: usize, kinds: &[&str]) -> usize {
     let dir = tempfile::tempdir().unwrap();
+    let count_text = count.to_string();
     let out = sentry_load_with_env(
         dir.path(),
         &[
             "generate",
             "--profile",
-            "prod",
+            profile,
             "--count",
-            "600",
+            &count_text,
             "--out",
             "env",
             "--start",
@@ -46,16 +65,16 @@ async fn generated_events_pass_relays_normalizer() {
         .map(|e| e.unwrap().path().display().to_string())
         .filter(|p| p.ends_with(".envelope"))
         .collect();
-    assert_eq!(files.len(), 600);
-    for kind in ["error", "transaction", "native", "javascript"] {
+    assert_eq!(files.len(), count);
+    for kind in kinds {
         let n = files
             .iter()
             .filter(|f| f.ends_with(&format!("-{kind}.envelope")))
             .count();
-        assert!(n > 5, "{n} {kind} envelopes in 600");
+        assert!(n > 5, "{profile}: {n} {kind} envelopes in {count}");
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/relay-normalize.py");
-    let checked = tokio::process::Command::new(&python)
+    let checked = tokio::process::Command::new(python)
         .arg(script)
         .args(&files)
         .output()
@@ -67,11 +86,11 @@ async fn generated_events_pass_relays_normalizer() {
             String::from_utf8_lossy(&checked.stderr)
         )
     });
-    assert_eq!(report["checked"], 600, "{report}");
     assert_eq!(
         report["failures"],
         serde_json::json!([]),
-        "Relay's normalizer objects: {report}"
+        "{profile}: Relay's normalizer objects: {report}"
     );
     assert_eq!(checked.status.code(), Some(0));
+    report["checked"].as_u64().unwrap() as usize
 }

@@ -41,7 +41,7 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
     eprintln!("sim listening on http://{addr}");
     eprintln!("DSN: http://{}@{addr}/{}", args.key, args.project);
     eprintln!(
-        "read API token: {}",
+        "read and artifact-upload API token: {}",
         if token.is_some() {
             "from $SENTRY_LOAD_SIM_TOKEN"
         } else {
