@@ -175,6 +175,13 @@ pub struct SimArgs {
     /// Lose the accepted events with these `sentry_load.seq` values (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub drop_seq: Vec<u64>,
+    /// A fault script (TOML): quotas, drops, 429 storms, 503s, delays, duplicates, stalls,
+    /// restarts, slow inserts, clock skew — each over a time window.
+    #[arg(long)]
+    pub faults: Option<PathBuf>,
+    /// Write every decision (event id, what happened, when) to this file as JSON lines.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
     /// Longest a row waits before the batch is written.
     #[arg(long, default_value = "750ms", value_parser = humantime::parse_duration)]
     pub batch_interval: Duration,

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod ids;
 pub mod journal;
 pub mod kind;
+pub mod lognormal;
 pub mod outcome;
 pub mod redact;
 

@@ -1,6 +1,7 @@
 //! What a sim instance is: its projects and keys, queue and batching, store and faults.
 
 use crate::faults::DropRule;
+use crate::script::FaultScript;
 use crate::store::StoreConfig;
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub struct SimConfig {
     pub store: StoreConfig,
     /// Accepted events to lose silently.
     pub drop: DropRule,
+    /// Scripted faults and the per-key quota.
+    pub faults: FaultScript,
+    /// Where ground truth is written as it happens (JSON lines), if anywhere.
+    pub truth_file: Option<std::path::PathBuf>,
 }
 
 impl SimConfig {
@@ -49,6 +54,8 @@ impl SimConfig {
             batch_interval: Duration::from_millis(750),
             store: StoreConfig::Memory,
             drop: DropRule::None,
+            faults: FaultScript::default(),
+            truth_file: None,
         }
     }
 }

@@ -1,10 +1,12 @@
-//! The worker and batch writer between ingest's queue and the store: applies fault rules,
-//! stamps `message_timestamp`, and flushes like Snuba's consumer — when a batch is full or
-//! its oldest row has waited `batch_interval`. A failed write is retried; a batch that still
-//! fails is recorded in ground truth as lost by the store.
+//! The worker and batch writer between ingest's queue and the store: applies fault rules and
+//! scripted faults (drops, per-kind processing delays, duplicates, stalls, restarts that lose
+//! the queue, slow inserts, clock skew), stamps `message_timestamp`, and flushes like Snuba's
+//! consumer — when a batch is full or its oldest row has waited `batch_interval`. A failed
+//! write is retried; a batch that still fails is recorded in ground truth as lost by the store.
 
 use crate::faults::DropRule;
 use crate::ingest::event::IngestedEvent;
+use crate::script::{EventsOf, Fault, FaultScript, hits, service_time};
 use crate::store::{Store, StoredRow};
 use crate::truth::{Decision, Truth};
 use std::sync::Arc;
@@ -21,6 +23,12 @@ pub struct Pipeline {
     pub store: Store,
     /// Accepted events to lose.
     pub drop: DropRule,
+    /// Scripted faults.
+    pub script: FaultScript,
+    /// When the sim started (the script's time zero).
+    pub started: std::time::Instant,
+    /// The sim's clock offset, microseconds.
+    pub skew_micros: i64,
     /// Ground truth.
     pub truth: Arc<Truth>,
     /// Rows per write at most.
@@ -29,34 +37,102 @@ pub struct Pipeline {
     pub batch_interval: Duration,
 }
 
+/// Salts of the pipeline's fault selections.
+const DROP_SALT: u64 = 0xd409;
+const DUPLICATE_SALT: u64 = 0xd0b1;
+const DELAY_SALT: u64 = 0xde1a;
+
+/// Which script kind an event is, for per-kind faults.
+fn events_of(ev: &IngestedEvent) -> EventsOf {
+    if ev.transaction.is_some() {
+        EventsOf::Transaction
+    } else if !ev.minidumps.is_empty() {
+        EventsOf::Native
+    } else if ev.platform == "javascript" {
+        EventsOf::Javascript
+    } else {
+        EventsOf::Error
+    }
+}
+
 impl Pipeline {
-    /// Runs until the queue is closed and drained, then flushes what is left.
+    fn since_start(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Runs until the queue is closed and drained (and delayed events stored), then flushes
+    /// what is left.
     pub async fn run(mut self, mut queue: mpsc::Receiver<IngestedEvent>) {
         let mut batch: Vec<StoredRow> = Vec::with_capacity(self.batch_rows);
         let mut deadline: Option<Instant> = None;
         let mut nth: u64 = 0;
+        let (delayed_tx, mut delayed) = mpsc::unbounded_channel::<IngestedEvent>();
+        let mut pending_delayed = 0usize;
+        let mut restarted = vec![false; self.script.faults.len()];
+        let mut open = true;
         loop {
+            self.restart_if_due(&mut restarted, &mut queue);
+            let stalled = self
+                .script
+                .active(self.since_start())
+                .any(|f| matches!(f, Fault::Stall));
+            if !open && pending_delayed == 0 {
+                break;
+            }
             let next = tokio::select! {
-                ev = queue.recv() => ev,
+                ev = queue.recv(), if open && !stalled => match ev {
+                    Some(ev) => Some((ev, false)),
+                    None => { open = false; None }
+                },
+                ev = delayed.recv(), if pending_delayed > 0 => ev.map(|ev| (ev, true)),
+                _ = tokio::time::sleep(Duration::from_millis(20)), if stalled || !open => None,
                 _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     self.flush(&mut batch).await;
                     deadline = None;
-                    continue;
+                    None
                 }
             };
-            let Some(ev) = next else { break };
-            nth += 1;
-            if self.drop.drops(nth, ev.event_id, ev.seq) {
-                self.truth
-                    .record(ev.event_id, ev.project_id, Decision::DroppedSilently);
+            let Some((ev, was_delayed)) = next else {
                 continue;
+            };
+            if was_delayed {
+                pending_delayed -= 1;
+            } else {
+                nth += 1;
+                if self.lost(nth, &ev) {
+                    self.truth
+                        .record(ev.event_id, ev.project_id, Decision::DroppedSilently);
+                    continue;
+                }
+                if let Some(wait) = self.delay_of(&ev) {
+                    pending_delayed += 1;
+                    let tx = delayed_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        let _ = tx.send(ev);
+                    });
+                    continue;
+                }
             }
-            let now = sentry_load_common::clock::now_unix_micros();
-            batch.push(StoredRow {
+            let twice = self.script.active(self.since_start()).any(|f| {
+                matches!(f, Fault::Duplicate { fraction } if hits(ev.event_id, DUPLICATE_SALT, *fraction))
+            });
+            let now = sentry_load_common::clock::now_unix_micros()
+                .saturating_add_signed(self.skew_micros);
+            let row = StoredRow {
                 event: ev,
                 message_timestamp: (now / 1_000_000) as u32,
                 group_id: 0,
-            });
+            };
+            if twice {
+                self.truth.record(
+                    row.event.event_id,
+                    row.event.project_id,
+                    Decision::Duplicated,
+                );
+                batch.push(row.clone());
+            }
+            batch.push(row);
             deadline.get_or_insert_with(|| Instant::now() + self.batch_interval);
             if batch.len() >= self.batch_rows {
                 self.flush(&mut batch).await;
@@ -66,9 +142,58 @@ impl Pipeline {
         self.flush(&mut batch).await;
     }
 
+    /// Whether a drop rule or a scripted drop loses the `nth` accepted event.
+    fn lost(&self, nth: u64, ev: &IngestedEvent) -> bool {
+        self.drop.drops(nth, ev.event_id, ev.seq)
+            || self.script.active(self.since_start()).any(
+                |f| matches!(f, Fault::Drop { fraction } if hits(ev.event_id, DROP_SALT, *fraction)),
+            )
+    }
+
+    /// The scripted processing time of an event, if any.
+    fn delay_of(&self, ev: &IngestedEvent) -> Option<Duration> {
+        let kind = events_of(ev);
+        self.script
+            .active(self.since_start())
+            .find_map(|f| match f {
+                Fault::Delay { events, p50, p99 }
+                    if *events == EventsOf::All || *events == kind =>
+                {
+                    let u = sentry_load_common::fnv1a(&ev.event_id.into_bytes()) ^ DELAY_SALT;
+                    let u = (u >> 11) as f64 / (1u64 << 53) as f64;
+                    Some(service_time(*p50, *p99, u.clamp(1e-9, 1.0 - 1e-9)))
+                }
+                _ => None,
+            })
+    }
+
+    /// A scripted restart loses everything in the queue, once.
+    fn restart_if_due(&self, fired: &mut [bool], queue: &mut mpsc::Receiver<IngestedEvent>) {
+        let t = self.since_start();
+        for (i, f) in self.script.faults.iter().enumerate() {
+            if matches!(f.fault, Fault::Restart) && !fired[i] && f.is_active(t) {
+                fired[i] = true;
+                while let Ok(ev) = queue.try_recv() {
+                    self.truth
+                        .record(ev.event_id, ev.project_id, Decision::LostInRestart);
+                }
+            }
+        }
+    }
+
     async fn flush(&mut self, batch: &mut Vec<StoredRow>) {
         if batch.is_empty() {
             return;
+        }
+        let slow = self
+            .script
+            .active(self.since_start())
+            .find_map(|f| match f {
+                Fault::SlowInserts { by } => Some(*by),
+                _ => None,
+            });
+        if let Some(by) = slow {
+            tokio::time::sleep(by).await;
         }
         let mut attempt = 0;
         let decision = loop {

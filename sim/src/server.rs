@@ -56,7 +56,7 @@ impl SimHandle {
 pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, StartError> {
     let listener = TcpListener::bind(addr).await.map_err(StartError::Bind)?;
     let addr = listener.local_addr().map_err(StartError::Bind)?;
-    let truth = Arc::new(Truth::default());
+    let truth = Arc::new(Truth::open(config.truth_file.as_deref()).map_err(StartError::Truth)?);
     let (store, memory) = open_store(&config).await?;
     let artifacts = Arc::new(ArtifactState::new(&config.org, &config.api_token));
     let (stop, stopped) = oneshot::channel();
@@ -92,7 +92,7 @@ pub async fn run(
     let opened = Opened {
         store,
         memory,
-        truth: Arc::new(Truth::default()),
+        truth: Arc::new(Truth::open(config.truth_file.as_deref()).map_err(StartError::Truth)?),
         artifacts: Arc::new(ArtifactState::new(&config.org, &config.api_token)),
     };
     serve(listener, config, opened, shutdown)
@@ -106,6 +106,9 @@ pub enum StartError {
     /// The address could not be bound.
     #[error("cannot listen: {0}")]
     Bind(#[source] std::io::Error),
+    /// The ground-truth file could not be created.
+    #[error("cannot write the ground-truth file: {0}")]
+    Truth(#[source] std::io::Error),
     /// ClickHouse or Postgres could not be prepared.
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
@@ -155,15 +158,30 @@ async fn serve(
         artifacts,
     } = opened;
     let (queue, queued) = mpsc::channel(config.queue_capacity.max(1));
+    let started = std::time::Instant::now();
+    let skew_micros = config
+        .faults
+        .faults
+        .iter()
+        .find_map(|f| match &f.fault {
+            crate::script::Fault::ClockSkew { by } => Some(by.micros),
+            _ => None,
+        })
+        .unwrap_or(0);
     let pipeline = Pipeline {
         store,
         drop: config.drop.clone(),
+        script: config.faults.clone(),
+        started,
+        skew_micros,
         truth: truth.clone(),
         batch_rows: config.batch_rows.max(1),
         batch_interval: config.batch_interval,
     };
     let worker = tokio::spawn(pipeline.run(queued));
     let ingest = Arc::new(IngestState {
+        admission: crate::ingest::admission::Admission::new(config.faults.clone(), started),
+        skew_micros,
         keys: config
             .projects
             .iter()

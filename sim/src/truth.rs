@@ -1,4 +1,11 @@
-//! Ground truth: every decision the sim made about every event, in order.
+//! Ground truth: every decision the sim made about every event, in order — kept in memory for
+//! tests, and written as JSON lines to a file as it happens when the sim is given one
+//! (`sentry-load sim --truth FILE`), so a harness report can be checked against it.
+//!
+//! ```text
+//! {"event_id":"9ec79c33-…","project_id":1,"decision":"accepted","at_micros":1795359339250123}
+//! {"event_id":"9ec79c33-…","project_id":1,"decision":"stored","at_micros":1795359340001467}
+//! ```
 
 use serde::Serialize;
 use std::sync::Mutex;
@@ -16,6 +23,14 @@ pub enum Decision {
     Stored,
     /// The store kept failing and the batch holding it was given up.
     LostByStore,
+    /// Ingest answered 429 (a key quota or a scripted storm).
+    RateLimited,
+    /// Ingest answered 503 (the queue was full, or a scripted outage).
+    Unavailable,
+    /// It was stored a second time (a scripted duplicate).
+    Duplicated,
+    /// It was in the queue when the sim restarted, and lost.
+    LostInRestart,
 }
 
 /// One decision about one event.
@@ -35,9 +50,22 @@ pub struct TruthEntry {
 #[derive(Debug, Default)]
 pub struct Truth {
     entries: Mutex<Vec<TruthEntry>>,
+    file: Mutex<Option<std::io::LineWriter<std::fs::File>>>,
 }
 
 impl Truth {
+    /// A log that also writes to `path` (created or truncated), when given.
+    pub fn open(path: Option<&std::path::Path>) -> std::io::Result<Truth> {
+        let file = match path {
+            Some(p) => Some(std::io::LineWriter::new(std::fs::File::create(p)?)),
+            None => None,
+        };
+        Ok(Truth {
+            entries: Mutex::default(),
+            file: Mutex::new(file),
+        })
+    }
+
     /// Records a decision.
     pub fn record(&self, event_id: Uuid, project_id: u64, decision: Decision) {
         let entry = TruthEntry {
@@ -46,6 +74,15 @@ impl Truth {
             decision,
             at_micros: sentry_load_common::clock::now_unix_micros(),
         };
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = file.as_mut()
+            && let Ok(line) = serde_json::to_string(&entry)
+        {
+            use std::io::Write;
+            // A full disk must not stop ingest; the in-memory log stays complete.
+            let _ = writeln!(f, "{line}");
+        }
+        drop(file);
         self.lock().push(entry);
     }
 

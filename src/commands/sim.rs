@@ -31,6 +31,15 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
         (None, false) => DropRule::Seqs(args.drop_seq.iter().copied().collect()),
         (None, true) => DropRule::None,
     };
+    if let Some(path) = &args.faults {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))
+            .map_err(Exit::usage)?;
+        config.faults =
+            sentry_load_sim::script::FaultScript::parse(&path.display().to_string(), &text)
+                .map_err(|e| Exit::usage(anyhow::anyhow!(e)))?;
+    }
+    config.truth_file = args.truth.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))

@@ -7,6 +7,7 @@
 //! must start with `MDMP` and rides along with its event; other item types are accepted and
 //! not stored.
 
+pub mod admission;
 mod auth;
 mod envelope;
 pub mod event;
@@ -29,6 +30,10 @@ pub const EVENT_LIMIT: usize = 1024 * 1024;
 
 /// What the ingest handler needs.
 pub struct IngestState {
+    /// Quotas and scripted refusals.
+    pub admission: admission::Admission,
+    /// The sim's clock offset, microseconds (a scripted clock skew).
+    pub skew_micros: i64,
     /// Public key per project id.
     pub keys: HashMap<u64, String>,
     /// The queue into the pipeline.
@@ -52,11 +57,26 @@ pub async fn envelope(
     body: Bytes,
 ) -> Response {
     match accept(&state, &project, query.as_deref(), &headers, &body) {
-        Ok(events) => {
+        Ok((events, key)) => {
             let id = events.first().map(|e| e.event_id.simple().to_string());
+            if let Some(first) = events.first()
+                && let Err(refusal) = state.admission.admit(&key, first.event_id)
+            {
+                let decision = match refusal {
+                    admission::Refusal::RateLimited { .. } => Decision::RateLimited,
+                    admission::Refusal::Unavailable => Decision::Unavailable,
+                };
+                for ev in &events {
+                    state.truth.record(ev.event_id, ev.project_id, decision);
+                }
+                return refusal.response();
+            }
             for ev in events {
                 let (event_id, project_id) = (ev.event_id, ev.project_id);
                 if state.queue.try_send(ev).is_err() {
+                    state
+                        .truth
+                        .record(event_id, project_id, Decision::Unavailable);
                     return relay_error(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "event queue is full, retry later",
@@ -88,7 +108,7 @@ fn accept(
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Vec<IngestedEvent>, Rejection> {
+) -> Result<(Vec<IngestedEvent>, String), Rejection> {
     let project_id: u64 = project
         .parse()
         .map_err(|_| reject(StatusCode::NOT_FOUND, "invalid project id", None))?;
@@ -115,7 +135,8 @@ fn accept(
             Some(cause),
         )
     })?;
-    let received = (sentry_load_common::clock::now_unix_micros() / 1_000_000) as u32;
+    let now = sentry_load_common::clock::now_unix_micros().saturating_add_signed(state.skew_micros);
+    let received = (now / 1_000_000) as u32;
     let mut events = Vec::new();
     let mut minidumps = Vec::new();
     for item in items.iter().filter(|i| i.header.ty == "attachment") {
@@ -155,7 +176,7 @@ fn accept(
         }
         events.push(ev);
     }
-    Ok(events)
+    Ok((events, key))
 }
 
 fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, Rejection> {

@@ -1,0 +1,148 @@
+//! Calibration: the harness against a sim with one scripted fault at a time, and the report
+//! checked against the sim's ground truth event for event — which events were lost and their
+//! ids, how many were duplicated, rate limited or refused, and that the latency percentiles
+//! match the injected service times within the poll resolution. The sim stores in memory and
+//! is read back through its Sentry-API-shaped endpoints, so these need no services.
+
+mod support;
+
+use sentry_load_sim::script::FaultScript;
+use sentry_load_sim::{Decision, SimConfig};
+use std::collections::BTreeSet;
+use support::{only_report, sentry_load, shown};
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+/// Runs `rate`/s for `secs` against a sim with `faults`; returns the report, the sim's ground
+/// truth and the run's exit code.
+async fn calibrate(
+    faults: &str,
+    rate: u32,
+    secs: u32,
+) -> (serde_json::Value, Vec<sentry_load_sim::TruthEntry>, i32) {
+    let mut config = SimConfig::in_memory(1, KEY, "token");
+    config.batch_interval = std::time::Duration::from_millis(50);
+    config.faults = FaultScript::parse("faults.toml", faults).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    config.truth_file = Some(dir.path().join("truth.jsonl"));
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let profile = format!(
+        "seed = 3\n[target]\nkind = \"relay\"\ndsn = \"http://{KEY}@{addr}/1\"\n\
+         [traffic]\nrate = {rate}\nduration = \"{secs}s\"\n\
+         [send]\nmax_in_flight = 64\n\
+         [verify]\npoll_interval = \"100ms\"\ndeadline = \"15s\"\n\
+         [verify.sentry_api]\nurl = \"http://{addr}/\"\ntoken = \"token\"\n\
+         [gates]\nmax_loss_ratio = 0.0\n",
+        addr = sim.addr()
+    );
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    let code = out.status.code().unwrap_or(-1);
+    assert!(code == 0 || code == 1, "{}", shown(&out));
+    let (_, report) = only_report(dir.path());
+    let truth = sim.truth().entries();
+    sim.stop().await.unwrap();
+    // The ground-truth file holds the same decisions as the in-memory log.
+    let lines = std::fs::read_to_string(dir.path().join("truth.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), truth.len());
+    (report, truth, code)
+}
+
+fn ids(truth: &[sentry_load_sim::TruthEntry], d: Decision) -> BTreeSet<String> {
+    truth
+        .iter()
+        .filter(|e| e.decision == d)
+        .map(|e| e.event_id.simple().to_string())
+        .collect()
+}
+
+fn missing(report: &serde_json::Value) -> BTreeSet<String> {
+    report["loss"]["missing_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["event_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_drops_and_duplicates_are_reported_exactly() {
+    let (report, truth, code) = calibrate(
+        "[[fault]]\nkind = \"drop\"\nfraction = 0.05\n[[fault]]\nkind = \"duplicate\"\nfraction = 0.03\n",
+        200,
+        3,
+    )
+    .await;
+    let dropped = ids(&truth, Decision::DroppedSilently);
+    assert!((10..=50).contains(&dropped.len()), "{}", dropped.len());
+    assert_eq!(missing(&report), dropped);
+    assert_eq!(report["loss"]["silent"], dropped.len());
+    let duplicated = ids(&truth, Decision::Duplicated);
+    assert!(!duplicated.is_empty());
+    assert_eq!(report["visibility"]["duplicated"], duplicated.len());
+    assert_eq!(code, 1, "the loss gate fails on silent loss");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_and_503s_are_counted_as_refused_not_lost() {
+    let (report, truth, _) = calibrate(
+        "[[fault]]\nkind = \"rate_limit\"\nfrom = \"1s\"\nuntil = \"2s\"\nretry_after = \"1s\"\n\
+         [[fault]]\nkind = \"unavailable\"\nfraction = 0.1\n",
+        200,
+        3,
+    )
+    .await;
+    let limited = ids(&truth, Decision::RateLimited).len();
+    let unavailable = ids(&truth, Decision::Unavailable).len();
+    assert!((150..=250).contains(&limited), "{limited}");
+    assert!(unavailable > 20, "{unavailable}");
+    assert_eq!(report["loss"]["refused"]["rate_limited"], limited);
+    assert_eq!(report["loss"]["refused"]["unavailable"], unavailable);
+    assert_eq!(report["loss"]["silent"], 0);
+    let accepted = ids(&truth, Decision::Accepted).len();
+    assert_eq!(report["visibility"]["seen"], accepted);
+    assert_eq!(accepted + limited + unavailable, 600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_quota_answers_429_as_relay_does() {
+    let (report, truth, _) = calibrate("[quota]\nper_second = 50\nburst = 10\n", 100, 3).await;
+    let limited = ids(&truth, Decision::RateLimited).len();
+    // 300 offered at 100/s against 50/s with a burst of 10: about 140 refused.
+    assert!((120..=160).contains(&limited), "{limited}");
+    assert_eq!(report["loss"]["refused"]["rate_limited"], limited);
+    assert_eq!(report["visibility"]["seen"], 300 - limited);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_loses_exactly_what_was_queued() {
+    // The workers stall for a second, the queue fills, then the sim restarts and loses it.
+    let (report, truth, _) = calibrate(
+        "[[fault]]\nkind = \"stall\"\nfrom = \"1s\"\nuntil = \"2s\"\n\
+         [[fault]]\nkind = \"restart\"\nfrom = \"1900ms\"\n",
+        100,
+        3,
+    )
+    .await;
+    let lost = ids(&truth, Decision::LostInRestart);
+    assert!((60..=100).contains(&lost.len()), "{}", lost.len());
+    assert_eq!(missing(&report), lost);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_service_times_show_in_the_latency_percentiles() {
+    let (report, _, _) = calibrate(
+        "[[fault]]\nkind = \"delay\"\np50 = \"400ms\"\np99 = \"1500ms\"\n",
+        200,
+        4,
+    )
+    .await;
+    let lat = &report["visibility"]["latency_ms"];
+    let (p50, p99) = (lat["p50"].as_u64().unwrap(), lat["p99"].as_u64().unwrap());
+    // Latency = service time + batching (≤ 50 ms) + poll (≤ 100 ms) + the round trip.
+    assert!((400..=400 + 170).contains(&p50), "p50 {p50}");
+    assert!((1300..=1500 + 250).contains(&p99), "p99 {p99}");
+    assert_eq!(report["visibility"]["missing"], 0);
+}
