@@ -192,6 +192,11 @@ async fn serve(
     });
     let mut app = Router::new()
         .route("/api/{project}/envelope/", post(ingest::envelope))
+        .route("/api/{project}/store/", post(ingest::endpoints::store))
+        .route(
+            "/api/{project}/minidump/",
+            post(ingest::endpoints::minidump),
+        )
         .with_state(ingest)
         .layer(DefaultBodyLimit::max(ENVELOPE_LIMIT))
         .merge(

@@ -1,14 +1,17 @@
-//! Relay's ingest endpoint: `POST /api/<project_id>/envelope/`.
+//! Relay's ingest endpoint: `POST /api/<project_id>/envelope/` (and, in [`endpoints`],
+//! `/store/` and `/minidump/`).
 //!
 //! Answers as Relay does: 200 `{"id":"<event id>"}`; 400 malformed; 401 missing or unknown
-//! key; 413 over Relay's default size limits (envelope 200 MiB, event 1 MiB); 503 when the
-//! queue (Kafka's place) is full. Error bodies are `{"detail":"…","causes":[…]}`.
+//! key; 413 over Relay's default size limits (envelope 200 MiB, event 1 MiB); 429 for an
+//! exhausted key quota or a scripted storm ([`admission`]); 503 when the queue (Kafka's place)
+//! is full. Bodies may be gzip, deflate or zstd. Error bodies are `{"detail":"…","causes":[…]}`.
 //! `event` and `transaction` items are queued for storage; an `event.minidump` attachment
 //! must start with `MDMP` and rides along with its event; other item types are accepted and
 //! not stored.
 
 pub mod admission;
 mod auth;
+pub mod endpoints;
 mod envelope;
 pub mod event;
 
@@ -56,45 +59,54 @@ pub async fn envelope(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match accept(&state, &project, query.as_deref(), &headers, &body) {
-        Ok((events, key)) => {
-            let id = events.first().map(|e| e.event_id.simple().to_string());
-            if let Some(first) = events.first()
-                && let Err(refusal) = state.admission.admit(&key, first.event_id)
-            {
-                let decision = match refusal {
-                    admission::Refusal::RateLimited { .. } => Decision::RateLimited,
-                    admission::Refusal::Unavailable => Decision::Unavailable,
-                };
-                for ev in &events {
-                    state.truth.record(ev.event_id, ev.project_id, decision);
-                }
-                return refusal.response();
-            }
-            for ev in events {
-                let (event_id, project_id) = (ev.event_id, ev.project_id);
-                if state.queue.try_send(ev).is_err() {
-                    state
-                        .truth
-                        .record(event_id, project_id, Decision::Unavailable);
-                    return relay_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "event queue is full, retry later",
-                        &[],
-                    );
-                }
-                state.truth.record(event_id, project_id, Decision::Accepted);
-            }
-            let body = serde_json::json!({ "id": id });
-            (StatusCode::OK, axum::Json(body)).into_response()
-        }
+    let queued = accept(&state, &project, query.as_deref(), &headers, &body)
+        .and_then(|(events, key)| admit_and_queue(&state, events, &key));
+    match queued {
+        Ok(id) => (StatusCode::OK, axum::Json(serde_json::json!({ "id": id }))).into_response(),
         Err(resp) => *resp,
     }
 }
 
-type Rejection = Box<Response>;
+/// Admits and queues a request's events: the id Relay answers with, or the refusal. Every
+/// event's fate is recorded in ground truth.
+pub(crate) fn admit_and_queue(
+    state: &IngestState,
+    events: Vec<IngestedEvent>,
+    key: &str,
+) -> Result<Option<String>, Rejection> {
+    let id = events.first().map(|e| e.event_id.simple().to_string());
+    if let Some(first) = events.first()
+        && let Err(refusal) = state.admission.admit(key, first.event_id)
+    {
+        let decision = match refusal {
+            admission::Refusal::RateLimited { .. } => Decision::RateLimited,
+            admission::Refusal::Unavailable => Decision::Unavailable,
+        };
+        for ev in &events {
+            state.truth.record(ev.event_id, ev.project_id, decision);
+        }
+        return Err(Box::new(refusal.response()));
+    }
+    for ev in events {
+        let (event_id, project_id) = (ev.event_id, ev.project_id);
+        if state.queue.try_send(ev).is_err() {
+            state
+                .truth
+                .record(event_id, project_id, Decision::Unavailable);
+            return Err(reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "event queue is full, retry later",
+                None,
+            ));
+        }
+        state.truth.record(event_id, project_id, Decision::Accepted);
+    }
+    Ok(id)
+}
 
-fn reject(status: StatusCode, detail: &str, cause: Option<String>) -> Rejection {
+pub(crate) type Rejection = Box<Response>;
+
+pub(crate) fn reject(status: StatusCode, detail: &str, cause: Option<String>) -> Rejection {
     Box::new(relay_error(
         status,
         detail,
@@ -109,25 +121,8 @@ fn accept(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Vec<IngestedEvent>, String), Rejection> {
-    let project_id: u64 = project
-        .parse()
-        .map_err(|_| reject(StatusCode::NOT_FOUND, "invalid project id", None))?;
-    let auth = headers.get("x-sentry-auth").and_then(|h| h.to_str().ok());
-    let key = auth::public_key(auth, query).ok_or_else(|| {
-        reject(
-            StatusCode::UNAUTHORIZED,
-            "missing authorization information",
-            None,
-        )
-    })?;
-    if state.keys.get(&project_id) != Some(&key) {
-        return Err(reject(StatusCode::UNAUTHORIZED, "invalid public key", None));
-    }
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("identity");
-    let decoded = decode(encoding, body)?;
+    let (project_id, key) = authenticate(state, project, query, headers)?;
+    let decoded = decode_body(headers, body)?;
     let (env_header, items) = envelope::split(&decoded).map_err(|cause| {
         reject(
             StatusCode::BAD_REQUEST,
@@ -135,8 +130,7 @@ fn accept(
             Some(cause),
         )
     })?;
-    let now = sentry_load_common::clock::now_unix_micros().saturating_add_signed(state.skew_micros);
-    let received = (now / 1_000_000) as u32;
+    let received = state.received_now();
     let mut events = Vec::new();
     let mut minidumps = Vec::new();
     for item in items.iter().filter(|i| i.header.ty == "attachment") {
@@ -179,6 +173,50 @@ fn accept(
     Ok((events, key))
 }
 
+impl IngestState {
+    /// Relay's `received` for a request arriving now, on the sim's (possibly skewed) clock.
+    pub fn received_now(&self) -> u32 {
+        let now = sentry_load_common::clock::now_unix_micros();
+        (now.saturating_add_signed(self.skew_micros) / 1_000_000) as u32
+    }
+}
+
+/// The project and public key of an authenticated request.
+pub(crate) fn authenticate(
+    state: &IngestState,
+    project: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(u64, String), Rejection> {
+    let project_id: u64 = project
+        .parse()
+        .map_err(|_| reject(StatusCode::NOT_FOUND, "invalid project id", None))?;
+    let auth = headers.get("x-sentry-auth").and_then(|h| h.to_str().ok());
+    let key = auth::public_key(auth, query).ok_or_else(|| {
+        reject(
+            StatusCode::UNAUTHORIZED,
+            "missing authorization information",
+            None,
+        )
+    })?;
+    if state.keys.get(&project_id) != Some(&key) {
+        return Err(reject(StatusCode::UNAUTHORIZED, "invalid public key", None));
+    }
+    Ok((project_id, key))
+}
+
+/// The body as sent, decoded per `Content-Encoding`.
+pub(crate) fn decode_body<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, Rejection> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("identity");
+    decode(encoding, body)
+}
+
 fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, Rejection> {
     let limit = ENVELOPE_LIMIT as u64 + 1;
     let mut out = Vec::new();
@@ -190,11 +228,16 @@ fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8
         "deflate" => flate2::read::ZlibDecoder::new(body)
             .take(limit)
             .read_to_end(&mut out),
+        "zstd" => {
+            zstd::stream::read::Decoder::new(body).and_then(|d| d.take(limit).read_to_end(&mut out))
+        }
         other => {
             return Err(reject(
                 StatusCode::BAD_REQUEST,
                 "unsupported content encoding",
-                Some(format!("`{other}`; this sim decodes gzip and deflate")),
+                Some(format!(
+                    "`{other}`; this sim decodes gzip, deflate and zstd"
+                )),
             ));
         }
     };

@@ -1,0 +1,87 @@
+//! The sim's ingest endpoints as a client sees them: `/store/` with a zstd body, `/minidump/`
+//! with a multipart dump, a refused non-minidump, and ground truth for each.
+
+use sentry_load_sim::{Decision, SimConfig};
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+async fn sim() -> sentry_load_sim::SimHandle {
+    let mut config = SimConfig::in_memory(1, KEY, "token");
+    config.batch_interval = std::time::Duration::from_millis(20);
+    sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap()
+}
+
+fn auth() -> String {
+    format!("Sentry sentry_version=7, sentry_client=test/1, sentry_key={KEY}")
+}
+
+#[tokio::test]
+async fn store_takes_a_zstd_event_and_minidump_takes_a_multipart_dump() {
+    let sim = sim().await;
+    let client = reqwest::Client::new();
+    let event = serde_json::json!({
+        "event_id": "9ec79c33ec9942ab8353589fcb2e04dc",
+        "timestamp": 1_795_359_339.0,
+        "platform": "python",
+        "message": "hello",
+    });
+    let body = zstd::encode_all(&serde_json::to_vec(&event).unwrap()[..], 3).unwrap();
+    let resp = client
+        .post(format!("http://{}/api/1/store/", sim.addr()))
+        .header("x-sentry-auth", auth())
+        .header("content-encoding", "zstd")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["id"], "9ec79c33ec9942ab8353589fcb2e04dc");
+
+    let dump = [b"MDMP".to_vec(), vec![0u8; 1000]].concat();
+    let native =
+        serde_json::json!({"event_id": "11111111111111111111111111111111", "platform": "native"});
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "upload_file_minidump",
+            reqwest::multipart::Part::bytes(dump).file_name("crash.dmp"),
+        )
+        .text("sentry", native.to_string());
+    let resp = client
+        .post(format!(
+            "http://{}/api/1/minidump/?sentry_key={KEY}",
+            sim.addr()
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "11111111-1111-1111-1111-111111111111"
+    );
+
+    let form = reqwest::multipart::Form::new().part(
+        "upload_file_minidump",
+        reqwest::multipart::Part::bytes(b"not a dump".to_vec()),
+    );
+    let resp = client
+        .post(format!(
+            "http://{}/api/1/minidump/?sentry_key={KEY}",
+            sim.addr()
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["detail"], "invalid minidump");
+
+    let truth = sim.truth().clone();
+    sim.stop().await.unwrap();
+    assert_eq!(truth.ids_with(Decision::Stored).len(), 2);
+}
