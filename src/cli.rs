@@ -175,6 +175,10 @@ pub struct SimArgs {
     /// Lose the accepted events with these `sentry_load.seq` values (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub drop_seq: Vec<u64>,
+    /// Topology preset: `embedded` (no modeled processing), `single-node`, `split` or
+    /// `scaled` (workers, per-kind service times, queue size).
+    #[arg(long, default_value = "embedded", value_parser = parse_preset)]
+    pub preset: sentry_load_sim::preset::Preset,
     /// A fault script (TOML): quotas, drops, 429 storms, 503s, delays, duplicates, stalls,
     /// restarts, slow inserts, clock skew — each over a time window.
     #[arg(long)]
@@ -185,4 +189,10 @@ pub struct SimArgs {
     /// Longest a row waits before the batch is written.
     #[arg(long, default_value = "750ms", value_parser = humantime::parse_duration)]
     pub batch_interval: Duration,
+}
+
+fn parse_preset(s: &str) -> Result<sentry_load_sim::preset::Preset, String> {
+    sentry_load_sim::preset::Preset::named(s).ok_or_else(|| {
+        format!("unknown preset `{s}`: expected embedded, single-node, split or scaled")
+    })
 }

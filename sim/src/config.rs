@@ -1,6 +1,7 @@
 //! What a sim instance is: its projects and keys, queue and batching, store and faults.
 
 use crate::faults::DropRule;
+use crate::preset::{Preset, ServiceTimes};
 use crate::script::FaultScript;
 use crate::store::StoreConfig;
 use std::time::Duration;
@@ -37,6 +38,21 @@ pub struct SimConfig {
     pub faults: FaultScript,
     /// Where ground truth is written as it happens (JSON lines), if anywhere.
     pub truth_file: Option<std::path::PathBuf>,
+    /// Events processed at once (`None`: unlimited).
+    pub workers: Option<usize>,
+    /// Processing time per kind, holding a worker.
+    pub service: ServiceTimes,
+}
+
+impl SimConfig {
+    /// Applies a topology preset: workers, service times and queue capacity.
+    pub fn with_preset(mut self, preset: Preset) -> SimConfig {
+        let (workers, service, queue) = preset.capacity();
+        self.workers = workers;
+        self.service = service;
+        self.queue_capacity = queue;
+        self
+    }
 }
 
 impl SimConfig {
@@ -56,6 +72,8 @@ impl SimConfig {
             drop: DropRule::None,
             faults: FaultScript::default(),
             truth_file: None,
+            workers: None,
+            service: ServiceTimes::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ mod config;
 mod faults;
 mod ingest;
 mod pipeline;
+pub mod preset;
 pub mod script;
 mod server;
 pub mod store;

@@ -6,9 +6,12 @@
 
 use crate::faults::DropRule;
 use crate::ingest::event::IngestedEvent;
+use crate::preset::ServiceTimes;
 use crate::script::{EventsOf, Fault, FaultScript, hits, service_time};
 use crate::store::{Store, StoredRow};
 use crate::truth::{Decision, Truth};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -29,6 +32,10 @@ pub struct Pipeline {
     pub started: std::time::Instant,
     /// The sim's clock offset, microseconds.
     pub skew_micros: i64,
+    /// Events processed at once (`None`: unlimited).
+    pub workers: Option<usize>,
+    /// Processing time per kind, holding a worker.
+    pub service: ServiceTimes,
     /// Ground truth.
     pub truth: Arc<Truth>,
     /// Rows per write at most.
@@ -66,8 +73,15 @@ impl Pipeline {
         let mut batch: Vec<StoredRow> = Vec::with_capacity(self.batch_rows);
         let mut deadline: Option<Instant> = None;
         let mut nth: u64 = 0;
+        // Events back from a worker or a scripted delay.
         let (delayed_tx, mut delayed) = mpsc::unbounded_channel::<IngestedEvent>();
         let mut pending_delayed = 0usize;
+        // When each worker is next free. A worker's next event starts when the previous one
+        // is due to finish, not when its timer fired (tokio's timers wake on whole
+        // milliseconds), so capacity is exactly workers / service time.
+        let mut busy: BinaryHeap<Reverse<Instant>> = (0..self.workers.unwrap_or(0))
+            .map(|_| Reverse(Instant::now()))
+            .collect();
         let mut restarted = vec![false; self.script.faults.len()];
         let mut open = true;
         loop {
@@ -79,11 +93,14 @@ impl Pipeline {
             if !open && pending_delayed == 0 {
                 break;
             }
+            let free_at = busy.peek().map(|Reverse(t)| *t);
+            let worker_free = free_at.is_none_or(|t| t <= Instant::now());
             let next = tokio::select! {
-                ev = queue.recv(), if open && !stalled => match ev {
+                ev = queue.recv(), if open && !stalled && worker_free => match ev {
                     Some(ev) => Some((ev, false)),
                     None => { open = false; None }
                 },
+                _ = sleep_until(free_at.unwrap_or_else(Instant::now)), if open && !stalled && !worker_free => None,
                 ev = delayed.recv(), if pending_delayed > 0 => ev.map(|ev| (ev, true)),
                 _ = tokio::time::sleep(Duration::from_millis(20)), if stalled || !open => None,
                 _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
@@ -104,11 +121,22 @@ impl Pipeline {
                         .record(ev.event_id, ev.project_id, Decision::DroppedSilently);
                     continue;
                 }
+                // A worker holds the event for its kind's service time; a scripted delay
+                // (waiting on symbolication, say) does not hold a worker.
+                let mut due = Instant::now();
+                if let Some(Reverse(free)) = busy.pop() {
+                    // Service starts when both the worker and the event were ready.
+                    due = free.max(Instant::from_std(ev.accepted_at)) + self.service_of(&ev);
+                    busy.push(Reverse(due));
+                }
                 if let Some(wait) = self.delay_of(&ev) {
+                    due += wait;
+                }
+                if due > Instant::now() {
                     pending_delayed += 1;
                     let tx = delayed_tx.clone();
                     tokio::spawn(async move {
-                        tokio::time::sleep(wait).await;
+                        sleep_until(due).await;
                         let _ = tx.send(ev);
                     });
                     continue;
@@ -140,6 +168,16 @@ impl Pipeline {
             }
         }
         self.flush(&mut batch).await;
+    }
+
+    /// The preset's processing time for an event's kind.
+    fn service_of(&self, ev: &IngestedEvent) -> Duration {
+        match events_of(ev) {
+            EventsOf::Transaction => self.service.transaction,
+            EventsOf::Native => self.service.native,
+            EventsOf::Javascript => self.service.javascript,
+            EventsOf::Error | EventsOf::All => self.service.error,
+        }
     }
 
     /// Whether a drop rule or a scripted drop loses the `nth` accepted event.

@@ -174,6 +174,8 @@ async fn serve(
         script: config.faults.clone(),
         started,
         skew_micros,
+        workers: config.workers,
+        service: config.service,
         truth: truth.clone(),
         batch_rows: config.batch_rows.max(1),
         batch_interval: config.batch_interval,

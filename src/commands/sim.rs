@@ -18,6 +18,7 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
         project_id: args.project,
         public_key: args.key.clone(),
     }];
+    config = config.with_preset(args.preset);
     config.batch_interval = args.batch_interval;
     if let (Some(ch), Some(pg)) = (&args.clickhouse, &args.postgres) {
         config.store = StoreConfig::Sentry {

@@ -46,6 +46,8 @@ pub struct IngestedEvent {
     pub transaction: Option<TransactionFields>,
     /// Sizes of the minidumps that came with it.
     pub minidumps: Vec<usize>,
+    /// When ingest took it (the pipeline's worker model starts service no earlier).
+    pub accepted_at: std::time::Instant,
     /// The project it was sent to.
     pub project_id: u64,
     /// Its id.
@@ -155,6 +157,7 @@ pub fn parse_item(
         },
         transaction,
         minidumps: Vec::new(),
+        accepted_at: std::time::Instant::now(),
         project_id,
         event_id,
         timestamp,
