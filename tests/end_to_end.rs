@@ -238,3 +238,73 @@ async fn every_kind_reaches_its_snuba_table() {
     sim.stop().await.unwrap();
     svc.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
+    let Some(svc) = services("outcomes").await else {
+        return;
+    };
+    let mut config = svc.sim_config(KEY);
+    config.faults = sentry_load_sim::script::FaultScript::parse(
+        "q.toml",
+        "[quota]\nper_second = 40\nburst = 5\n",
+    )
+    .unwrap();
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    let profile = svc.relay_profile(sim.addr(), KEY, 80, 3).replace(
+        "[traffic]\n",
+        "[traffic]\nmix = { error = 1, native = 1 }\n",
+    );
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", shown(&out));
+    let (_, report) = only_report(dir.path());
+    let truth = sim.truth().clone();
+    sim.stop().await.unwrap();
+    let limited = truth.ids_with(sentry_load_sim::Decision::RateLimited).len() as u64;
+    let stored = truth.ids_with(sentry_load_sim::Decision::Stored).len() as u64;
+    assert!(limited > 50, "{limited}");
+    assert_eq!(report["loss"]["refused"]["rate_limited"], limited);
+
+    let ch = clickhouse::Client::default()
+        .with_url(&svc.clickhouse_url)
+        .with_database(&svc.clickhouse_database)
+        .with_validation(false);
+    let count = |sql: String| {
+        let ch = ch.clone();
+        async move { ch.query(&sql).fetch_one::<u64>().await.unwrap() }
+    };
+    assert_eq!(
+        count(
+            "SELECT count() FROM outcomes_raw_local WHERE outcome = 2 AND reason = 'key_quota'"
+                .into()
+        )
+        .await,
+        limited
+    );
+    assert_eq!(
+        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 0".into()).await,
+        stored
+    );
+
+    // Each stored native crash has its minidump row in Postgres.
+    let native = count("SELECT count() FROM errors_local WHERE platform = 'native'".into()).await;
+    assert!(native > 10, "{native}");
+    let (pg, conn) = tokio_postgres::connect(&svc.postgres_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let row = pg
+        .query_one(
+            "SELECT count(*), min(size) FROM sentry_eventattachment WHERE type = 'event.minidump'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0) as u64, native);
+    assert!(row.get::<_, i32>(1) > 1000);
+    svc.cleanup().await;
+}

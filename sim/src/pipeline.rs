@@ -8,6 +8,7 @@ use crate::faults::DropRule;
 use crate::ingest::event::IngestedEvent;
 use crate::preset::ServiceTimes;
 use crate::script::{EventsOf, Fault, FaultScript, hits, service_time};
+use crate::store::outcomes::{Outcome, category, code};
 use crate::store::{Store, StoredRow};
 use crate::truth::{Decision, Truth};
 use std::cmp::Reverse;
@@ -42,6 +43,8 @@ pub struct Pipeline {
     pub batch_rows: usize,
     /// Longest a row waits in a batch.
     pub batch_interval: Duration,
+    /// Outcomes from ingest (refusals), written with the next batch.
+    pub outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
 
 /// Salts of the pipeline's fault selections.
@@ -84,6 +87,7 @@ impl Pipeline {
             .collect();
         let mut restarted = vec![false; self.script.faults.len()];
         let mut open = true;
+        let mut refused: Vec<Outcome> = Vec::new();
         loop {
             self.restart_if_due(&mut restarted, &mut queue);
             let stalled = self
@@ -102,9 +106,14 @@ impl Pipeline {
                 },
                 _ = sleep_until(free_at.unwrap_or_else(Instant::now)), if open && !stalled && !worker_free => None,
                 ev = delayed.recv(), if pending_delayed > 0 => ev.map(|ev| (ev, true)),
+                Some(o) = self.outcomes.recv() => {
+                    refused.push(o);
+                    deadline.get_or_insert_with(|| Instant::now() + self.batch_interval);
+                    None
+                }
                 _ = tokio::time::sleep(Duration::from_millis(20)), if stalled || !open => None,
                 _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    self.flush(&mut batch).await;
+                    self.flush(&mut batch, &mut refused).await;
                     deadline = None;
                     None
                 }
@@ -163,11 +172,14 @@ impl Pipeline {
             batch.push(row);
             deadline.get_or_insert_with(|| Instant::now() + self.batch_interval);
             if batch.len() >= self.batch_rows {
-                self.flush(&mut batch).await;
+                self.flush(&mut batch, &mut refused).await;
                 deadline = None;
             }
         }
-        self.flush(&mut batch).await;
+        while let Ok(o) = self.outcomes.try_recv() {
+            refused.push(o);
+        }
+        self.flush(&mut batch, &mut refused).await;
     }
 
     /// The preset's processing time for an event's kind.
@@ -219,7 +231,13 @@ impl Pipeline {
         }
     }
 
-    async fn flush(&mut self, batch: &mut Vec<StoredRow>) {
+    async fn flush(&mut self, batch: &mut Vec<StoredRow>, refused: &mut Vec<Outcome>) {
+        if !refused.is_empty() {
+            if let Err(e) = self.store.write_outcomes(refused).await {
+                eprintln!("sim: writing {} outcomes failed: {e}", refused.len());
+            }
+            refused.clear();
+        }
         if batch.is_empty() {
             return;
         }
@@ -251,9 +269,33 @@ impl Pipeline {
                 }
             }
         };
+        if decision == Decision::Stored {
+            let accepted: Vec<Outcome> = batch.iter().map(accepted_outcome).collect();
+            if let Err(e) = self.store.write_outcomes(&accepted).await {
+                eprintln!("sim: writing {} outcomes failed: {e}", accepted.len());
+            }
+        }
         for row in batch.drain(..) {
             self.truth
                 .record(row.event.event_id, row.event.project_id, decision);
         }
+    }
+}
+
+/// The `accepted` outcome of a stored row.
+fn accepted_outcome(row: &StoredRow) -> Outcome {
+    let e = &row.event;
+    Outcome {
+        project_id: e.project_id,
+        event_id: Some(e.event_id),
+        timestamp: row.message_timestamp,
+        outcome: code::ACCEPTED,
+        reason: None,
+        category: if e.transaction.is_some() {
+            category::TRANSACTION
+        } else {
+            category::ERROR
+        },
+        quantity: 1,
     }
 }

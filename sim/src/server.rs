@@ -168,7 +168,9 @@ async fn serve(
             _ => None,
         })
         .unwrap_or(0);
+    let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
     let pipeline = Pipeline {
+        outcomes: outcomes_rx,
         store,
         drop: config.drop.clone(),
         script: config.faults.clone(),
@@ -183,6 +185,7 @@ async fn serve(
     let worker = tokio::spawn(pipeline.run(queued));
     let ingest = Arc::new(IngestState {
         admission: crate::ingest::admission::Admission::new(config.faults.clone(), started),
+        outcomes,
         skew_micros,
         keys: config
             .projects

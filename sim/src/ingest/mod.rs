@@ -41,6 +41,8 @@ pub struct IngestState {
     pub keys: HashMap<u64, String>,
     /// The queue into the pipeline.
     pub queue: mpsc::Sender<IngestedEvent>,
+    /// Outcomes of refused events, on their way to the store.
+    pub outcomes: mpsc::UnboundedSender<crate::store::outcomes::Outcome>,
     /// Ground truth.
     pub truth: Arc<Truth>,
 }
@@ -84,6 +86,9 @@ pub(crate) fn admit_and_queue(
         };
         for ev in &events {
             state.truth.record(ev.event_id, ev.project_id, decision);
+            if let admission::Refusal::RateLimited { reason, .. } = refusal {
+                let _ = state.outcomes.send(rate_limited_outcome(ev, reason));
+            }
         }
         return Err(Box::new(refusal.response()));
     }
@@ -171,6 +176,24 @@ fn accept(
         events.push(ev);
     }
     Ok((events, key))
+}
+
+/// The `rate_limited` outcome of a refused event.
+fn rate_limited_outcome(ev: &IngestedEvent, reason: &str) -> crate::store::outcomes::Outcome {
+    use crate::store::outcomes::{Outcome, category, code};
+    Outcome {
+        project_id: ev.project_id,
+        event_id: Some(ev.event_id),
+        timestamp: ev.received,
+        outcome: code::RATE_LIMITED,
+        reason: Some(reason.to_owned()),
+        category: if ev.transaction.is_some() {
+            category::TRANSACTION
+        } else {
+            category::ERROR
+        },
+        quantity: 1,
+    }
 }
 
 impl IngestState {

@@ -2,6 +2,7 @@
 //! self-hosted Sentry writes — ClickHouse `errors_local` and Postgres `sentry_groupedmessage`.
 
 mod memory;
+pub mod outcomes;
 pub mod schema;
 mod sentry_db;
 
@@ -57,6 +58,14 @@ pub enum Store {
 }
 
 impl Store {
+    /// Writes outcome rows (only the ClickHouse store keeps them).
+    pub async fn write_outcomes(&mut self, rows: &[outcomes::Outcome]) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Sentry(db) => db.write_outcomes(rows).await,
+        }
+    }
+
     /// Groups and writes a batch; rows get their `group_id`.
     pub async fn write(&mut self, batch: &mut [StoredRow]) -> Result<(), StoreError> {
         match self {

@@ -66,6 +66,22 @@ pub const TRANSACTIONS_LOCAL: &str = "CREATE TABLE IF NOT EXISTS transactions_lo
 PARTITION BY (retention_days, toMonday(finish_ts))
 ORDER BY (project_id, toStartOfDay(finish_ts), transaction_name, cityHash64(span_id))";
 
+/// `outcomes_raw_local`: one row per outcome Relay and the pipeline emit (Snuba's raw
+/// outcomes table).
+pub const OUTCOMES_RAW_LOCAL: &str = "CREATE TABLE IF NOT EXISTS outcomes_raw_local (
+    org_id UInt64,
+    project_id UInt64,
+    key_id Nullable(UInt64),
+    timestamp DateTime,
+    outcome UInt8,
+    reason Nullable(String),
+    event_id Nullable(UUID),
+    quantity UInt32,
+    category UInt8
+) ENGINE = MergeTree()
+PARTITION BY toMonday(timestamp)
+ORDER BY (org_id, project_id, timestamp)";
+
 /// Sentry's Postgres tables the sim writes: organizations, projects and keys (seeded), issues
 /// and the hashes that map events to them.
 pub const POSTGRES: &str = "
@@ -87,6 +103,12 @@ CREATE TABLE IF NOT EXISTS sentry_groupedmessage (
     last_seen timestamptz NOT NULL, first_seen timestamptz NOT NULL, platform varchar(64),
     type integer NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS sentry_groupedmessage_project_id ON sentry_groupedmessage (project_id);
+CREATE TABLE IF NOT EXISTS sentry_eventattachment (
+    id bigserial PRIMARY KEY, project_id bigint NOT NULL, event_id varchar(32) NOT NULL,
+    group_id bigint, type varchar(64) NOT NULL, name text NOT NULL, size integer,
+    content_type varchar(64), date_added timestamptz NOT NULL DEFAULT now());
+CREATE INDEX IF NOT EXISTS sentry_eventattachment_project_event
+    ON sentry_eventattachment (project_id, event_id);
 CREATE TABLE IF NOT EXISTS sentry_grouphash (
     id bigserial PRIMARY KEY, project_id bigint, hash varchar(32) NOT NULL, group_id bigint,
     UNIQUE (project_id, hash));

@@ -6,6 +6,7 @@
 use super::{StoreError, StoredRow, schema};
 use crate::config::ProjectKey;
 use crate::ingest::event::TransactionFields;
+use crate::store::outcomes::Outcome;
 use clickhouse::Row;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -148,7 +149,49 @@ impl<'a> TransactionRow<'a> {
     }
 }
 
+#[derive(Row, Serialize)]
+struct OutcomeRow<'a> {
+    org_id: u64,
+    project_id: u64,
+    key_id: Option<u64>,
+    timestamp: u32,
+    outcome: u8,
+    reason: Option<&'a str>,
+    #[serde(with = "clickhouse::serde::uuid::option")]
+    event_id: Option<Uuid>,
+    quantity: u32,
+    category: u8,
+}
+
 impl SentryDb {
+    /// Inserts outcome rows into `outcomes_raw_local`.
+    pub async fn write_outcomes(&mut self, rows: &[Outcome]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .clickhouse
+            .insert::<OutcomeRow<'_>>("outcomes_raw_local")
+            .await?;
+        for o in rows {
+            insert
+                .write(&OutcomeRow {
+                    org_id: 1,
+                    project_id: o.project_id,
+                    key_id: None,
+                    timestamp: o.timestamp,
+                    outcome: o.outcome,
+                    reason: o.reason.as_deref(),
+                    event_id: o.event_id,
+                    quantity: o.quantity,
+                    category: o.category,
+                })
+                .await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
     /// Connects, creates the ClickHouse database and tables and the Postgres tables if missing,
     /// and seeds the organization, projects and keys.
     pub async fn connect(
@@ -166,6 +209,10 @@ impl SentryDb {
             .await?;
         let clickhouse = admin.with_database(database);
         clickhouse.query(schema::ERRORS_LOCAL).execute().await?;
+        clickhouse
+            .query(schema::OUTCOMES_RAW_LOCAL)
+            .execute()
+            .await?;
         clickhouse
             .query(schema::TRANSACTIONS_LOCAL)
             .execute()
@@ -276,6 +323,21 @@ impl SentryDb {
                 }
             };
             row.group_id = group_id as u64;
+            for size in &e.minidumps {
+                tx.execute(
+                    "INSERT INTO sentry_eventattachment \
+                     (project_id, event_id, group_id, type, name, size, content_type) \
+                     VALUES ($1, $2, $3, 'event.minidump', 'minidump.dmp', $4, \
+                     'application/octet-stream')",
+                    &[
+                        &project,
+                        &e.event_id.simple().to_string(),
+                        &group_id,
+                        &(*size as i32),
+                    ],
+                )
+                .await?;
+            }
             let s = seen.entry(key).or_insert((0, 0));
             s.0 += 1;
             s.1 = s.1.max(e.received);

@@ -1,0 +1,41 @@
+//! Outcomes, as Relay and Sentry's pipeline emit them to Kafka `outcomes` and Snuba stores them
+//! in `outcomes_raw_local`: why an event was accepted or not. The sim emits `accepted` for each
+//! stored event and `rate_limited` (with the quota's reason) for each refused one. A silent
+//! drop or a restart's loss emits nothing — that is what makes them silent.
+
+use uuid::Uuid;
+
+/// Outcome codes (Relay's `Outcome`).
+pub mod code {
+    /// Stored.
+    pub const ACCEPTED: u8 = 0;
+    /// Refused by a quota or rate limit.
+    pub const RATE_LIMITED: u8 = 2;
+}
+
+/// Data categories (Relay's `DataCategory`).
+pub mod category {
+    /// An error event.
+    pub const ERROR: u8 = 1;
+    /// A transaction.
+    pub const TRANSACTION: u8 = 2;
+}
+
+/// One outcome row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The project.
+    pub project_id: u64,
+    /// The event, when known.
+    pub event_id: Option<Uuid>,
+    /// Unix seconds.
+    pub timestamp: u32,
+    /// The outcome code.
+    pub outcome: u8,
+    /// Why (`key_quota`, `project_quota`, …).
+    pub reason: Option<String>,
+    /// The data category.
+    pub category: u8,
+    /// How many items.
+    pub quantity: u32,
+}
