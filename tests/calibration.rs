@@ -86,16 +86,20 @@ async fn silent_drops_and_duplicates_are_reported_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_429_storm_and_503s_are_counted_as_refused_not_lost() {
+async fn a_429_storm_503s_and_403s_are_counted_as_refused_not_lost() {
     let (report, truth, _) = calibrate(
         "[[fault]]\nkind = \"rate_limit\"\nfrom = \"1s\"\nuntil = \"2s\"\nretry_after = \"1s\"\n\
-         [[fault]]\nkind = \"unavailable\"\nfraction = 0.1\n",
+         [[fault]]\nkind = \"unavailable\"\nfraction = 0.1\n\
+         [[fault]]\nkind = \"reject\"\nfraction = 0.05\n",
         200,
         3,
     )
     .await;
     let limited = ids(&truth, Decision::RateLimited).len();
     let unavailable = ids(&truth, Decision::Unavailable).len();
+    let rejected = ids(&truth, Decision::Rejected).len();
+    assert!(rejected > 5, "{rejected}");
+    assert_eq!(report["loss"]["refused"]["rejected"], rejected);
     assert!((150..=250).contains(&limited), "{limited}");
     assert!(unavailable > 20, "{unavailable}");
     assert_eq!(report["loss"]["refused"]["rate_limited"], limited);
@@ -103,7 +107,7 @@ async fn a_429_storm_and_503s_are_counted_as_refused_not_lost() {
     assert_eq!(report["loss"]["silent"], 0);
     let accepted = ids(&truth, Decision::Accepted).len();
     assert_eq!(report["visibility"]["seen"], accepted);
-    assert_eq!(accepted + limited + unavailable, 600);
+    assert_eq!(accepted + limited + unavailable + rejected, 600);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,4 +149,27 @@ async fn injected_service_times_show_in_the_latency_percentiles() {
     assert!((400..=400 + 170).contains(&p50), "p50 {p50}");
     assert!((1300..=1500 + 250).contains(&p99), "p99 {p99}");
     assert_eq!(report["visibility"]["missing"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_and_slow_inserts_delay_events_without_losing_them() {
+    // Workers stop for 1.5 s: what arrived meanwhile waits up to 1.5 s more. Each store write
+    // takes 300 ms longer throughout.
+    let (report, truth, _) = calibrate(
+        "[[fault]]\nkind = \"stall\"\nfrom = \"1s\"\nuntil = \"2500ms\"\n\
+         [[fault]]\nkind = \"slow_inserts\"\nby = \"300ms\"\n",
+        100,
+        4,
+    )
+    .await;
+    assert_eq!(report["visibility"]["missing"], 0);
+    assert_eq!(
+        report["visibility"]["seen"],
+        ids(&truth, Decision::Stored).len()
+    );
+    let lat = &report["visibility"]["latency_ms"];
+    let (p50, max) = (lat["p50"].as_u64().unwrap(), lat["max"].as_u64().unwrap());
+    // Slow inserts: every event at least 300 ms; the stall: the first stalled one ~1.5 s more.
+    assert!(p50 >= 300, "p50 {p50}");
+    assert!((1500 + 300..=1500 + 300 + 500).contains(&max), "max {max}");
 }

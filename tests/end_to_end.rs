@@ -308,3 +308,38 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     assert!(row.get::<_, i32>(1) > 1000);
     svc.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_clock_that_is_off_is_named_in_the_report() {
+    let Some(svc) = services("clock_skew").await else {
+        return;
+    };
+    let mut config = svc.sim_config(KEY);
+    config.faults = sentry_load_sim::script::FaultScript::parse(
+        "skew.toml",
+        "[[fault]]\nkind = \"clock_skew\"\nby = \"-5s\"\n",
+    )
+    .unwrap();
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        svc.relay_profile(sim.addr(), KEY, 50, 2),
+    )
+    .unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let (_, report) = only_report(dir.path());
+    // Whole seconds on both sides: -5 s, give or take one.
+    let offset = report["visibility"]["clock_offset_secs"].as_i64().unwrap();
+    assert!((-6..=-4).contains(&offset), "{offset}");
+    assert!(shown(&out).contains("clock looks"), "{}", shown(&out));
+    assert_eq!(
+        report["visibility"]["missing"], 0,
+        "the read-back window absorbs the skew"
+    );
+    sim.stop().await.unwrap();
+    svc.cleanup().await;
+}

@@ -133,6 +133,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             latency_ms,
             latency_histogram,
             stages: stages(v),
+            clock_offset_secs: clock_offset(v),
             polls: v.polls,
             queries: v.queries,
             failed_queries: v.failed_queries,
@@ -182,6 +183,20 @@ fn is_refusal(o: SendOutcome) -> bool {
         | SendOutcome::HarnessDropped
         | SendOutcome::BackedOff => false,
     }
+}
+
+/// The median of `received` − intended send second over the events that have `received`.
+fn clock_offset(v: &sentry_load_verify::VerifyOutcome) -> Option<i64> {
+    let mut d: Vec<i64> = v
+        .seen
+        .iter()
+        .filter_map(|e| Some(i64::from(e.received?) - (e.intended_micros / 1_000_000) as i64))
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    d.sort_unstable();
+    Some(d[d.len() / 2])
 }
 
 /// The stage split, from ClickHouse's `received` and `message_timestamp` (whole seconds).

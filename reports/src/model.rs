@@ -127,6 +127,11 @@ pub struct VisibilitySection {
     pub latency_histogram: Option<String>,
     /// Stage split, where the source keeps stage times.
     pub stages: Vec<StageSection>,
+    /// Median of Relay's `received` minus the intended send second, where the source keeps
+    /// `received`: about 0 when the clocks agree; several seconds off when the target's clock
+    /// is off, which shifts every stage that mixes the two clocks.
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
     /// Polls made.
     pub polls: u64,
     /// Queries issued.

@@ -60,6 +60,17 @@ pub fn render_summary(r: &Report) -> String {
             st.stage, st.seconds.p50, st.seconds.p99, st.resolution
         );
     }
+    if let Some(offset) = v.clock_offset_secs
+        && offset.abs() >= 2
+    {
+        let _ = writeln!(
+            s,
+            "clock    the target's clock looks {} s {} the harness's (median `received` − \
+             intended send): stages that mix the two clocks are shifted by that much",
+            offset.abs(),
+            if offset < 0 { "behind" } else { "ahead of" }
+        );
+    }
     let refused: u64 = r.loss.refused.values().sum();
     let _ = writeln!(
         s,

@@ -25,6 +25,10 @@
 //! fraction = 0.5
 //!
 //! [[fault]]
+//! kind = "reject"         # 403: rejected, as for a filtered or disabled project
+//! fraction = 0.02
+//!
+//! [[fault]]
 //! kind = "delay"          # processing time before the event is stored (per kind)
 //! events = "native"
 //! p50 = "2s"
@@ -90,6 +94,12 @@ pub enum Fault {
         /// The `Retry-After` sent.
         #[serde(default = "one_second", with = "humantime_serde")]
         retry_after: Duration,
+    },
+    /// Ingest answers 403: the event is rejected (a filtered or disabled project).
+    Reject {
+        /// Share of envelopes hit (default all).
+        #[serde(default = "one")]
+        fraction: f64,
     },
     /// Ingest answers 503.
     Unavailable {
@@ -213,6 +223,7 @@ impl FaultScript {
                 Fault::Drop { fraction }
                 | Fault::RateLimit { fraction, .. }
                 | Fault::Unavailable { fraction }
+                | Fault::Reject { fraction }
                 | Fault::Duplicate { fraction } => Some(*fraction),
                 _ => None,
             };

@@ -27,6 +27,8 @@ pub enum Decision {
     RateLimited,
     /// Ingest answered 503 (the queue was full, or a scripted outage).
     Unavailable,
+    /// Ingest answered 403 (a scripted rejection).
+    Rejected,
     /// It was stored a second time (a scripted duplicate).
     Duplicated,
     /// It was in the queue when the sim restarted, and lost.

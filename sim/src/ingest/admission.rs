@@ -13,6 +13,7 @@ use uuid::Uuid;
 /// Salt for the storms' event selection, so they hit other events than the drops.
 const RATE_LIMIT_SALT: u64 = 0x4291;
 const UNAVAILABLE_SALT: u64 = 0x5031;
+const REJECT_SALT: u64 = 0x4031;
 
 /// Why an envelope was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub enum Refusal {
     },
     /// 503: a scripted outage.
     Unavailable,
+    /// 403: a scripted rejection.
+    Rejected,
 }
 
 impl Refusal {
@@ -49,6 +52,11 @@ impl Refusal {
                 }
                 resp
             }
+            Refusal::Rejected => super::relay_error(
+                StatusCode::FORBIDDEN,
+                "event submission rejected with_reason: ProjectId",
+                &[],
+            ),
             Refusal::Unavailable => super::relay_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service unavailable, retry later",
@@ -95,6 +103,9 @@ impl Admission {
                 }
                 Fault::Unavailable { fraction } if hits(event_id, UNAVAILABLE_SALT, *fraction) => {
                     return Err(Refusal::Unavailable);
+                }
+                Fault::Reject { fraction } if hits(event_id, REJECT_SALT, *fraction) => {
+                    return Err(Refusal::Rejected);
                 }
                 _ => {}
             }

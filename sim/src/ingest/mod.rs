@@ -83,6 +83,7 @@ pub(crate) fn admit_and_queue(
         let decision = match refusal {
             admission::Refusal::RateLimited { .. } => Decision::RateLimited,
             admission::Refusal::Unavailable => Decision::Unavailable,
+            admission::Refusal::Rejected => Decision::Rejected,
         };
         for ev in &events {
             state.truth.record(ev.event_id, ev.project_id, decision);
