@@ -247,7 +247,7 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     let mut config = svc.sim_config(KEY);
     config.faults = sentry_load_sim::script::FaultScript::parse(
         "q.toml",
-        "[quota]\nper_second = 40\nburst = 5\n",
+        "[quota]\nper_second = 40\nburst = 5\n[[fault]]\nkind = \"reject\"\nfraction = 0.05\n",
     )
     .unwrap();
     let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
@@ -288,6 +288,12 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     assert_eq!(
         count("SELECT count() FROM outcomes_raw_local WHERE outcome = 0".into()).await,
         stored
+    );
+    let rejected = truth.ids_with(sentry_load_sim::Decision::Rejected).len() as u64;
+    assert!(rejected > 0);
+    assert_eq!(
+        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 1".into()).await,
+        rejected
     );
 
     // Each stored native crash has its minidump row in Postgres.

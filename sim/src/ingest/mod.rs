@@ -15,6 +15,7 @@ pub mod endpoints;
 mod envelope;
 pub mod event;
 
+use crate::store::outcomes::{Outcome, category, code};
 use crate::truth::{Decision, Truth};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -87,8 +88,19 @@ pub(crate) fn admit_and_queue(
         };
         for ev in &events {
             state.truth.record(ev.event_id, ev.project_id, decision);
-            if let admission::Refusal::RateLimited { reason, .. } = refusal {
-                let _ = state.outcomes.send(rate_limited_outcome(ev, reason));
+            match refusal {
+                admission::Refusal::RateLimited { reason, .. } => {
+                    let _ = state
+                        .outcomes
+                        .send(refused_outcome(ev, code::RATE_LIMITED, reason));
+                }
+                admission::Refusal::Rejected => {
+                    let _ = state
+                        .outcomes
+                        .send(refused_outcome(ev, code::FILTERED, "project_id"));
+                }
+                // Relay emits no outcome for a 503: the client is expected to retry.
+                admission::Refusal::Unavailable => {}
             }
         }
         return Err(Box::new(refusal.response()));
@@ -179,14 +191,13 @@ fn accept(
     Ok((events, key))
 }
 
-/// The `rate_limited` outcome of a refused event.
-fn rate_limited_outcome(ev: &IngestedEvent, reason: &str) -> crate::store::outcomes::Outcome {
-    use crate::store::outcomes::{Outcome, category, code};
+/// The outcome of a refused event.
+fn refused_outcome(ev: &IngestedEvent, outcome: u8, reason: &str) -> Outcome {
     Outcome {
         project_id: ev.project_id,
         event_id: Some(ev.event_id),
         timestamp: ev.received,
-        outcome: code::RATE_LIMITED,
+        outcome,
         reason: Some(reason.to_owned()),
         category: if ev.transaction.is_some() {
             category::TRANSACTION

@@ -1,6 +1,7 @@
 //! Outcomes, as Relay and Sentry's pipeline emit them to Kafka `outcomes` and Snuba stores them
 //! in `outcomes_raw_local`: why an event was accepted or not. The sim emits `accepted` for each
-//! stored event and `rate_limited` (with the quota's reason) for each refused one. A silent
+//! stored event, `rate_limited` (with the quota's reason) for each one refused with 429, and
+//! `filtered` for each one refused with 403. A silent
 //! drop or a restart's loss emits nothing — that is what makes them silent.
 
 use uuid::Uuid;
@@ -9,6 +10,8 @@ use uuid::Uuid;
 pub mod code {
     /// Stored.
     pub const ACCEPTED: u8 = 0;
+    /// Rejected by a filter (or a disabled project).
+    pub const FILTERED: u8 = 1;
     /// Refused by a quota or rate limit.
     pub const RATE_LIMITED: u8 = 2;
 }
