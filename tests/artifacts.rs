@@ -21,7 +21,7 @@ fn target(sim: &sentry_load_sim::SimHandle, token: &str) -> UploadTarget {
     UploadTarget {
         url: format!("http://{}/", sim.addr()).parse().unwrap(),
         shown: format!("http://{}/", sim.addr()),
-        token: token.into(),
+        token: sentry_load_config::Secret::new(token),
         org: "sentry".into(),
         project: "internal".into(),
     }

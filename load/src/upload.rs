@@ -11,6 +11,7 @@
 //!      {"checksum", "chunks", "projects", "version"}    → {"state": "created"|"assembling"|"ok"|"not_found"|"error", "missingChunks"}
 //! ```
 
+use sentry_load_config::Secret;
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
 use std::time::Duration;
@@ -20,10 +21,10 @@ use std::time::Duration;
 pub struct UploadTarget {
     /// Sentry web's base URL.
     pub url: url::Url,
-    /// A `secret-free` description of `url`, for messages.
+    /// A secret-free description of `url`, for messages.
     pub shown: String,
-    /// The auth token.
-    pub token: String,
+    /// The auth token (its `Debug` shows `***`).
+    pub token: Secret,
     /// Organization slug.
     pub org: String,
     /// Project slug or id.
@@ -117,7 +118,9 @@ pub async fn upload_artifact_bundle(
     };
     let options: ChunkOptions = send_json(
         &target.shown,
-        client.get(api("chunk-upload/")).bearer_auth(&target.token),
+        client
+            .get(api("chunk-upload/"))
+            .bearer_auth(target.token.expose()),
     )
     .await?;
     let chunk_url = match url::Url::parse(&options.url) {
@@ -154,7 +157,7 @@ pub async fn upload_artifact_bundle(
                 &target.shown,
                 client
                     .post(api("artifactbundle/assemble/"))
-                    .bearer_auth(&target.token)
+                    .bearer_auth(target.token.expose())
                     .json(&body),
             )
             .await?;
@@ -238,7 +241,7 @@ async fn upload_chunks(
     }
     let resp = client
         .post(url.clone())
-        .bearer_auth(&target.token)
+        .bearer_auth(target.token.expose())
         .multipart(form)
         .send()
         .await

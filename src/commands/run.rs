@@ -45,23 +45,12 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     };
     // JavaScript errors need their sourcemaps on the target before the first one arrives.
     if profile.traffic.get_ref().mix.get_ref().javascript.value() > 0.0 {
-        match (&sim, &profile.artifacts) {
-            (Some(_), _) => {
-                let api = embedded_api
-                    .as_ref()
-                    .ok_or_else(|| Exit::internal(anyhow!("embedded api")))?;
+        match (&embedded_api, &profile.artifacts) {
+            (Some(api), _) => {
                 super::upload::upload(profile, &super::upload::embedded_target(api)).await?;
             }
             (None, Some(a)) if a.get_ref().upload => {
-                let a = a.get_ref();
-                let target = sentry_load_engine::upload::UploadTarget {
-                    url: a.url.expose().clone(),
-                    shown: sentry_load_common::redact::url(a.url.expose()),
-                    token: a.token.expose().to_owned(),
-                    org: a.org.clone(),
-                    project: a.project.clone(),
-                };
-                super::upload::upload(profile, &target).await?;
+                super::upload::upload(profile, &super::upload::target_of(a.get_ref())).await?;
             }
             _ => {}
         }

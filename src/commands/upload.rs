@@ -7,7 +7,7 @@ use super::load_profile;
 use crate::exit::{Exit, OK};
 use anyhow::anyhow;
 use sentry_load_common::{EventKind, redact};
-use sentry_load_config::{Profile, SentryApiConfig};
+use sentry_load_config::{ArtifactsConfig, Profile, SentryApiConfig};
 use sentry_load_engine::generate::artifacts::{artifact_bundle, javascript_releases};
 use sentry_load_engine::generate::js_bundle::Bundle;
 use sentry_load_engine::upload::{UploadError, UploadTarget, upload_artifact_bundle};
@@ -22,16 +22,19 @@ pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
             loaded.source
         )));
     };
-    let a = artifacts.get_ref();
-    let target = UploadTarget {
+    upload(p, &target_of(artifacts.get_ref())).await?;
+    Ok(OK)
+}
+
+/// The upload target an `[artifacts]` table names.
+pub fn target_of(a: &ArtifactsConfig) -> UploadTarget {
+    UploadTarget {
         url: a.url.expose().clone(),
         shown: redact::url(a.url.expose()),
-        token: a.token.expose().to_owned(),
+        token: a.token.clone(),
         org: a.org.clone(),
         project: a.project.clone(),
-    };
-    upload(p, &target).await?;
-    Ok(OK)
+    }
 }
 
 /// The upload target of an embedded sim.
@@ -39,7 +42,7 @@ pub fn embedded_target(api: &SentryApiConfig) -> UploadTarget {
     UploadTarget {
         url: api.url.expose().clone(),
         shown: redact::url(api.url.expose()),
-        token: api.token.expose().to_owned(),
+        token: api.token.clone(),
         org: api.org.clone(),
         project: "1".into(),
     }
