@@ -28,6 +28,7 @@ fn generator() -> Generator {
         profile.seed,
         profile.traffic.get_ref(),
     )
+    .precompressed()
 }
 
 /// A null sink: reads the body, answers 200 with an id.

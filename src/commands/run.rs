@@ -78,7 +78,11 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         })?,
         None => RunId::generate(sentry_load_common::clock::now_unix_micros()),
     };
-    let generator = Generator::for_traffic(run_id.clone(), profile.seed, profile.traffic.get_ref());
+    let mut generator =
+        Generator::for_traffic(run_id.clone(), profile.seed, profile.traffic.get_ref());
+    if profile.send.gzip {
+        generator = generator.precompressed();
+    }
     // The run folder. Time zero leaves room for the legs to open their journals.
     let clock = RunClock::starting_in(Duration::from_millis(100));
     let mut run_dir = args.out.join(run_id.as_str());

@@ -190,6 +190,18 @@ impl Generator {
         Generator::new(run_id, seed, &traffic.realism(), &kinds)
     }
 
+    /// Compresses every template's unchanging tail once, for runs that send gzip: then
+    /// [`Generator::envelope_gzip`] compresses only what changes per event. Costs a second,
+    /// compressed copy of the large tails (minidumps, padding).
+    pub fn precompressed(mut self) -> Self {
+        for k in self.kinds.iter_mut().flatten() {
+            for t in &mut k.variants {
+                t.precompress();
+            }
+        }
+        self
+    }
+
     /// The event id of sequence number `seq` in this run.
     pub fn event_id(&self, seq: u64) -> Uuid {
         event_id_for(self.run_digest, seq)
@@ -326,8 +338,9 @@ fn layout(kind: EventKind, r: &KindRealism) -> (u64, u64) {
         EventKind::Javascript if sized => (8, padding::strata()),
         EventKind::Javascript => (16, 1),
         EventKind::Transaction => (32, 1),
-        // The minidump's size always follows a distribution.
-        EventKind::Native => (6, padding::strata()),
+        // The minidump's size always follows a distribution. Minidumps are large: two shapes,
+        // each stratum its own crash (see `build`), keep variety up and memory down.
+        EventKind::Native => (2, padding::strata()),
     }
 }
 
@@ -357,7 +370,11 @@ fn build(
     spec: VariantSpec,
     ev: &PerEvent<'_>,
 ) -> Payload {
-    let rng = &mut variant_rng(seed, kind, spec.shape);
+    // Native variants are each their own crash; other kinds keep one shape across strata.
+    let rng = &mut match (kind, spec.quantile) {
+        (EventKind::Native, Some(q)) => variant_rng(seed, kind, spec.shape ^ q.to_bits()),
+        _ => variant_rng(seed, kind, spec.shape),
+    };
     // A sized variant takes breadcrumbs and frames at its stratum's point of their ranges:
     // small events are small because they carry little, large ones carry much, then padding
     // makes up the rest.

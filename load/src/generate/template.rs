@@ -90,7 +90,7 @@ pub struct Template {
     tail: std::ops::Range<usize>,
     /// How much of `tail` belongs to the first item's payload.
     tail_in_payload: usize,
-    /// The tail compressed once, when it is large enough to be worth it.
+    /// The tail compressed once, for gzip runs (see [`Template::precompress`]).
     tail_gz: Option<super::compress::CompressedTail>,
     approx_len: usize,
 }
@@ -142,18 +142,26 @@ impl Template {
         };
         let approx_len = serialized.len();
         let tail = tail_start..serialized.len();
-        let tail_gz = (tail.len() >= PRECOMPRESS_TAIL)
-            .then(|| super::compress::CompressedTail::new(&serialized[tail.clone()]));
         Ok(Template {
             tail,
             tail_in_payload: payload.end - tail_start,
-            tail_gz,
+            tail_gz: None,
             bytes: serialized,
             header,
             item_type,
             payload: payload_pieces,
             approx_len,
         })
+    }
+
+    /// Compresses the unchanging tail once, when it is large enough to be worth keeping a
+    /// second copy (for runs that send gzip).
+    pub fn precompress(&mut self) {
+        if self.tail_gz.is_none() && self.tail.len() >= PRECOMPRESS_TAIL {
+            self.tail_gz = Some(super::compress::CompressedTail::new(
+                &self.bytes[self.tail.clone()],
+            ));
+        }
     }
 
     /// Renders one envelope.
