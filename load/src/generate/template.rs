@@ -90,6 +90,9 @@ pub struct Template {
     tail: std::ops::Range<usize>,
     /// How much of `tail` belongs to the first item's payload.
     tail_in_payload: usize,
+    /// The first item's payload length as serialized with the markers: the length a rendered
+    /// payload has, give or take a few bytes.
+    payload_len: usize,
     /// The tail compressed once, for gzip runs (see [`Template::precompress`]).
     tail_gz: Option<super::compress::CompressedTail>,
     approx_len: usize,
@@ -145,6 +148,7 @@ impl Template {
         Ok(Template {
             tail,
             tail_in_payload: payload.end - tail_start,
+            payload_len: payload.len(),
             tail_gz: None,
             bytes: serialized,
             header,
@@ -196,16 +200,33 @@ impl Template {
         let mut out = Vec::with_capacity(self.approx_len + 64);
         self.write(&self.header, fill, timestamp, &mut out);
         out.push(b'\n');
-        let mut payload = Vec::with_capacity(self.approx_len);
-        self.write(&self.payload, fill, timestamp, &mut payload);
-        // Writing into a Vec cannot fail.
-        let _ = writeln!(
+        // The item header holds the payload's length, known only once the payload is written:
+        // write the payload after a header sized for the template's own length, then put the
+        // real length in place. Lengths rarely change their digit count between events; when
+        // one does, the payload moves once.
+        let header_at = out.len();
+        let _ = write!(
             out,
-            "{{\"type\":\"{}\",\"length\":{}}}",
-            self.item_type,
-            payload.len() + self.tail_in_payload
+            "{{\"type\":\"{}\",\"length\":{}}}\n",
+            self.item_type, self.payload_len
         );
-        out.extend_from_slice(&payload);
+        let payload_at = out.len();
+        self.write(&self.payload, fill, timestamp, &mut out);
+        let length = out.len() - payload_at + self.tail_in_payload;
+        let mut digits = [0u8; 20];
+        let n = {
+            let mut cursor = std::io::Cursor::new(&mut digits[..]);
+            let _ = write!(cursor, "{length}");
+            cursor.position() as usize
+        };
+        let guessed = payload_at - header_at - self.item_type.len() - 22;
+        if n == guessed {
+            let at = payload_at - 2 - n;
+            out[at..payload_at - 2].copy_from_slice(&digits[..n]);
+        } else {
+            let header = format!("{{\"type\":\"{}\",\"length\":{length}}}\n", self.item_type);
+            out.splice(header_at..payload_at, header.into_bytes());
+        }
         out
     }
 

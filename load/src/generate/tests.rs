@@ -227,3 +227,30 @@ fn every_event_time_is_a_hole() {
         assert!(!text.contains("SLMARK"), "{kind}: {text}");
     }
 }
+
+#[test]
+fn a_payload_whose_length_changes_digit_count_gets_the_right_item_header() {
+    // 1,001 bytes with the sequence marker (9 bytes); 993 once the marker becomes "5".
+    let filler = "x".repeat(1001 - r#"{"seq":"SLMARKSEQ","f":""}"#.len());
+    let payload = format!(r#"{{"seq":"SLMARKSEQ","f":"{filler}"}}"#);
+    assert_eq!(payload.len(), 1001);
+    let envelope = format!(
+        "{{\"event_id\":\"{}\",\"sent_at\":\"2026-11-22T00:00:00Z\"}}\n{{\"type\":\"event\",\"length\":1001}}\n{payload}\n",
+        template::ID_MARKER.simple()
+    );
+    let t = Template::new(envelope.into_bytes()).unwrap();
+    let fill = Fill {
+        event_id: uuid::Uuid::nil(),
+        timestamp_micros: 0,
+        sent_at_micros: 0,
+        seq: 5,
+        issue: 0,
+        user: 0,
+        release: 0,
+        environment: "production",
+    };
+    let (_, items) = items(&t.render(&fill));
+    assert_eq!(items[0].0["length"], 993);
+    assert_eq!(items[0].1.len(), 993);
+    assert!(String::from_utf8_lossy(&items[0].1).starts_with(r#"{"seq":"5","#));
+}
