@@ -205,9 +205,9 @@ impl Template {
         // real length in place. Lengths rarely change their digit count between events; when
         // one does, the payload moves once.
         let header_at = out.len();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "{{\"type\":\"{}\",\"length\":{}}}\n",
+            "{{\"type\":\"{}\",\"length\":{}}}",
             self.item_type, self.payload_len
         );
         let payload_at = out.len();
