@@ -349,3 +349,68 @@ async fn a_target_clock_that_is_off_is_named_in_the_report() {
     sim.stop().await.unwrap();
     svc.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losses_with_an_outcome_are_explained_and_the_rest_stay_silent() {
+    let Some(svc) = services("explained").await else {
+        return;
+    };
+    let mut config = svc.sim_config(KEY);
+    config.faults = sentry_load_sim::script::FaultScript::parse(
+        "discard.toml",
+        "[[fault]]\nkind = \"discard\"\nfraction = 0.05\noutcome = \"filtered\"\nreason = \"release-version\"\n\
+         [[fault]]\nkind = \"discard\"\nfraction = 0.03\noutcome = \"invalid\"\nreason = \"invalid_transaction\"\n\
+         [[fault]]\nkind = \"drop\"\nfraction = 0.03\n",
+    )
+    .unwrap();
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        svc.relay_profile(sim.addr(), KEY, 200, 3),
+    )
+    .unwrap();
+    let out = sentry_load(dir.path(), &["run", "--profile", "p.toml"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let (_, report) = only_report(dir.path());
+    let truth = sim.truth().clone();
+    sim.stop().await.unwrap();
+    let hex = |d| -> BTreeSet<String> {
+        truth
+            .ids_with(d)
+            .iter()
+            .map(|id| id.simple().to_string())
+            .collect()
+    };
+    let (silent, discarded) = (
+        hex(sentry_load_sim::Decision::DroppedSilently),
+        hex(sentry_load_sim::Decision::Discarded),
+    );
+    assert!(!silent.is_empty() && discarded.len() > 10);
+    assert_eq!(report["loss"]["silent"], silent.len(), "{}", report["loss"]);
+    let explained = &report["loss"]["explained"];
+    let total = explained["filtered:release-version"].as_u64().unwrap()
+        + explained["invalid:invalid_transaction"].as_u64().unwrap();
+    assert_eq!(total as usize, discarded.len(), "{explained}");
+    let listed = report["loss"]["missing_events"].as_array().unwrap();
+    let with_outcome: BTreeSet<String> = listed
+        .iter()
+        .filter(|m| m["outcome"].is_string())
+        .map(|m| m["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    let without: BTreeSet<String> = listed
+        .iter()
+        .filter(|m| m["outcome"].is_null())
+        .map(|m| m["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(with_outcome, discarded);
+    assert_eq!(without, silent);
+    assert!(
+        shown(&out).contains("filtered:release-version"),
+        "{}",
+        shown(&out)
+    );
+    svc.cleanup().await;
+}

@@ -467,6 +467,10 @@ pub struct ClickHouseConfig {
     /// The transactions table (`transactions_local`; `transactions_dist` on a cluster).
     #[serde(default = "default_transactions_table")]
     pub transactions_table: Identifier,
+    /// The outcomes table (`outcomes_raw_local`; `outcomes_raw_dist` on a cluster): says why
+    /// a missing event is missing.
+    #[serde(default = "default_outcomes_table")]
+    pub outcomes_table: Identifier,
     /// Event ids per `IN (...)` query.
     #[serde(default = "default_batch")]
     pub batch_size: NonZeroU32,
@@ -483,6 +487,9 @@ fn default_errors_table() -> Identifier {
 }
 fn default_transactions_table() -> Identifier {
     "transactions_local".into()
+}
+fn default_outcomes_table() -> Identifier {
+    "outcomes_raw_local".into()
 }
 fn default_batch() -> NonZeroU32 {
     NonZeroU32::new(2000).expect("2000 is not zero")
@@ -536,6 +543,7 @@ mod tests {
             default_database(),
             default_errors_table(),
             default_transactions_table(),
+            default_outcomes_table(),
         ] {
             assert!(Identifier::try_from(id.as_str().to_string()).is_ok());
         }

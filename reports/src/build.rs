@@ -55,6 +55,15 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         .map(|o| (o.as_str().to_owned(), s.count(*o)))
         .collect();
     let seen = v.seen.len() as u64;
+    // Outcomes of missing events (one per event: the first found).
+    let missing_ids: std::collections::HashSet<uuid::Uuid> =
+        v.missing.iter().map(|m| m.event_id).collect();
+    let mut explained: std::collections::HashMap<uuid::Uuid, String> = Default::default();
+    for e in &v.explained {
+        if missing_ids.contains(&e.event_id) {
+            explained.entry(e.event_id).or_insert_with(|| e.label());
+        }
+    }
     let report_issues = input.issues.map(|r| match r {
         Ok(c) => IssuesSection {
             expected: c.expected,
@@ -141,7 +150,11 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         },
         issues: report_issues,
         loss: LossSection {
-            silent: v.missing.len() as u64,
+            silent: v.missing.len() as u64 - explained.len() as u64,
+            explained: explained.values().fold(BTreeMap::new(), |mut m, label| {
+                *m.entry(label.clone()).or_insert(0) += 1;
+                m
+            }),
             refused,
             transport_errors: s.count(SendOutcome::TransportError),
             harness_dropped: s.count(SendOutcome::HarnessDropped),
@@ -159,6 +172,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                     seq: m.seq,
                     event_id: m.event_id.simple().to_string(),
                     project_id: m.project_id,
+                    outcome: explained.get(&m.event_id).cloned(),
                 })
                 .collect(),
         },

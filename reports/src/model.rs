@@ -164,13 +164,20 @@ pub struct MissingEntry {
     pub event_id: String,
     /// Project.
     pub project_id: u64,
+    /// The outcome that explains it (`filtered:release-version`), when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// What did not make it, by cause. Harness drops are listed, never counted as Sentry's loss.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LossSection {
-    /// Accepted (200) but never visible: silent loss.
+    /// Accepted (200) but never visible, and no outcome says why: silent loss.
     pub silent: u64,
+    /// Accepted but never visible, with an outcome saying why (`filtered:release-version`,
+    /// `invalid:…`), per outcome and reason — from the outcomes table, where the source has it.
+    #[serde(default)]
+    pub explained: BTreeMap<String, u64>,
     /// Refused by the target, per outcome (`rate_limited`, `too_large`, …).
     pub refused: BTreeMap<String, u64>,
     /// No HTTP answer.
@@ -182,7 +189,8 @@ pub struct LossSection {
     /// `(offered − seen) / offered`, offered = every arrival but harness drops: events that
     /// did not become visible, whatever the cause (refused, backed off, lost, unverified).
     pub loss_ratio: f64,
-    /// Silently lost events, by sequence number (first 10,000).
+    /// Events accepted but never visible, by sequence number (first 10,000); those with an
+    /// outcome carry it.
     pub missing_events: Vec<MissingEntry>,
 }
 

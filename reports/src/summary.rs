@@ -82,6 +82,19 @@ pub fn render_summary(r: &Report) -> String {
         r.loss.harness_dropped,
         r.loss.loss_ratio
     );
+    if !r.loss.explained.is_empty() {
+        let reasons: Vec<String> = r
+            .loss
+            .explained
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "explained accepted but dropped, with an outcome saying why: {}",
+            reasons.join(" · ")
+        );
+    }
     if let Some(i) = &r.issues {
         match &i.error {
             Some(e) => {

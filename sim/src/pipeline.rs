@@ -7,7 +7,7 @@
 use crate::faults::DropRule;
 use crate::ingest::event::IngestedEvent;
 use crate::preset::ServiceTimes;
-use crate::script::{EventsOf, Fault, FaultScript, hits, service_time};
+use crate::script::{DiscardOutcome, EventsOf, Fault, FaultScript, hits, service_time};
 use crate::store::outcomes::{Outcome, category, code};
 use crate::store::{Store, StoredRow};
 use crate::truth::{Decision, Truth};
@@ -51,6 +51,7 @@ pub struct Pipeline {
 const DROP_SALT: u64 = 0xd409;
 const DUPLICATE_SALT: u64 = 0xd0b1;
 const DELAY_SALT: u64 = 0xde1a;
+const DISCARD_SALT: u64 = 0xd15c;
 
 /// Which script kind an event is, for per-kind faults.
 fn events_of(ev: &IngestedEvent) -> EventsOf {
@@ -130,6 +131,13 @@ impl Pipeline {
                         .record(ev.event_id, ev.project_id, Decision::DroppedSilently);
                     continue;
                 }
+                if let Some(outcome) = self.discarded(&ev) {
+                    self.truth
+                        .record(ev.event_id, ev.project_id, Decision::Discarded);
+                    refused.push(outcome);
+                    deadline.get_or_insert_with(|| Instant::now() + self.batch_interval);
+                    continue;
+                }
                 // A worker holds the event for its kind's service time; a scripted delay
                 // (waiting on symbolication, say) does not hold a worker.
                 let mut due = Instant::now();
@@ -152,7 +160,7 @@ impl Pipeline {
                 }
             }
             let twice = self.script.active(self.since_start()).any(|f| {
-                matches!(f, Fault::Duplicate { fraction } if hits(ev.event_id, DUPLICATE_SALT, *fraction))
+                matches!(f, Fault::Duplicate { fraction } if hits(ev.event_id, DUPLICATE_SALT ^ self.script.salt_of(f), *fraction))
             });
             let now = sentry_load_common::clock::now_unix_micros()
                 .saturating_add_signed(self.skew_micros);
@@ -196,8 +204,46 @@ impl Pipeline {
     fn lost(&self, nth: u64, ev: &IngestedEvent) -> bool {
         self.drop.drops(nth, ev.event_id, ev.seq)
             || self.script.active(self.since_start()).any(
-                |f| matches!(f, Fault::Drop { fraction } if hits(ev.event_id, DROP_SALT, *fraction)),
+                |f| matches!(f, Fault::Drop { fraction } if hits(ev.event_id, DROP_SALT ^ self.script.salt_of(f), *fraction)),
             )
+    }
+
+    /// The outcome of a scripted discard that hits this event, if one does.
+    fn discarded(&self, ev: &IngestedEvent) -> Option<Outcome> {
+        self.script
+            .active(self.since_start())
+            .find_map(|f| match f {
+                Fault::Discard {
+                    fraction,
+                    outcome,
+                    reason,
+                } if hits(
+                    ev.event_id,
+                    DISCARD_SALT ^ self.script.salt_of(f),
+                    *fraction,
+                ) =>
+                {
+                    Some(Outcome {
+                        project_id: ev.project_id,
+                        event_id: Some(ev.event_id),
+                        timestamp: (sentry_load_common::clock::now_unix_micros()
+                            .saturating_add_signed(self.skew_micros)
+                            / 1_000_000) as u32,
+                        outcome: match outcome {
+                            DiscardOutcome::Filtered => code::FILTERED,
+                            DiscardOutcome::Invalid => code::INVALID,
+                        },
+                        reason: Some(reason.clone()),
+                        category: if ev.transaction.is_some() {
+                            category::TRANSACTION
+                        } else {
+                            category::ERROR
+                        },
+                        quantity: 1,
+                    })
+                }
+                _ => None,
+            })
     }
 
     /// The scripted processing time of an event, if any.

@@ -13,6 +13,12 @@
 //! fraction = 0.01
 //!
 //! [[fault]]
+//! kind = "discard"        # dropped after acceptance, with an outcome that says why
+//! fraction = 0.02
+//! outcome = "filtered"    # or "invalid"
+//! reason = "release-version"
+//!
+//! [[fault]]
 //! kind = "rate_limit"     # a 429 storm
 //! from = "10s"
 //! until = "20s"
@@ -86,6 +92,16 @@ pub enum Fault {
         /// Share of events hit.
         fraction: f64,
     },
+    /// Accepted events are dropped later with an outcome saying why (`filtered` by an inbound
+    /// filter, or `invalid`), as Sentry's pipeline does: lost, but explained.
+    Discard {
+        /// Share of events hit.
+        fraction: f64,
+        /// `filtered` or `invalid`.
+        outcome: DiscardOutcome,
+        /// The outcome's reason, e.g. `release-version` or `invalid_transaction`.
+        reason: String,
+    },
     /// Ingest answers 429 with `Retry-After` and `X-Sentry-Rate-Limits`.
     RateLimit {
         /// Share of envelopes hit (default all).
@@ -147,6 +163,16 @@ fn one() -> f64 {
 
 fn one_second() -> Duration {
     Duration::from_secs(1)
+}
+
+/// The outcome a discarded event gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscardOutcome {
+    /// Outcome 1: an inbound filter dropped it.
+    Filtered,
+    /// Outcome 3: processing found it invalid.
+    Invalid,
 }
 
 /// A duration that may be negative: `"-3s"` or `"250ms"`.
@@ -221,6 +247,7 @@ impl FaultScript {
             let at = |m: &str| format!("{file}: fault {} ({:?}): {m}", i + 1, f.fault);
             let fraction = match &f.fault {
                 Fault::Drop { fraction }
+                | Fault::Discard { fraction, .. }
                 | Fault::RateLimit { fraction, .. }
                 | Fault::Unavailable { fraction }
                 | Fault::Reject { fraction }
@@ -251,6 +278,16 @@ impl FaultScript {
             ));
         }
         Ok(script)
+    }
+
+    /// A salt that tells this script's faults apart (their position), so two faults of one
+    /// kind hit different events.
+    pub fn salt_of(&self, fault: &Fault) -> u64 {
+        let at = self
+            .faults
+            .iter()
+            .position(|f| std::ptr::eq(&f.fault, fault));
+        (at.unwrap_or(0) as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     /// The faults active `since_start` after the start.

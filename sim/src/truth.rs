@@ -33,6 +33,8 @@ pub enum Decision {
     Duplicated,
     /// It was in the queue when the sim restarted, and lost.
     LostInRestart,
+    /// It was dropped after acceptance with an outcome saying why.
+    Discarded,
 }
 
 /// One decision about one event.

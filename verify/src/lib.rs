@@ -16,5 +16,5 @@ mod verifier;
 
 pub use issues::{IssueCheck, check_issues};
 pub use outcome::{MissingEvent, SeenEvent, VerifyOutcome};
-pub use source::{Lookup, Sighting, Source, SourceError};
+pub use source::{Explained, Lookup, Sighting, Source, SourceError};
 pub use verifier::{Verifier, VerifyOptions};

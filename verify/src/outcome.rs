@@ -55,6 +55,9 @@ pub struct VerifyOutcome {
     pub seen: Vec<SeenEvent>,
     /// Events never seen although the source answered for them, by sequence number.
     pub missing: Vec<MissingEvent>,
+    /// Outcomes found for missing events: why they were dropped. A missing event without one
+    /// is silent loss.
+    pub explained: Vec<crate::source::Explained>,
     /// Events never seen whose last lookup failed: unknown, never counted as Sentry's loss.
     pub unverified: Vec<MissingEvent>,
     /// Accepted events nobody looked for (verification was switched off).
@@ -79,6 +82,7 @@ impl VerifyOutcome {
             tracked: accepted,
             seen: vec![],
             missing: vec![],
+            explained: vec![],
             unverified: vec![],
             skipped: accepted,
             polls: 0,

@@ -1,14 +1,17 @@
 //! The polling loop: intake of accepted sends, one poll per interval, stop when all are seen
 //! or the straggler deadline after the last send passes.
 
-use crate::outcome::VerifyOutcome;
-use crate::source::{Lookup, Source};
-use crate::tracker::Tracker;
+use crate::outcome::{MissingEvent, VerifyOutcome};
+use crate::source::{Explained, Lookup, Source};
+use crate::tracker::{Tracker, WINDOW_SLACK_SECS};
+use sentry_load_common::Dataset;
 use sentry_load_common::clock::now_unix_micros;
 use sentry_load_common::journal::JournalRecord;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError};
 use tokio::time::{Instant, MissedTickBehavior, interval};
+use uuid::Uuid;
 
 /// How verification runs.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +96,7 @@ impl Verifier {
         }
         let tracked = tracker.tracked();
         let (seen, missing, unverified) = tracker.finish();
+        let explained = self.explain(&missing, &mut queries, &mut last_error).await;
         VerifyOutcome {
             source: self.source.describe(),
             live: self.opts.live,
@@ -100,6 +104,7 @@ impl Verifier {
             tracked,
             seen,
             missing,
+            explained,
             unverified,
             skipped: 0,
             polls,
@@ -107,5 +112,44 @@ impl Verifier {
             failed_queries: failed,
             last_error,
         }
+    }
+
+    /// Asks the outcomes table why the missing events are missing, in batches per project
+    /// and time window. The window reaches past the deadline: an outcome is stamped when the
+    /// event was dropped, which may be well after it was sent.
+    async fn explain(
+        &self,
+        missing: &[MissingEvent],
+        queries: &mut u64,
+        last_error: &mut Option<String>,
+    ) -> Vec<Explained> {
+        let mut by_project: BTreeMap<u64, Vec<(u64, Uuid)>> = BTreeMap::new();
+        for m in missing {
+            by_project
+                .entry(m.project_id)
+                .or_default()
+                .push((m.intended_micros, m.event_id));
+        }
+        let slack = WINDOW_SLACK_SECS + self.opts.deadline.as_secs();
+        let mut out = Vec::new();
+        for (project_id, mut events) in by_project {
+            events.sort_unstable();
+            for chunk in events.chunks(self.source.batch_size().max(1)) {
+                let ids: Vec<Uuid> = chunk.iter().map(|(_, id)| *id).collect();
+                let lookup = Lookup {
+                    project_id,
+                    dataset: Dataset::Errors,
+                    from_secs: (chunk[0].0 / 1_000_000).saturating_sub(WINDOW_SLACK_SECS),
+                    to_secs: chunk[chunk.len() - 1].0 / 1_000_000 + slack,
+                    ids: &ids,
+                };
+                *queries += 1;
+                match self.source.outcomes(lookup).await {
+                    Ok(found) => out.extend(found),
+                    Err(e) => *last_error = Some(e.to_string()),
+                }
+            }
+        }
+        out
     }
 }

@@ -95,16 +95,33 @@ impl Admission {
                 Fault::RateLimit {
                     fraction,
                     retry_after,
-                } if hits(event_id, RATE_LIMIT_SALT, *fraction) => {
+                } if hits(
+                    event_id,
+                    RATE_LIMIT_SALT ^ self.script.salt_of(fault),
+                    *fraction,
+                ) =>
+                {
                     return Err(Refusal::RateLimited {
                         retry_after_secs: retry_after.as_secs().max(1),
                         reason: "project_quota",
                     });
                 }
-                Fault::Unavailable { fraction } if hits(event_id, UNAVAILABLE_SALT, *fraction) => {
+                Fault::Unavailable { fraction }
+                    if hits(
+                        event_id,
+                        UNAVAILABLE_SALT ^ self.script.salt_of(fault),
+                        *fraction,
+                    ) =>
+                {
                     return Err(Refusal::Unavailable);
                 }
-                Fault::Reject { fraction } if hits(event_id, REJECT_SALT, *fraction) => {
+                Fault::Reject { fraction }
+                    if hits(
+                        event_id,
+                        REJECT_SALT ^ self.script.salt_of(fault),
+                        *fraction,
+                    ) =>
+                {
                     return Err(Refusal::Rejected);
                 }
                 _ => {}

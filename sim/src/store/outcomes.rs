@@ -1,7 +1,8 @@
 //! Outcomes, as Relay and Sentry's pipeline emit them to Kafka `outcomes` and Snuba stores them
 //! in `outcomes_raw_local`: why an event was accepted or not. The sim emits `accepted` for each
-//! stored event, `rate_limited` (with the quota's reason) for each one refused with 429, and
-//! `filtered` for each one refused with 403. A silent
+//! stored event, `rate_limited` (with the quota's reason) for each one refused with 429,
+//! `filtered` for each one refused with 403, and `filtered` or `invalid` for each one a
+//! `discard` fault drops after acceptance. A silent
 //! drop or a restart's loss emits nothing — that is what makes them silent.
 
 use uuid::Uuid;
@@ -14,6 +15,8 @@ pub mod code {
     pub const FILTERED: u8 = 1;
     /// Refused by a quota or rate limit.
     pub const RATE_LIMITED: u8 = 2;
+    /// Found invalid during processing.
+    pub const INVALID: u8 = 3;
 }
 
 /// Data categories (Relay's `DataCategory`).

@@ -12,7 +12,7 @@
 //! an issue. There is no index on `event_id`: the project and time bounds keep the scan
 //! narrow. The SQL is the subset ClickHouse 18.16 and 25.8 both understand.
 
-use super::{Lookup, Sighting, SourceError};
+use super::{Explained, Lookup, Sighting, SourceError};
 use clickhouse::Row;
 use sentry_load_common::{Dataset, redact};
 use sentry_load_config::ClickHouseConfig;
@@ -25,6 +25,7 @@ pub struct ClickHouseSource {
     client: clickhouse::Client,
     table: String,
     transactions_table: String,
+    outcomes_table: String,
     shown: String,
     batch_size: usize,
 }
@@ -56,6 +57,7 @@ impl ClickHouseSource {
                 cfg.database.as_str(),
                 cfg.transactions_table.as_str()
             ),
+            outcomes_table: format!("{}.{}", cfg.database.as_str(), cfg.outcomes_table.as_str()),
             shown: format!(
                 "clickhouse {} {}.{}",
                 redact::url(url),
@@ -97,6 +99,47 @@ impl ClickHouseSource {
                     received: errors.then_some(r.received),
                     message_timestamp: Some(r.message_timestamp),
                     group_id: errors.then_some(r.group_id),
+                })
+            })
+            .collect())
+    }
+}
+
+#[derive(Row, Deserialize)]
+struct OutcomeFound {
+    id: String,
+    outcome: u8,
+    reason: String,
+}
+
+impl ClickHouseSource {
+    /// The outcomes of the asked-for ids: why events that never arrived were dropped. Outcome
+    /// times are the drop's, so the window is widened by the verifier's deadline.
+    pub(super) async fn outcomes(&self, l: Lookup<'_>) -> Result<Vec<Explained>, SourceError> {
+        let mut sql = format!(
+            "SELECT ifNull(toString(event_id), '') AS id, outcome, ifNull(reason, '') AS reason \
+             FROM {} \
+             WHERE project_id = {} AND timestamp >= toDateTime({}) \
+             AND timestamp <= toDateTime({}) AND outcome != 0 AND event_id IN (",
+            self.outcomes_table, l.project_id, l.from_secs, l.to_secs
+        );
+        push_ids(&mut sql, l.ids);
+        let rows = self
+            .client
+            .query(&sql)
+            .fetch_all::<OutcomeFound>()
+            .await
+            .map_err(|source| SourceError::ClickHouse {
+                url: self.shown.clone(),
+                source,
+            })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(Explained {
+                    event_id: Uuid::parse_str(&r.id).ok()?,
+                    outcome: r.outcome,
+                    reason: (!r.reason.is_empty()).then_some(r.reason),
                 })
             })
             .collect())

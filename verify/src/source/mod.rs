@@ -37,6 +37,36 @@ pub struct Sighting {
     pub group_id: Option<u64>,
 }
 
+/// Why an event that never became visible was dropped, from the outcomes table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// The event.
+    pub event_id: Uuid,
+    /// The outcome code (1 filtered, 2 rate limited, 3 invalid, 4 abuse, 5 client discard).
+    pub outcome: u8,
+    /// The outcome's reason, if it has one.
+    pub reason: Option<String>,
+}
+
+impl Explained {
+    /// `filtered`, `invalid`, … — the outcome's name, with its reason when there is one.
+    pub fn label(&self) -> String {
+        let name = match self.outcome {
+            0 => "accepted",
+            1 => "filtered",
+            2 => "rate_limited",
+            3 => "invalid",
+            4 => "abuse",
+            5 => "client_discard",
+            _ => "outcome",
+        };
+        match &self.reason {
+            Some(r) => format!("{name}:{r}"),
+            None => name.to_owned(),
+        }
+    }
+}
+
 /// A read-back query failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -85,6 +115,15 @@ impl Source {
         match self {
             Source::ClickHouse(s) => s.lookup(lookup).await,
             Source::SentryApi(s) => s.lookup(lookup).await,
+        }
+    }
+
+    /// The outcomes recorded for the asked-for ids, where the source keeps outcomes
+    /// (ClickHouse); other sources explain nothing.
+    pub async fn outcomes(&self, lookup: Lookup<'_>) -> Result<Vec<Explained>, SourceError> {
+        match self {
+            Source::ClickHouse(s) => s.outcomes(lookup).await,
+            Source::SentryApi(_) => Ok(vec![]),
         }
     }
 
