@@ -204,14 +204,7 @@ async fn every_kind_reaches_its_snuba_table() {
     // The bundle went up first, once per JavaScript release.
     assert_eq!(sim.artifact_bundles().len(), 3);
 
-    let ch = clickhouse::Client::default()
-        .with_url(&svc.clickhouse_url)
-        .with_database(&svc.clickhouse_database)
-        .with_validation(false);
-    let count = |sql: &'static str| {
-        let ch = ch.clone();
-        async move { ch.query(sql).fetch_one::<u64>().await.unwrap() }
-    };
+    let count = |sql: &'static str| svc.clickhouse_count(sql);
     let transactions = count("SELECT count() FROM transactions_local").await;
     let errors =
         count("SELECT count() FROM errors_local WHERE platform NOT IN ('native', 'javascript')")
@@ -269,35 +262,25 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     assert!(limited > 50, "{limited}");
     assert_eq!(report["loss"]["refused"]["rate_limited"], limited);
 
-    let ch = clickhouse::Client::default()
-        .with_url(&svc.clickhouse_url)
-        .with_database(&svc.clickhouse_database)
-        .with_validation(false);
-    let count = |sql: String| {
-        let ch = ch.clone();
-        async move { ch.query(&sql).fetch_one::<u64>().await.unwrap() }
-    };
+    let count = |sql: &'static str| svc.clickhouse_count(sql);
     assert_eq!(
-        count(
-            "SELECT count() FROM outcomes_raw_local WHERE outcome = 2 AND reason = 'key_quota'"
-                .into()
-        )
-        .await,
+        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 2 AND reason = 'key_quota'")
+            .await,
         limited
     );
     assert_eq!(
-        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 0".into()).await,
+        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 0").await,
         stored
     );
     let rejected = truth.ids_with(sentry_load_sim::Decision::Rejected).len() as u64;
     assert!(rejected > 0);
     assert_eq!(
-        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 1".into()).await,
+        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 1").await,
         rejected
     );
 
     // Each stored native crash has its minidump row in Postgres.
-    let native = count("SELECT count() FROM errors_local WHERE platform = 'native'".into()).await;
+    let native = count("SELECT count() FROM errors_local WHERE platform = 'native'").await;
     assert!(native > 10, "{native}");
     let (pg, conn) = tokio_postgres::connect(&svc.postgres_url, tokio_postgres::NoTls)
         .await

@@ -89,6 +89,18 @@ impl Services {
         c
     }
 
+    /// `SELECT count() …` in this test's ClickHouse database.
+    pub async fn clickhouse_count(&self, sql: &str) -> u64 {
+        clickhouse::Client::default()
+            .with_url(&self.clickhouse_url)
+            .with_database(&self.clickhouse_database)
+            .with_validation(false)
+            .query(sql)
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    }
+
     /// A profile sending `rate`/s for `secs` to the sim at `addr`, reading back from these
     /// services.
     pub fn relay_profile(

@@ -76,20 +76,27 @@ impl ClickHouseSource {
         self.shown.clone()
     }
 
+    /// Runs a query and reads its rows.
+    async fn fetch<T>(&self, sql: &str) -> Result<Vec<T>, SourceError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.client
+            .query(sql)
+            .fetch_all::<T>()
+            .await
+            .map_err(|source| SourceError::ClickHouse {
+                url: self.shown.clone(),
+                source,
+            })
+    }
+
     pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
         let sql = match l.dataset {
             Dataset::Errors => query(&self.table, l),
             Dataset::Transactions => transactions_query(&self.transactions_table, l),
         };
-        let rows = self
-            .client
-            .query(&sql)
-            .fetch_all::<Found>()
-            .await
-            .map_err(|source| SourceError::ClickHouse {
-                url: self.shown.clone(),
-                source,
-            })?;
+        let rows: Vec<Found> = self.fetch(&sql).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -124,15 +131,7 @@ impl ClickHouseSource {
             self.outcomes_table, l.project_id, l.from_secs, l.to_secs
         );
         push_ids(&mut sql, l.ids);
-        let rows = self
-            .client
-            .query(&sql)
-            .fetch_all::<OutcomeFound>()
-            .await
-            .map_err(|source| SourceError::ClickHouse {
-                url: self.shown.clone(),
-                source,
-            })?;
+        let rows: Vec<OutcomeFound> = self.fetch(&sql).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
