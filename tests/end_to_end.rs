@@ -160,6 +160,12 @@ async fn the_embedded_default_runs_with_no_services() {
     let (run_dir, report) = only_report(dir.path());
     assert_eq!(report["visibility"]["seen"], 200);
     assert_eq!(report["passed"], true);
+    // The Markdown report beside it says the same.
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("— passed") && md.contains("| 200 | 200 | 0 |"),
+        "{md}"
+    );
     // The run folder holds what `verify` would need, and no secret.
     let run_json = std::fs::read_to_string(run_dir.join("run.json")).unwrap();
     assert!(run_json.contains("\"embedded\": true"));

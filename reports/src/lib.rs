@@ -3,12 +3,13 @@
 //! [`SendSummary`] streams a journal into counts, rates and lateness; [`build_report`] joins it
 //! with the [`VerifyOutcome`](sentry_load_verify::VerifyOutcome) into the versioned
 //! [`Report`] written as `report.json`; [`evaluate_gates`] checks it against the profile's
-//! gates; [`render_summary`] is the terminal view.
+//! gates; [`render_summary`] is the terminal view and [`render_markdown`] writes `report.md`.
 #![warn(missing_docs)]
 
 mod build;
 mod gates;
 mod histogram;
+mod markdown;
 mod model;
 mod send_summary;
 mod summary;
@@ -16,6 +17,7 @@ mod summary;
 pub use build::{ReportInput, build_report};
 pub use gates::evaluate_gates;
 pub use histogram::Percentiles;
+pub use markdown::render_markdown;
 pub use model::{
     GateResult, IssuesSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
     ScheduleSection, SendingSection, StageSection, VisibilitySection,

@@ -137,6 +137,11 @@ pub async fn finish(
     });
     let json = serde_json::to_vec_pretty(&report).internal("serializing the report")?;
     std::fs::write(report_path, json).internal("writing the report")?;
+    std::fs::write(
+        report_path.with_extension("md"),
+        sentry_load_reports::render_markdown(&report),
+    )
+    .internal("writing the Markdown report")?;
     if let Some(leg) = &planned.leg {
         println!("── {leg} ──");
     }

@@ -1,0 +1,180 @@
+//! `report.md`: the report as Markdown, for a pull request, a wiki page or a chat message —
+//! the same figures as `report.json` and the terminal summary, as tables.
+
+use crate::histogram::Percentiles;
+use crate::model::Report;
+use std::fmt::Write;
+
+/// The report as Markdown.
+pub fn render_markdown(r: &Report) -> String {
+    let mut s = String::new();
+    // Writing into a String cannot fail.
+    let _ = writeln!(
+        s,
+        "# sentry-load run `{}` — {}\n",
+        r.run.id,
+        if r.passed { "passed" } else { "FAILED" }
+    );
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| profile | `{}` (seed {}) |", r.run.profile, r.run.seed);
+    let _ = writeln!(s, "| target | `{}` |", r.run.target);
+    let _ = writeln!(s, "| started | {} |", r.run.started_at);
+    let _ = writeln!(s, "| read back from | {} |", r.visibility.source);
+    let _ = writeln!(
+        s,
+        "| tool | sentry-load {} (report schema {}) |\n",
+        r.tool_version, r.schema_version
+    );
+
+    let sd = &r.sending;
+    let _ = writeln!(s, "## Sending\n");
+    let _ = writeln!(
+        s,
+        "| planned | target rate | achieved rate | achieved / target | late (> {} ms) | bytes sent |",
+        sd.late_after_ms
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| {} | {:.1}/s | {:.1}/s | {:.4} | {} | {} |\n",
+        r.schedule.planned,
+        r.schedule.target_rate,
+        sd.achieved_rate,
+        sd.achieved_rate_ratio,
+        sd.late,
+        sd.bytes
+    );
+    let _ = writeln!(s, "| outcome | count |\n|---|---|");
+    for (outcome, n) in sd.outcomes.iter().filter(|(_, n)| **n > 0) {
+        let _ = writeln!(s, "| {outcome} | {n} |");
+    }
+    s.push('\n');
+    percentile_table(
+        &mut s,
+        "timing",
+        &[
+            ("behind schedule (µs)", sd.lateness_us.as_ref()),
+            ("round trip (µs)", sd.round_trip_us.as_ref()),
+        ],
+    );
+
+    let v = &r.visibility;
+    let _ = writeln!(s, "## Visibility\n");
+    let _ = writeln!(
+        s,
+        "| tracked | seen | missing | unverified | duplicated | poll interval |\n|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {} | {} ms |\n",
+        v.tracked, v.seen, v.missing, v.unverified, v.duplicated, v.poll_interval_ms
+    );
+    match &v.latency_ms {
+        Some(p) => percentile_table(
+            &mut s,
+            "latency",
+            &[("intended send → visible (ms)", Some(p))],
+        ),
+        None => {
+            let _ = writeln!(
+                s,
+                "Latency not measured: verified after the run, not live.\n"
+            );
+        }
+    }
+    if !v.stages.is_empty() {
+        let _ = writeln!(
+            s,
+            "| stage (s) | p50 | p99 | max | resolution |\n|---|---|---|---|---|"
+        );
+        for st in &v.stages {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                st.stage, st.seconds.p50, st.seconds.p99, st.seconds.max, st.resolution
+            );
+        }
+        s.push('\n');
+    }
+    if let Some(offset) = v.clock_offset_secs.filter(|o| o.abs() >= 2) {
+        let _ = writeln!(
+            s,
+            "The target's clock looks {} s {} the harness's: stages that mix the two clocks are shifted by that much.\n",
+            offset.abs(),
+            if offset < 0 { "behind" } else { "ahead of" }
+        );
+    }
+
+    let l = &r.loss;
+    let _ = writeln!(s, "## Loss\n");
+    let _ = writeln!(s, "| cause | events |\n|---|---|");
+    let _ = writeln!(
+        s,
+        "| accepted, never visible, no outcome (silent) | {} |",
+        l.silent
+    );
+    for (reason, n) in &l.explained {
+        let _ = writeln!(s, "| accepted, then dropped: `{reason}` | {n} |");
+    }
+    for (class, n) in l.refused.iter().filter(|(_, n)| **n > 0) {
+        let _ = writeln!(s, "| refused at send: {class} | {n} |");
+    }
+    let _ = writeln!(s, "| transport errors | {} |", l.transport_errors);
+    let _ = writeln!(s, "| backed off (429 policy) | {} |", l.backed_off);
+    let _ = writeln!(
+        s,
+        "| dropped by the harness (not Sentry's) | {} |",
+        l.harness_dropped
+    );
+    let _ = writeln!(s, "\nLoss ratio {:.6}.\n", l.loss_ratio);
+
+    if let Some(i) = &r.issues {
+        let _ = writeln!(s, "## Issues\n");
+        match &i.error {
+            Some(e) => {
+                let _ = writeln!(s, "Not checked: {e}\n");
+            }
+            None => {
+                let _ = writeln!(s, "{} of {} found in Postgres.\n", i.found, i.expected);
+            }
+        }
+    }
+
+    if !r.gates.is_empty() {
+        let _ = writeln!(s, "## Gates\n");
+        let _ = writeln!(
+            s,
+            "| gate | threshold | measured | result |\n|---|---|---|---|"
+        );
+        for g in &r.gates {
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                g.gate,
+                g.threshold,
+                g.measured,
+                if g.passed { "pass" } else { "**FAIL**" }
+            );
+        }
+    }
+    s
+}
+
+fn percentile_table(s: &mut String, what: &str, rows: &[(&str, Option<&Percentiles>)]) {
+    let rows: Vec<_> = rows.iter().filter_map(|(n, p)| Some((n, (*p)?))).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| {what} | p50 | p90 | p95 | p99 | max |\n|---|---|---|---|---|---|"
+    );
+    for (name, p) in rows {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} |",
+            p.p50, p.p90, p.p95, p.p99, p.max
+        );
+    }
+    s.push('\n');
+}
