@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// A run's report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// [`SCHEMA_VERSION`] when written.
     pub schema_version: u32,
@@ -34,7 +34,7 @@ pub struct Report {
 }
 
 /// What ran.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSection {
     /// The run id (the `sentry_load.run` tag).
     pub id: String,
@@ -51,7 +51,7 @@ pub struct RunSection {
 }
 
 /// What was planned.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScheduleSection {
     /// Sends planned.
     pub planned: u64,
@@ -62,7 +62,7 @@ pub struct ScheduleSection {
 }
 
 /// What was sent and how it ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SendingSection {
     /// Journal records read.
     pub records: u64,
@@ -91,7 +91,7 @@ pub struct SendingSection {
 }
 
 /// Latency of one pipeline stage, whole seconds (the stores keep whole seconds).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageSection {
     /// From where to where.
     pub stage: String,
@@ -102,7 +102,7 @@ pub struct StageSection {
 }
 
 /// What became visible, and how fast.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VisibilitySection {
     /// Where events were read back.
     pub source: String,
@@ -143,7 +143,7 @@ pub struct VisibilitySection {
 }
 
 /// The Postgres issue check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IssuesSection {
     /// Distinct issues the seen events point at.
     pub expected: u64,
@@ -156,7 +156,7 @@ pub struct IssuesSection {
 }
 
 /// One event that never became visible.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MissingEntry {
     /// Sequence number.
     pub seq: u64,
@@ -170,7 +170,7 @@ pub struct MissingEntry {
 }
 
 /// What did not make it, by cause. Harness drops are listed, never counted as Sentry's loss.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LossSection {
     /// Accepted (200) but never visible, and no outcome says why: silent loss.
     pub silent: u64,
@@ -195,7 +195,7 @@ pub struct LossSection {
 }
 
 /// One gate, checked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GateResult {
     /// The gate's profile key.
     pub gate: String,
