@@ -8,8 +8,8 @@ use super::platforms::{PLATFORMS, Platform};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sentry::protocol::{
-    Breadcrumb, ClientSdkInfo, Context, Event, Exception, Frame, IpAddress, Level, Map, OsContext,
-    Request, RuntimeContext, Stacktrace, User, Values,
+    Breadcrumb, Context, Event, Exception, Frame, IpAddress, Level, Map, OsContext, Request,
+    RuntimeContext, Stacktrace, User, Values,
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use sentry_load_config::{CountRange, KindRealism};
@@ -59,12 +59,7 @@ pub(super) fn build(rng: &mut ChaCha8Rng, ev: &PerEvent<'_>, r: &KindRealism) ->
             }],
         },
         tags,
-        sdk: Some(Cow::Owned(ClientSdkInfo {
-            name: p.sdk.0.into(),
-            version: p.sdk.1.into(),
-            integrations: vec![],
-            packages: vec![],
-        })),
+        sdk: Some(super::sdk(p.sdk.0, p.sdk.1)),
         ..Default::default()
     }
 }

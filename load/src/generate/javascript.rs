@@ -8,8 +8,8 @@ use super::js_bundle::Bundle;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sentry::protocol::{
-    Breadcrumb, BrowserContext, ClientSdkInfo, Context, Event, Exception, Frame, Level, Map,
-    Mechanism, OsContext, Request, Stacktrace, Values,
+    Breadcrumb, BrowserContext, Context, Event, Exception, Frame, Level, Map, Mechanism, OsContext,
+    Request, Stacktrace, Values,
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use sentry_load_config::KindRealism;
@@ -113,12 +113,7 @@ pub(super) fn build(
             }],
         },
         tags,
-        sdk: Some(Cow::Owned(ClientSdkInfo {
-            name: "sentry.javascript.browser".into(),
-            version: "8.42.0".into(),
-            integrations: vec![],
-            packages: vec![],
-        })),
+        sdk: Some(super::sdk("sentry.javascript.browser", "8.42.0")),
         ..Default::default()
     }
 }

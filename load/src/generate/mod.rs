@@ -33,7 +33,7 @@ pub use compress::gzip;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sentry::Envelope;
-use sentry::protocol::{Attachment, EnvelopeHeaders, Event, Transaction};
+use sentry::protocol::{Attachment, ClientSdkInfo, EnvelopeHeaders, Event, Transaction};
 use sentry_load_common::{EventKind, RunId, clock, event_id_for};
 use sentry_load_config::{CountRange, KindRealism, RealismKnobs, TrafficConfig};
 use std::time::{Duration, SystemTime};
@@ -412,6 +412,16 @@ fn build(
         }
         (payload, _) => payload,
     }
+}
+
+/// The `sdk` of an event, as the SDK named `name` at `version` reports itself.
+pub(crate) fn sdk(name: &str, version: &str) -> std::borrow::Cow<'static, ClientSdkInfo> {
+    std::borrow::Cow::Owned(ClientSdkInfo {
+        name: name.into(),
+        version: version.into(),
+        integrations: vec![],
+        packages: vec![],
+    })
 }
 
 fn variant_rng(seed: u64, kind: EventKind, variant: u64) -> ChaCha8Rng {

@@ -8,8 +8,8 @@ use super::minidump::Crash;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sentry::protocol::{
-    Attachment, AttachmentType, Breadcrumb, ClientSdkInfo, Context, DebugImage, DebugMeta,
-    DeviceContext, Event, Exception, Level, Map, Mechanism, OsContext, SymbolicDebugImage, Values,
+    Attachment, AttachmentType, Breadcrumb, Context, DebugImage, DebugMeta, DeviceContext, Event,
+    Exception, Level, Map, Mechanism, OsContext, SymbolicDebugImage, Values,
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use sentry_load_config::KindRealism;
@@ -136,12 +136,7 @@ fn event(
             ..Default::default()
         }),
         tags,
-        sdk: Some(Cow::Owned(ClientSdkInfo {
-            name: "sentry.native".into(),
-            version: "0.7.17".into(),
-            integrations: vec![],
-            packages: vec![],
-        })),
+        sdk: Some(super::sdk("sentry.native", "0.7.17")),
         ..Default::default()
     }
 }

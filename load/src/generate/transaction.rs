@@ -14,12 +14,11 @@ use super::platforms::{PLATFORMS, Platform};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sentry::protocol::{
-    ClientSdkInfo, Context, Map, Span, SpanId, SpanStatus, TraceContext, TraceId, Transaction,
+    Context, Map, Span, SpanId, SpanStatus, TraceContext, TraceId, Transaction,
 };
 use sentry_load_common::{RUN_TAG, SEQ_TAG};
 use sentry_load_config::KindRealism;
 use serde_json::json;
-use std::borrow::Cow;
 use std::time::SystemTime;
 
 /// What a span does: op, description (`{n}` varies), whether it can have children.
@@ -104,12 +103,7 @@ pub(super) fn build(
         environment: Some(ev.environment.to_owned().into()),
         user: Some(user(rng, ev)),
         tags,
-        sdk: Some(Cow::Owned(ClientSdkInfo {
-            name: p.sdk.0.into(),
-            version: p.sdk.1.into(),
-            integrations: vec![],
-            packages: vec![],
-        })),
+        sdk: Some(super::sdk(p.sdk.0, p.sdk.1)),
         platform: p.name.into(),
         timestamp: Some(ev.timestamp),
         start_timestamp: start,
