@@ -16,6 +16,12 @@ if ! .venv/bin/python -c 'import sentry_relay' 2>/dev/null; then
 fi
 export SENTRY_LOAD_TEST_RELAY_PYTHON=$PWD/.venv/bin/python
 
+# Headless Chromium, which opens report.html and compare.html in the screenshot test.
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --all-targets

@@ -21,6 +21,10 @@ pub enum Command {
     Run(RunArgs),
     /// Verify a run again from its journal (e.g. after a crash) and write its report.
     Verify(VerifyArgs),
+    /// Check a finished run's report against gates (its profile's, or another profile's).
+    Gate(GateArgs),
+    /// Put runs side by side: a table of deltas, and an HTML page with overlaid charts.
+    Compare(CompareArgs),
     /// List, show or check profiles.
     #[command(subcommand)]
     Profiles(ProfilesCommand),
@@ -73,6 +77,9 @@ pub struct RunArgs {
     /// Same as `--progress none`.
     #[arg(long, short)]
     pub quiet: bool,
+    /// A previous run (folder or report.json) for the profile's `[gates.baseline]` gates.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `--progress`.
@@ -129,6 +136,33 @@ pub struct VerifyArgs {
     /// `report.verify.json` beside an existing one; for shards, in their parent folder).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A previous run (folder or report.json) for the profile's `[gates.baseline]` gates.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+}
+
+/// `gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The run folder (or its report.json).
+    pub run: PathBuf,
+    /// Check these gates instead of those of the run's own profile.toml (name or path).
+    #[arg(long, short)]
+    pub profile: Option<String>,
+    /// A previous run (folder or report.json) for the `[gates.baseline]` gates.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+}
+
+/// `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Two or more run folders (or report.json files); the first is the reference.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// Folder to write `compare.md` and `compare.html` into.
+    #[arg(long, default_value = "runs/compare")]
+    pub out: PathBuf,
 }
 
 /// `profiles …`.

@@ -81,6 +81,19 @@ impl SendOutcome {
         !matches!(self, SendOutcome::HarnessDropped | SendOutcome::BackedOff)
     }
 
+    /// Whether the target answered and refused the send (any status but 200).
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            SendOutcome::RateLimited
+                | SendOutcome::TooLarge
+                | SendOutcome::Malformed
+                | SendOutcome::Unauthorized
+                | SendOutcome::Rejected
+                | SendOutcome::Unavailable
+        )
+    }
+
     /// The one-byte journal code.
     pub fn code(self) -> u8 {
         match self {

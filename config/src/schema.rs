@@ -524,13 +524,105 @@ fn default_org() -> String {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatesConfig {
-    /// Most events (of those sent) that may go missing, as a fraction.
+    /// Most events (of those offered) that may not become visible, whatever the cause.
     pub max_loss_ratio: Option<Ratio>,
+    /// Most accepted events that may vanish with no outcome saying why, as a fraction of
+    /// those accepted.
+    pub max_silent_loss_ratio: Option<Ratio>,
+    /// Most sends the target may refuse (429, 503, 403, 413, 400, 401), as a fraction of
+    /// those started.
+    pub max_rejected_ratio: Option<Ratio>,
+    /// Lowest achieved / target send rate.
+    pub min_achieved_rate_ratio: Option<Ratio>,
+    /// Slowest median time from intended send to visible.
+    #[serde(default, with = "humantime_serde")]
+    pub max_p50_visibility: Option<Duration>,
+    /// Slowest p95 time from intended send to visible.
+    #[serde(default, with = "humantime_serde")]
+    pub max_p95_visibility: Option<Duration>,
     /// Slowest p99 time from intended send to visible.
     #[serde(default, with = "humantime_serde")]
     pub max_p99_visibility: Option<Duration>,
-    /// Lowest achieved / target send rate.
-    pub min_achieved_rate_ratio: Option<Ratio>,
+    /// Most sampled events whose stored form differs from what was sent.
+    pub max_fidelity_failures: Option<u64>,
+    /// `[gates.kind.error]`, `[gates.kind.native]`, …: the same latency and loss gates for
+    /// one kind.
+    #[serde(default)]
+    pub kind: KindGatesConfig,
+    /// `[gates.baseline]`: limits relative to the run given with `--baseline runs/X`.
+    #[serde(default)]
+    pub baseline: BaselineGatesConfig,
+}
+
+/// `[gates.kind]`: one optional table per kind.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindGatesConfig {
+    /// Error events.
+    pub error: Option<KindGates>,
+    /// Transactions.
+    pub transaction: Option<KindGates>,
+    /// Native crashes.
+    pub native: Option<KindGates>,
+    /// Minified JavaScript errors.
+    pub javascript: Option<KindGates>,
+}
+
+impl KindGatesConfig {
+    /// The configured tables, by kind name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &KindGates)> {
+        [
+            ("error", &self.error),
+            ("transaction", &self.transaction),
+            ("native", &self.native),
+            ("javascript", &self.javascript),
+        ]
+        .into_iter()
+        .filter_map(|(k, g)| Some((k, g.as_ref()?)))
+    }
+}
+
+/// The gates one kind can have.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindGates {
+    /// Most events of the kind (of those offered) that may not become visible.
+    pub max_loss_ratio: Option<Ratio>,
+    /// Slowest median visibility latency of the kind.
+    #[serde(default, with = "humantime_serde")]
+    pub max_p50_visibility: Option<Duration>,
+    /// Slowest p95 visibility latency of the kind.
+    #[serde(default, with = "humantime_serde")]
+    pub max_p95_visibility: Option<Duration>,
+    /// Slowest p99 visibility latency of the kind.
+    #[serde(default, with = "humantime_serde")]
+    pub max_p99_visibility: Option<Duration>,
+}
+
+/// `[gates.baseline]`: how much worse than the baseline run this run may be. Checked only
+/// when a baseline is given; a gate set here without a baseline fails, so CI cannot pass by
+/// forgetting `--baseline`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineGatesConfig {
+    /// Largest relative rise of p50 visibility latency (0.10 = 10 % slower).
+    pub max_p50_regression: Option<Ratio>,
+    /// Largest relative rise of p99 visibility latency.
+    pub max_p99_regression: Option<Ratio>,
+    /// Largest rise of the loss ratio, in absolute terms (0.001 = 0.1 percentage points).
+    pub max_loss_ratio_increase: Option<Ratio>,
+    /// Largest relative fall of the achieved send rate.
+    pub max_achieved_rate_drop: Option<Ratio>,
+}
+
+impl BaselineGatesConfig {
+    /// Whether any baseline gate is set.
+    pub fn any(&self) -> bool {
+        self.max_p50_regression.is_some()
+            || self.max_p99_regression.is_some()
+            || self.max_loss_ratio_increase.is_some()
+            || self.max_achieved_rate_drop.is_some()
+    }
 }
 
 #[cfg(test)]

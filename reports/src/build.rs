@@ -2,8 +2,10 @@
 
 use crate::gates::evaluate_gates;
 use crate::histogram::Recorder;
+use crate::kinds::kind_sections;
 use crate::model::*;
 use crate::send_summary::SendSummary;
+use crate::timeline::timeline;
 use sentry_load_common::{SendOutcome, clock};
 use sentry_load_config::GatesConfig;
 use sentry_load_verify::{IssueCheck, VerifyOutcome};
@@ -28,6 +30,8 @@ pub struct ReportInput<'a> {
     pub duration_secs: f64,
     /// The profile's gates.
     pub gates: &'a GatesConfig,
+    /// The baseline run's report and where it was read, for the baseline gates.
+    pub baseline: Option<(&'a Report, String)>,
 }
 
 /// Builds the report and checks its gates.
@@ -51,13 +55,13 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         .collect();
     let refused: BTreeMap<String, u64> = SendOutcome::ALL
         .iter()
-        .filter(|o| is_refusal(**o))
+        .filter(|o| o.is_refusal())
         .map(|o| (o.as_str().to_owned(), s.count(*o)))
         .collect();
-    let seen = v.seen.len() as u64;
+    let seen = v.seen_count();
     // Outcomes of missing events (one per event: the first found).
     let missing_ids: std::collections::HashSet<uuid::Uuid> =
-        v.missing.iter().map(|m| m.event_id).collect();
+        v.missing().iter().map(|m| m.event_id).collect();
     let mut explained: std::collections::HashMap<uuid::Uuid, String> = Default::default();
     for e in &v.explained {
         if missing_ids.contains(&e.event_id) {
@@ -80,7 +84,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
     });
     let (latency_ms, latency_histogram) = if v.live {
         let mut r = Recorder::new(3_600_000);
-        for e in &v.seen {
+        for e in v.seen() {
             r.record(e.seen_micros.saturating_sub(e.intended_micros) / 1000);
         }
         (r.percentiles(), Some(r.encoded()))
@@ -136,9 +140,9 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             poll_interval_ms: v.poll_interval.as_millis() as u64,
             tracked: v.tracked,
             seen,
-            missing: v.missing.len() as u64,
-            unverified: v.unverified.len() as u64 + v.skipped,
-            duplicated: v.seen.iter().filter(|e| e.rows > 1).count() as u64,
+            missing: v.missing().len() as u64,
+            unverified: v.unverified().len() as u64 + v.skipped,
+            duplicated: v.seen().filter(|e| e.rows > 1).count() as u64,
             latency_ms,
             latency_histogram,
             stages: stages(v),
@@ -150,7 +154,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         },
         issues: report_issues,
         loss: LossSection {
-            silent: v.missing.len() as u64 - explained.len() as u64,
+            silent: v.missing().len() as u64 - explained.len() as u64,
             explained: explained.values().fold(BTreeMap::new(), |mut m, label| {
                 *m.entry(label.clone()).or_insert(0) += 1;
                 m
@@ -165,7 +169,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                 0.0
             },
             missing_events: v
-                .missing
+                .missing()
                 .iter()
                 .take(MISSING_LISTED)
                 .map(|m| MissingEntry {
@@ -176,34 +180,27 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                 })
                 .collect(),
         },
+        kinds: BTreeMap::new(),
+        fidelity: None,
+        timeline: timeline(s, v),
+        baseline: input.baseline.as_ref().map(|(b, path)| BaselineRef {
+            run_id: b.run.id.clone(),
+            path: path.clone(),
+        }),
         gates: vec![],
         passed: true,
     };
-    report.gates = evaluate_gates(&report, input.gates);
+    let explained_ids = explained.keys().copied().collect();
+    report.kinds = kind_sections(s, v, &explained_ids);
+    report.gates = evaluate_gates(&report, input.gates, input.baseline.map(|(b, _)| b));
     report.passed = report.gates.iter().all(|g| g.passed);
     report
-}
-
-fn is_refusal(o: SendOutcome) -> bool {
-    match o {
-        SendOutcome::RateLimited
-        | SendOutcome::TooLarge
-        | SendOutcome::Malformed
-        | SendOutcome::Unauthorized
-        | SendOutcome::Rejected
-        | SendOutcome::Unavailable => true,
-        SendOutcome::Accepted
-        | SendOutcome::TransportError
-        | SendOutcome::HarnessDropped
-        | SendOutcome::BackedOff => false,
-    }
 }
 
 /// The median of `received` − intended send second over the events that have `received`.
 fn clock_offset(v: &sentry_load_verify::VerifyOutcome) -> Option<i64> {
     let mut d: Vec<i64> = v
-        .seen
-        .iter()
+        .seen()
         .filter_map(|e| Some(i64::from(e.received?) - (e.intended_micros / 1_000_000) as i64))
         .collect();
     if d.is_empty() {
@@ -218,7 +215,7 @@ fn stages(v: &sentry_load_verify::VerifyOutcome) -> Vec<StageSection> {
     let mut to_relay = Recorder::new(86_400);
     let mut processing = Recorder::new(86_400);
     let mut to_visible = Recorder::new(86_400);
-    for e in &v.seen {
+    for e in v.seen() {
         let (Some(received), Some(saved)) = (e.received, e.message_timestamp) else {
             continue;
         };

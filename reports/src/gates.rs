@@ -1,39 +1,233 @@
-//! The profile's gates, checked against a report. A gate that cannot be measured fails, so a
-//! CI job never passes on a number it did not get.
+//! The profile's gates, checked against a report (and a baseline report, for the relative
+//! gates). A gate that cannot be measured fails, so a CI job never passes on a number it did
+//! not get.
 
+use crate::histogram::Percentiles;
 use crate::model::{GateResult, Report};
-use sentry_load_config::GatesConfig;
+use sentry_load_config::{GatesConfig, KindGates};
+use std::time::Duration;
 
 /// Every configured gate, checked.
-pub fn evaluate_gates(r: &Report, g: &GatesConfig) -> Vec<GateResult> {
+pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) -> Vec<GateResult> {
     let mut out = Vec::new();
+    let offered = r.sending.records - r.loss.harness_dropped;
     if let Some(max) = g.max_loss_ratio {
         let m = r.loss.loss_ratio;
-        out.push(GateResult {
-            gate: "max_loss_ratio".into(),
-            threshold: format!("{}", max.value()),
-            measured: format!(
-                "{m:.6} ({} of {} offered events visible)",
-                r.visibility.seen,
-                { r.sending.records - r.loss.harness_dropped }
+        out.push(gate(
+            "max_loss_ratio",
+            max.value(),
+            format!(
+                "{m:.6} ({} of {offered} offered events visible)",
+                r.visibility.seen
             ),
-            passed: m <= max.value(),
+            m <= max.value(),
+        ));
+    }
+    if let Some(max) = g.max_silent_loss_ratio {
+        let accepted = r.sending.outcomes.get("accepted").copied().unwrap_or(0);
+        let m = ratio(r.loss.silent, accepted);
+        out.push(gate(
+            "max_silent_loss_ratio",
+            max.value(),
+            format!(
+                "{m:.6} ({} of {accepted} accepted events vanished)",
+                r.loss.silent
+            ),
+            m <= max.value(),
+        ));
+    }
+    if let Some(max) = g.max_rejected_ratio {
+        let refused: u64 = r.loss.refused.values().sum();
+        let m = ratio(refused, r.sending.started);
+        out.push(gate(
+            "max_rejected_ratio",
+            max.value(),
+            format!("{m:.6} ({refused} of {} sends refused)", r.sending.started),
+            m <= max.value(),
+        ));
+    }
+    if let Some(min) = g.min_achieved_rate_ratio {
+        let m = r.sending.achieved_rate_ratio;
+        out.push(gate(
+            "min_achieved_rate_ratio",
+            min.value(),
+            format!(
+                "{m:.4} ({:.1} of {:.1} per s)",
+                r.sending.achieved_rate, r.schedule.target_rate
+            ),
+            m >= min.value(),
+        ));
+    }
+    let whole = KindGates {
+        max_loss_ratio: None,
+        max_p50_visibility: g.max_p50_visibility,
+        max_p95_visibility: g.max_p95_visibility,
+        max_p99_visibility: g.max_p99_visibility,
+    };
+    latency_gates(&mut out, "", &whole, r.visibility.latency_ms.as_ref(), r);
+    for (kind, kg) in g.kind.iter() {
+        let section = r.kinds.get(kind);
+        let prefix = format!("kind.{kind}.");
+        if let Some(max) = kg.max_loss_ratio {
+            out.push(match section {
+                Some(k) => gate(
+                    &format!("{prefix}max_loss_ratio"),
+                    max.value(),
+                    format!("{:.6} ({} {kind} events visible)", k.loss_ratio, k.seen),
+                    k.loss_ratio <= max.value(),
+                ),
+                None => unmeasured(
+                    &format!("{prefix}max_loss_ratio"),
+                    max.value(),
+                    &format!("the run sent no {kind} events"),
+                ),
+            });
+        }
+        latency_gates(
+            &mut out,
+            &prefix,
+            kg,
+            section.and_then(|k| k.latency_ms.as_ref()),
+            r,
+        );
+    }
+    if let Some(max) = g.max_fidelity_failures {
+        out.push(match &r.fidelity {
+            Some(f) => {
+                let checked: u64 = f.kinds.values().map(|k| k.passed + k.failed).sum();
+                let m = f.failed();
+                gate(
+                    "max_fidelity_failures",
+                    max,
+                    format!("{m} of {checked} sampled events differ"),
+                    m <= max && checked > 0,
+                )
+            }
+            None => unmeasured(
+                "max_fidelity_failures",
+                max,
+                "no fidelity check ran (it needs [verify.sentry_api])",
+            ),
         });
     }
-    if let Some(max) = g.max_p99_visibility {
+    baseline_gates(&mut out, r, g, baseline);
+    out
+}
+
+fn baseline_gates(out: &mut Vec<GateResult>, r: &Report, g: &GatesConfig, b: Option<&Report>) {
+    let bg = &g.baseline;
+    if !bg.any() {
+        return;
+    }
+    let Some(b) = b else {
+        for (name, set) in [
+            ("max_p50_regression", bg.max_p50_regression),
+            ("max_p99_regression", bg.max_p99_regression),
+            ("max_loss_ratio_increase", bg.max_loss_ratio_increase),
+            ("max_achieved_rate_drop", bg.max_achieved_rate_drop),
+        ] {
+            if let Some(t) = set {
+                out.push(unmeasured(
+                    &format!("baseline.{name}"),
+                    t.value(),
+                    "no baseline run given (--baseline runs/<id>)",
+                ));
+            }
+        }
+        return;
+    };
+    let pct = |p: fn(&Percentiles) -> u64| {
+        let now = r.visibility.latency_ms.as_ref().map(p)?;
+        let then = b.visibility.latency_ms.as_ref().map(p)?;
+        Some((now, then, (now as f64 - then as f64) / (then.max(1) as f64)))
+    };
+    for (name, set, f) in [
+        (
+            "max_p50_regression",
+            bg.max_p50_regression,
+            (|p: &Percentiles| p.p50) as fn(&Percentiles) -> u64,
+        ),
+        ("max_p99_regression", bg.max_p99_regression, |p| p.p99),
+    ] {
+        let Some(max) = set else { continue };
+        let name = format!("baseline.{name}");
+        out.push(match pct(f) {
+            Some((now, then, m)) => gate(
+                &name,
+                max.value(),
+                format!(
+                    "{:+.1} % ({now} ms vs {then} ms in {})",
+                    m * 100.0,
+                    b.run.id
+                ),
+                m <= max.value(),
+            ),
+            None => unmeasured(
+                &name,
+                max.value(),
+                "latency missing in this run or the baseline",
+            ),
+        });
+    }
+    if let Some(max) = bg.max_loss_ratio_increase {
+        let m = r.loss.loss_ratio - b.loss.loss_ratio;
+        out.push(gate(
+            "baseline.max_loss_ratio_increase",
+            max.value(),
+            format!(
+                "{m:+.6} ({:.6} vs {:.6} in {})",
+                r.loss.loss_ratio, b.loss.loss_ratio, b.run.id
+            ),
+            m <= max.value(),
+        ));
+    }
+    if let Some(max) = bg.max_achieved_rate_drop {
+        let (now, then) = (r.sending.achieved_rate, b.sending.achieved_rate);
+        let m = if then > 0.0 { (then - now) / then } else { 0.0 };
+        out.push(gate(
+            "baseline.max_achieved_rate_drop",
+            max.value(),
+            format!(
+                "{:+.1} % ({now:.1}/s vs {then:.1}/s in {})",
+                -m * 100.0,
+                b.run.id
+            ),
+            m <= max.value(),
+        ));
+    }
+}
+
+/// The p50/p95/p99 gates of one table (`prefix` "" for the whole run, `kind.native.` …).
+fn latency_gates(
+    out: &mut Vec<GateResult>,
+    prefix: &str,
+    g: &KindGates,
+    measured: Option<&Percentiles>,
+    r: &Report,
+) {
+    type Check = (&'static str, Option<Duration>, fn(&Percentiles) -> u64);
+    let checks: [Check; 3] = [
+        ("max_p50_visibility", g.max_p50_visibility, |p| p.p50),
+        ("max_p95_visibility", g.max_p95_visibility, |p| p.p95),
+        ("max_p99_visibility", g.max_p99_visibility, |p| p.p99),
+    ];
+    for (name, max, pick) in checks {
+        let Some(max) = max else { continue };
+        let name = format!("{prefix}{name}");
         let threshold = format!("{} ms", max.as_millis());
-        out.push(match &r.visibility.latency_ms {
+        out.push(match measured {
             Some(p) => GateResult {
-                gate: "max_p99_visibility".into(),
+                gate: name,
                 threshold,
                 measured: format!(
                     "{} ms (poll interval {} ms)",
-                    p.p99, r.visibility.poll_interval_ms
+                    pick(p),
+                    r.visibility.poll_interval_ms
                 ),
-                passed: u128::from(p.p99) <= max.as_millis(),
+                passed: u128::from(pick(p)) <= max.as_millis(),
             },
             None => GateResult {
-                gate: "max_p99_visibility".into(),
+                gate: name,
                 threshold,
                 measured: if r.visibility.live {
                     "not measured: no event became visible".into()
@@ -44,17 +238,26 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig) -> Vec<GateResult> {
             },
         });
     }
-    if let Some(min) = g.min_achieved_rate_ratio {
-        let m = r.sending.achieved_rate_ratio;
-        out.push(GateResult {
-            gate: "min_achieved_rate_ratio".into(),
-            threshold: format!("{}", min.value()),
-            measured: format!(
-                "{m:.4} ({:.1} of {:.1} per s)",
-                r.sending.achieved_rate, r.schedule.target_rate
-            ),
-            passed: m >= min.value(),
-        });
+}
+
+fn gate(
+    name: &str,
+    threshold: impl std::fmt::Display,
+    measured: String,
+    passed: bool,
+) -> GateResult {
+    GateResult {
+        gate: name.to_owned(),
+        threshold: threshold.to_string(),
+        measured,
+        passed,
     }
-    out
+}
+
+fn unmeasured(name: &str, threshold: impl std::fmt::Display, why: &str) -> GateResult {
+    gate(name, threshold, format!("not measured: {why}"), false)
+}
+
+fn ratio(n: u64, of: u64) -> f64 {
+    if of == 0 { 0.0 } else { n as f64 / of as f64 }
 }

@@ -70,6 +70,31 @@ impl Recorder {
     }
 }
 
+/// The percentile curve of an encoded histogram: `(x, value)` points with x on the
+/// [`percentile_x`](crate::charts::percentile_x) scale, from p0 to p99.99.
+pub fn percentile_curve(encoded: &str) -> Option<Vec<(f64, f64)>> {
+    use hdrhistogram::serialization::Deserializer;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let h: Histogram<u64> = Deserializer::new().deserialize(&mut &bytes[..]).ok()?;
+    if h.is_empty() {
+        return None;
+    }
+    let mut qs: Vec<f64> = (0..90).step_by(5).map(|p| f64::from(p) / 100.0).collect();
+    qs.extend([0.9, 0.95, 0.97, 0.99, 0.995, 0.999, 0.9995, 0.9999]);
+    Some(
+        qs.into_iter()
+            .map(|q| {
+                (
+                    crate::charts::percentile_x(q),
+                    h.value_at_quantile(q) as f64,
+                )
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

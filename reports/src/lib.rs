@@ -7,20 +7,28 @@
 #![warn(missing_docs)]
 
 mod build;
+pub mod charts;
+mod compare;
 mod gates;
 mod histogram;
+pub mod html;
+mod kinds;
 mod markdown;
 mod model;
 mod send_summary;
 mod summary;
+mod timeline;
 
 pub use build::{ReportInput, build_report};
+pub use compare::{compare_html, compare_markdown};
 pub use gates::evaluate_gates;
 pub use histogram::Percentiles;
+pub use html::render_html;
 pub use markdown::render_markdown;
 pub use model::{
-    GateResult, IssuesSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
-    ScheduleSection, SendingSection, StageSection, VisibilitySection,
+    BaselineRef, FidelityCounts, FidelityFailure, FidelitySection, GateResult, IssuesSection,
+    KindSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION, ScheduleSection,
+    SendingSection, StageSection, TimelinePoint, TimelineSection, VisibilitySection,
 };
 pub use send_summary::{SendSummary, SummaryError};
 pub use summary::render_summary;

@@ -105,6 +105,8 @@ pub fn render_markdown(r: &Report) -> String {
         );
     }
 
+    kinds(&mut s, r);
+
     let l = &r.loss;
     let _ = writeln!(s, "## Loss\n");
     let _ = writeln!(s, "| cause | events |\n|---|---|");
@@ -140,6 +142,8 @@ pub fn render_markdown(r: &Report) -> String {
         }
     }
 
+    fidelity(&mut s, r);
+
     if !r.gates.is_empty() {
         let _ = writeln!(s, "## Gates\n");
         let _ = writeln!(
@@ -157,7 +161,78 @@ pub fn render_markdown(r: &Report) -> String {
             );
         }
     }
+    if let Some(b) = &r.baseline {
+        let _ = writeln!(s, "\nBaseline: run `{}` ({}).", b.run_id, b.path);
+    }
     s
+}
+
+fn kinds(s: &mut String, r: &Report) {
+    if r.kinds.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## By kind\n");
+    let _ = writeln!(
+        s,
+        "| kind | sent | accepted | refused | visible | silent | explained | unverified | loss ratio | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (kind, k) in &r.kinds {
+        let p = |f: fn(&Percentiles) -> u64| {
+            k.latency_ms
+                .as_ref()
+                .map_or("—".to_owned(), |p| f(p).to_string())
+        };
+        let _ = writeln!(
+            s,
+            "| {kind} | {} | {} | {} | {} | {} | {} | {} | {:.6} | {} | {} | {} |",
+            k.started,
+            k.accepted,
+            k.refused,
+            k.seen,
+            k.silent,
+            k.explained,
+            k.unverified,
+            k.loss_ratio,
+            p(|p| p.p50),
+            p(|p| p.p95),
+            p(|p| p.p99)
+        );
+    }
+    s.push('\n');
+}
+
+fn fidelity(s: &mut String, r: &Report) {
+    let Some(f) = &r.fidelity else { return };
+    let _ = writeln!(
+        s,
+        "## Fidelity\n\nStored events fetched from {} and compared with what was sent.\n",
+        f.source
+    );
+    let _ = writeln!(
+        s,
+        "| kind | sampled | matched | differed | unavailable |\n|---|---|---|---|---|"
+    );
+    for (kind, k) in &f.kinds {
+        let _ = writeln!(
+            s,
+            "| {kind} | {} | {} | {} | {} |",
+            k.sampled, k.passed, k.failed, k.unavailable
+        );
+    }
+    s.push('\n');
+    for fail in &f.failures {
+        let _ = writeln!(
+            s,
+            "- seq {} `{}` ({}): {}",
+            fail.seq,
+            fail.event_id,
+            fail.kind,
+            fail.differences.join("; ")
+        );
+    }
+    if !f.failures.is_empty() {
+        s.push('\n');
+    }
 }
 
 fn percentile_table(s: &mut String, what: &str, rows: &[(&str, Option<&Percentiles>)]) {

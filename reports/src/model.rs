@@ -27,6 +27,19 @@ pub struct Report {
     pub issues: Option<IssuesSection>,
     /// What did not make it, by cause.
     pub loss: LossSection,
+    /// Sending, visibility and loss per event kind (`error`, `transaction`, …), for the kinds
+    /// the run sent.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, KindSection>,
+    /// Rates and latency over the run, in fixed buckets from time zero.
+    #[serde(default)]
+    pub timeline: TimelineSection,
+    /// Stored events compared field by field with what was sent, on a sample per kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<FidelitySection>,
+    /// The run the baseline gates compared against, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineRef>,
     /// Each gate of the profile, checked.
     pub gates: Vec<GateResult>,
     /// Whether every gate passed.
@@ -205,4 +218,124 @@ pub struct GateResult {
     pub measured: String,
     /// Whether it passed.
     pub passed: bool,
+}
+
+/// One event kind's numbers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct KindSection {
+    /// Journal records of the kind.
+    pub records: u64,
+    /// Requests that went out.
+    pub started: u64,
+    /// Accepted (200).
+    pub accepted: u64,
+    /// Refused by the target, every refusal status together.
+    pub refused: u64,
+    /// No HTTP answer.
+    pub transport_errors: u64,
+    /// Never sent by the harness (dropped or backed off).
+    pub not_sent: u64,
+    /// Seen by the verifier.
+    pub seen: u64,
+    /// Accepted, never seen, no outcome saying why.
+    pub silent: u64,
+    /// Accepted, never seen, with an outcome saying why.
+    pub explained: u64,
+    /// Accepted, never seen, last lookup failed.
+    pub unverified: u64,
+    /// `(offered − seen) / offered` for the kind.
+    pub loss_ratio: f64,
+    /// Intended send → first seen, milliseconds (live verification only).
+    pub latency_ms: Option<Percentiles>,
+    /// The kind's latency histogram, HdrHistogram V2 base64 (live verification only).
+    pub latency_histogram: Option<String>,
+}
+
+/// Counts and latency per time bucket. Counts are per bucket (divide by `bucket_secs` for
+/// rates); sends are placed by intended time, visibility by first-seen time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TimelineSection {
+    /// The bucket width, seconds.
+    pub bucket_secs: u64,
+    /// One point per bucket, from time zero.
+    pub points: Vec<TimelinePoint>,
+}
+
+/// One timeline bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TimelinePoint {
+    /// Bucket start, seconds after time zero.
+    pub t: u64,
+    /// Sends the schedule placed in the bucket.
+    pub planned: u64,
+    /// Requests that went out.
+    pub sent: u64,
+    /// Accepted (200).
+    pub accepted: u64,
+    /// Refused by the target.
+    pub refused: u64,
+    /// Transport errors, harness drops and back-offs.
+    pub failed: u64,
+    /// Events first seen in the bucket.
+    pub visible: u64,
+    /// Median latency of the events meant for the bucket, ms.
+    pub latency_p50_ms: Option<u64>,
+    /// Their p95, ms.
+    pub latency_p95_ms: Option<u64>,
+    /// Their p99, ms.
+    pub latency_p99_ms: Option<u64>,
+}
+
+/// The run a report was gated against.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BaselineRef {
+    /// Its run id.
+    pub run_id: String,
+    /// Where its report was read.
+    pub path: String,
+}
+
+/// The fidelity check: a sample of seen events, fetched as Sentry stored them and compared
+/// with what was sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FidelitySection {
+    /// Where the stored events were fetched.
+    pub source: String,
+    /// Per kind: how many were sampled, compared, differed, or could not be fetched.
+    pub kinds: BTreeMap<String, FidelityCounts>,
+    /// Events whose stored form differs, with each differing field (first 100).
+    pub failures: Vec<FidelityFailure>,
+}
+
+impl FidelitySection {
+    /// Events that differed, over every kind.
+    pub fn failed(&self) -> u64 {
+        self.kinds.values().map(|k| k.failed).sum()
+    }
+}
+
+/// One kind's fidelity counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FidelityCounts {
+    /// Events sampled.
+    pub sampled: u64,
+    /// Fetched and every checked field matched.
+    pub passed: u64,
+    /// Fetched, and some field differed.
+    pub failed: u64,
+    /// Could not be fetched (not counted as a failure).
+    pub unavailable: u64,
+}
+
+/// One stored event that differs from what was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FidelityFailure {
+    /// Sequence number.
+    pub seq: u64,
+    /// Event id (32 hex).
+    pub event_id: String,
+    /// Kind.
+    pub kind: String,
+    /// What differed: `field: sent … stored …`, one line per field.
+    pub differences: Vec<String>,
 }

@@ -1,8 +1,8 @@
 //! Streams a journal into what the report says about sending.
 
 use crate::histogram::Recorder;
-use sentry_load_common::SendOutcome;
 use sentry_load_common::journal::{JournalHeader, JournalReader, JournalRecord};
+use sentry_load_common::{EventKind, SendOutcome};
 use std::collections::BTreeMap;
 
 /// Sending, summed up from a journal.
@@ -13,6 +13,11 @@ pub struct SendSummary {
     pub records: u64,
     /// Count per outcome.
     pub outcomes: BTreeMap<SendOutcome, u64>,
+    /// Count per kind and outcome.
+    pub kind_outcomes: BTreeMap<EventKind, BTreeMap<SendOutcome, u64>>,
+    /// Per second after time zero (by intended time): planned, sent, accepted, refused,
+    /// failed.
+    pub per_second: Vec<[u64; 5]>,
     /// Count per HTTP status (0 = none).
     pub statuses: BTreeMap<u16, u64>,
     /// Bytes sent.
@@ -58,6 +63,8 @@ impl SendSummary {
             header: first.header().clone(),
             records: 0,
             outcomes: BTreeMap::new(),
+            kind_outcomes: BTreeMap::new(),
+            per_second: Vec::new(),
             statuses: BTreeMap::new(),
             bytes: 0,
             last_sent_micros: 0,
@@ -80,6 +87,12 @@ impl SendSummary {
             while let Some(r) = reader.next_record()? {
                 s.records += 1;
                 *s.outcomes.entry(r.outcome).or_default() += 1;
+                *s.kind_outcomes
+                    .entry(r.kind)
+                    .or_default()
+                    .entry(r.outcome)
+                    .or_default() += 1;
+                s.count_second(&r);
                 *s.statuses.entry(r.status).or_default() += 1;
                 if r.outcome.was_sent() {
                     let lateness = r.sent_micros.saturating_sub(r.intended_micros);
@@ -95,6 +108,36 @@ impl SendSummary {
             s.ignored_tail_bytes += reader.ignored_tail_bytes();
         }
         Ok(s)
+    }
+
+    fn count_second(&mut self, r: &JournalRecord) {
+        let second = (r
+            .intended_micros
+            .saturating_sub(self.header.started_at_micros)
+            / 1_000_000) as usize;
+        // A corrupt time far in the future must not allocate the world.
+        let second = second.min(31 * 86_400);
+        if self.per_second.len() <= second {
+            self.per_second.resize(second + 1, [0; 5]);
+        }
+        let slot = &mut self.per_second[second];
+        slot[0] += 1;
+        slot[1] += u64::from(r.outcome.was_sent());
+        let column = match r.outcome {
+            SendOutcome::Accepted => 2,
+            o if o.is_refusal() => 3,
+            _ => 4,
+        };
+        slot[column] += 1;
+    }
+
+    /// Sends of a kind with this outcome.
+    pub fn kind_count(&self, kind: EventKind, o: SendOutcome) -> u64 {
+        self.kind_outcomes
+            .get(&kind)
+            .and_then(|m| m.get(&o))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Sends with this outcome.

@@ -58,6 +58,8 @@ pub struct Shared<'a> {
     pub run_file: &'a RunFile,
     /// Where the main leg's messages go.
     pub progress: &'a Progress,
+    /// The run the baseline gates compare against (`--baseline`).
+    pub baseline: Option<&'a std::path::Path>,
 }
 
 /// Runs one leg to its report; returns 0, or 1 when a gate failed.
@@ -146,6 +148,7 @@ pub async fn run_leg(leg: Leg<'_>, s: &Shared<'_>) -> Result<u8, Exit> {
         profile,
         &run_file,
         &outcome,
+        s.baseline,
     )
     .await
 }

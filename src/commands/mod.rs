@@ -1,5 +1,7 @@
 //! One module per subcommand; [`readback`] holds what `run` and `verify` share.
 
+mod compare;
+mod gate;
 mod generate;
 mod leg;
 mod profiles;
@@ -17,6 +19,8 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
     match cli.command {
         Command::Run(args) => run::run(args).await,
         Command::Verify(args) => verify::verify(args).await,
+        Command::Gate(args) => gate::gate(args),
+        Command::Compare(args) => compare::compare(args),
         Command::Profiles(cmd) => profiles::profiles(cmd),
         Command::Sim(args) => sim::sim(args).await,
         Command::Generate(args) => generate::generate(args),

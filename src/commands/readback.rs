@@ -2,15 +2,16 @@
 //! turning a journal plus a verify outcome into `report.json` and the terminal summary.
 
 use crate::exit::{Exit, GATE_FAILED, OK, OrInternal};
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use sentry_load_common::journal::{JournalReader, JournalRecord};
 use sentry_load_common::{Dataset, EventKind};
 use sentry_load_config::{PostgresConfig, Profile, SentryApiConfig, VerifyConfig};
-use sentry_load_reports::{ReportInput, SendSummary, build_report, render_summary};
+use sentry_load_reports::{
+    REPORT_FILE, Report, ReportInput, SendSummary, build_report, render_summary,
+};
 use sentry_load_verify::source::{ClickHouseSource, SentryApiSource};
 use sentry_load_verify::{Lookup, Source, VerifyOutcome, check_issues};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The profile's text, copied into the run folder (`${VAR}` unresolved: no secrets).
@@ -114,7 +115,9 @@ pub async fn finish(
     profile: &Profile,
     planned: &RunFile,
     outcome: &VerifyOutcome,
+    baseline: Option<&Path>,
 ) -> Result<u8, Exit> {
+    let baseline = baseline.map(read_report).transpose()?;
     let readers = journals
         .iter()
         .map(|j| JournalReader::open(j))
@@ -134,6 +137,9 @@ pub async fn finish(
         target_rate: planned.target_rate,
         duration_secs: planned.duration_secs,
         gates: &profile.gates,
+        baseline: baseline
+            .as_ref()
+            .map(|(r, path)| (r, path.display().to_string())),
     });
     let json = serde_json::to_vec_pretty(&report).internal("serializing the report")?;
     std::fs::write(report_path, json).internal("writing the report")?;
@@ -142,6 +148,11 @@ pub async fn finish(
         sentry_load_reports::render_markdown(&report),
     )
     .internal("writing the Markdown report")?;
+    std::fs::write(
+        report_path.with_extension("html"),
+        sentry_load_reports::render_html(&report),
+    )
+    .internal("writing the HTML report")?;
     if let Some(leg) = &planned.leg {
         println!("── {leg} ──");
     }
@@ -160,13 +171,23 @@ async fn issue_check(
     pg: &PostgresConfig,
     outcome: &VerifyOutcome,
 ) -> Result<sentry_load_verify::IssueCheck, String> {
-    let mut groups: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
-    for e in &outcome.seen {
-        if let Some(g) = e.group_id {
-            groups.entry(e.project_id).or_default().insert(g);
-        }
-    }
-    check_issues(pg, &groups).await
+    check_issues(pg, outcome.events.groups()).await
+}
+
+/// Reads a run's `report.json`, given the run folder or the file; the error names the file.
+pub fn read_report(path: &Path) -> Result<(Report, PathBuf), Exit> {
+    let file = if path.is_dir() {
+        path.join(REPORT_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&file)
+        .with_context(|| format!("reading {}", file.display()))
+        .map_err(Exit::usage)?;
+    let report = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a sentry-load report", file.display()))
+        .map_err(Exit::usage)?;
+    Ok((report, file))
 }
 
 /// Accepted records of a journal, for re-verification.

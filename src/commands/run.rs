@@ -18,6 +18,10 @@ use std::time::Duration;
 
 pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     let loaded = load_profile(&args.profile)?;
+    if let Some(b) = &args.baseline {
+        // Refuse a bad baseline before sending anything.
+        super::readback::read_report(b)?;
+    }
     let profile = &loaded.profile;
     let overrides = Overrides {
         rate: args.rate,
@@ -122,6 +126,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         clock,
         run_file: &run_file,
         progress: &progress,
+        baseline: args.baseline.as_deref(),
     };
     let main_leg = Leg {
         name: None,

@@ -64,28 +64,28 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         .map(|j| JournalReader::open(j))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Exit::usage(e.into()))?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let summary = SendSummary::read_all(readers, profile.send.late_after, |r| {
-        if readback::accepted(r) {
-            let _ = tx.send(*r);
-        }
-    })
-    .map_err(|e| Exit::usage(e.into()))?;
-    drop(tx);
-    eprintln!(
-        "run {}: {} journal(s), {} whole records, {} bytes after the last ones ignored",
-        summary.header.run_id,
-        journals.len(),
-        summary.records,
-        summary.ignored_tail_bytes
-    );
-    let verifier = Verifier::new(
+    let mut verifier = Verifier::new(
         source,
         VerifyOptions {
             poll_interval: verify_cfg.poll_interval,
             deadline: verify_cfg.deadline,
             live: false,
         },
+    );
+    let summary = SendSummary::read_all(readers, profile.send.late_after, |r| {
+        if readback::accepted(r) {
+            verifier.track(r);
+        }
+    })
+    .map_err(|e| Exit::usage(e.into()))?;
+    // Every record is tracked already: the intake is closed from the start.
+    let (_, rx) = mpsc::unbounded_channel();
+    eprintln!(
+        "run {}: {} journal(s), {} whole records, {} bytes after the last ones ignored",
+        summary.header.run_id,
+        journals.len(),
+        summary.records,
+        summary.ignored_tail_bytes
     );
     let outcome = verifier.run(rx, |_| {}).await;
     let report_path = match &args.out {
@@ -99,6 +99,7 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         &profile,
         &planned,
         &outcome,
+        args.baseline.as_deref(),
     )
     .await
 }

@@ -17,4 +17,5 @@ mod verifier;
 pub use issues::{IssueCheck, check_issues};
 pub use outcome::{MissingEvent, SeenEvent, VerifyOutcome};
 pub use source::{Explained, Lookup, Sighting, Source, SourceError};
+pub use tracker::EventTable;
 pub use verifier::{Verifier, VerifyOptions};

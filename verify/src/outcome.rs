@@ -1,5 +1,7 @@
 //! What verification found.
 
+use crate::tracker::EventTable;
+use sentry_load_common::EventKind;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -10,18 +12,18 @@ pub struct SeenEvent {
     pub event_id: Uuid,
     /// Its sequence number.
     pub seq: u64,
+    /// Its kind.
+    pub kind: EventKind,
     /// Its project.
     pub project_id: u64,
     /// When it was meant to be sent, Unix µs.
     pub intended_micros: u64,
-    /// When the poll that first returned it completed, Unix µs.
+    /// When the poll that first returned it completed, Unix µs (ms resolution).
     pub seen_micros: u64,
     /// Relay's receive time, Unix seconds, where the source has it.
     pub received: Option<u32>,
     /// When the saved event was produced to Kafka `events`, Unix seconds, where known.
     pub message_timestamp: Option<u32>,
-    /// The issue it was grouped into, where known.
-    pub group_id: Option<u64>,
     /// Rows the source returned for it (more than 1: duplicates).
     pub rows: u32,
 }
@@ -33,6 +35,8 @@ pub struct MissingEvent {
     pub event_id: Uuid,
     /// Its sequence number.
     pub seq: u64,
+    /// Its kind.
+    pub kind: EventKind,
     /// Its project.
     pub project_id: u64,
     /// When it was meant to be sent, Unix µs.
@@ -40,7 +44,7 @@ pub struct MissingEvent {
 }
 
 /// The whole result of verification.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct VerifyOutcome {
     /// The source polled.
     pub source: String,
@@ -51,15 +55,12 @@ pub struct VerifyOutcome {
     pub poll_interval: Duration,
     /// Accepted events tracked.
     pub tracked: u64,
-    /// Events seen, in the order seen.
-    pub seen: Vec<SeenEvent>,
-    /// Events never seen although the source answered for them, by sequence number.
-    pub missing: Vec<MissingEvent>,
+    /// Every tracked event: seen ones, and the missing and unverified ones by sequence
+    /// number.
+    pub events: EventTable,
     /// Outcomes found for missing events: why they were dropped. A missing event without one
     /// is silent loss.
     pub explained: Vec<crate::source::Explained>,
-    /// Events never seen whose last lookup failed: unknown, never counted as Sentry's loss.
-    pub unverified: Vec<MissingEvent>,
     /// Accepted events nobody looked for (verification was switched off).
     pub skipped: u64,
     /// Polls made.
@@ -80,15 +81,35 @@ impl VerifyOutcome {
             live: false,
             poll_interval: Duration::ZERO,
             tracked: accepted,
-            seen: vec![],
-            missing: vec![],
+            events: EventTable::default(),
             explained: vec![],
-            unverified: vec![],
             skipped: accepted,
             polls: 0,
             queries: 0,
             failed_queries: 0,
             last_error: None,
         }
+    }
+}
+
+impl VerifyOutcome {
+    /// The seen events.
+    pub fn seen(&self) -> impl Iterator<Item = SeenEvent> + '_ {
+        self.events.seen()
+    }
+
+    /// How many events were seen.
+    pub fn seen_count(&self) -> u64 {
+        self.events.seen_count() as u64
+    }
+
+    /// Events never seen although the source answered for them, by sequence number.
+    pub fn missing(&self) -> &[MissingEvent] {
+        &self.events.missing
+    }
+
+    /// Events never seen whose last lookup failed: unknown, never counted as Sentry's loss.
+    pub fn unverified(&self) -> &[MissingEvent] {
+        &self.events.unverified
     }
 }

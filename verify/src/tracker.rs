@@ -1,24 +1,59 @@
-//! The set of events still to be seen, and the batches to ask for them in.
+//! The table of accepted events being verified, and the batches to ask for them in.
+//!
+//! One fixed 56-byte entry per tracked event, stored in fixed-size chunks so the table never
+//! holds spare capacity beyond its last chunk and never reallocates. A 1,000,000-event run
+//! costs about 56 MB; batches are cut lazily, one query at a time, so a poll allocates only
+//! the batch it is asking for.
 
 use crate::outcome::{MissingEvent, SeenEvent};
 use crate::source::Sighting;
-use sentry_load_common::Dataset;
 use sentry_load_common::journal::JournalRecord;
-use std::collections::{BTreeMap, HashMap};
+use sentry_load_common::{Dataset, EventKind};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
 /// Slack on each side of a batch's event-time window, for clock skew between the harness and
 /// the target (Relay keeps the client's timestamp unless it is far off).
 pub const WINDOW_SLACK_SECS: u64 = 120;
 
+/// Entries per chunk.
+const CHUNK: usize = 1 << 14;
+/// `seen_after_ms` of an entry not seen yet.
+const NOT_SEEN: u32 = u32::MAX;
+/// `flags`: the last lookup that asked for the entry failed.
+const LOOKUP_FAILED: u8 = 1;
+/// `flags`: already asked for in the current poll.
+const ASKED: u8 = 2;
+
+/// One tracked event. Field order keeps it at 56 bytes.
 #[derive(Debug, Clone, Copy)]
-struct Pending {
+struct Entry {
+    event_id: Uuid,
     seq: u64,
-    project_id: u64,
-    dataset: Dataset,
     intended_micros: u64,
-    /// Whether the last lookup that asked for it failed.
-    lookup_failed: bool,
+    project_id: u64,
+    /// First seen, ms after the intended send time ([`NOT_SEEN`] until then).
+    seen_after_ms: u32,
+    /// Relay's `received`, Unix seconds; 0 when unknown.
+    received: u32,
+    /// `message_timestamp`, Unix seconds; 0 when unknown.
+    message_timestamp: u32,
+    kind: EventKind,
+    /// Rows the source returned, saturating.
+    rows: u8,
+    flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 56);
+
+impl Entry {
+    fn pending(&self) -> bool {
+        self.seen_after_ms == NOT_SEEN
+    }
+
+    fn key(&self) -> (u64, Dataset) {
+        (self.project_id, self.kind.dataset())
+    }
 }
 
 /// One query's worth of pending events.
@@ -34,123 +69,168 @@ pub struct Batch {
     pub to_secs: u64,
     /// Their ids.
     pub ids: Vec<Uuid>,
+    /// Their places in the table, in the order of `ids`.
+    slots: Vec<u32>,
 }
 
-/// Pending and seen events.
+/// Tracked events, seen or pending.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    pending: HashMap<Uuid, Pending>,
-    seen: Vec<SeenEvent>,
-    tracked: u64,
+    chunks: Vec<Vec<Entry>>,
+    len: usize,
+    pending: usize,
+    /// Every entry before this one is seen.
+    first_pending: usize,
+    /// Distinct issues of the seen events, per project.
+    groups: BTreeMap<u64, BTreeSet<u64>>,
 }
 
 impl Tracker {
-    /// Starts tracking an accepted send.
+    /// Starts tracking an accepted send (one record per sequence number).
     pub fn track(&mut self, r: &JournalRecord) {
-        let fresh = self
-            .pending
-            .insert(
-                r.event_id,
-                Pending {
-                    seq: r.seq,
-                    project_id: r.project_id,
-                    dataset: r.kind.dataset(),
-                    intended_micros: r.intended_micros,
-                    lookup_failed: false,
-                },
-            )
-            .is_none();
-        if fresh {
-            self.tracked += 1;
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
         }
+        self.chunks.last_mut().expect("pushed above").push(Entry {
+            event_id: r.event_id,
+            seq: r.seq,
+            intended_micros: r.intended_micros,
+            project_id: r.project_id,
+            seen_after_ms: NOT_SEEN,
+            received: 0,
+            message_timestamp: 0,
+            kind: r.kind,
+            rows: 0,
+            flags: 0,
+        });
+        self.len += 1;
+        self.pending += 1;
+    }
+
+    fn at(&self, i: usize) -> &Entry {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    fn at_mut(&mut self, i: usize) -> &mut Entry {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.chunks.iter().flatten()
     }
 
     /// Whether nothing is pending.
     pub fn is_done(&self) -> bool {
-        self.pending.is_empty()
+        self.pending == 0
     }
 
-    /// The pending events in batches of at most `size`, per project and dataset, in
-    /// event-time order so each batch's window is narrow.
-    pub fn batches(&self, size: usize) -> Vec<Batch> {
-        let mut by_project: BTreeMap<(u64, Dataset), Vec<(u64, Uuid)>> = BTreeMap::new();
-        for (id, p) in &self.pending {
-            by_project
-                .entry((p.project_id, p.dataset))
-                .or_default()
-                .push((p.intended_micros, *id));
+    /// Starts a poll: every pending event is to be asked for once by [`Tracker::next_batch`].
+    pub fn begin_poll(&mut self) {
+        while self.first_pending < self.len && !self.at(self.first_pending).pending() {
+            self.first_pending += 1;
         }
-        let mut out = Vec::new();
-        for ((project_id, dataset), mut events) in by_project {
-            events.sort_unstable();
-            for chunk in events.chunks(size.max(1)) {
-                let first = chunk[0].0 / 1_000_000;
-                let last = chunk[chunk.len() - 1].0 / 1_000_000;
-                out.push(Batch {
-                    project_id,
-                    dataset,
-                    from_secs: first.saturating_sub(WINDOW_SLACK_SECS),
-                    to_secs: last + WINDOW_SLACK_SECS + 1,
-                    ids: chunk.iter().map(|(_, id)| *id).collect(),
-                });
+        for i in self.first_pending..self.len {
+            self.at_mut(i).flags &= !ASKED;
+        }
+    }
+
+    /// The next batch of at most `size` pending events of one project and dataset not yet
+    /// asked for in this poll, in table (event-time) order; `None` when the poll is complete.
+    pub fn next_batch(&mut self, size: usize) -> Option<Batch> {
+        let unasked = |e: &Entry| e.pending() && e.flags & ASKED == 0;
+        let mut i = self.first_pending;
+        while i < self.len && !unasked(self.at(i)) {
+            i += 1;
+        }
+        if i == self.len {
+            return None;
+        }
+        let key = self.at(i).key();
+        let (mut from, mut to) = (u64::MAX, 0);
+        let (mut ids, mut slots) = (Vec::new(), Vec::new());
+        while i < self.len && ids.len() < size.max(1) {
+            let e = self.at_mut(i);
+            if unasked(e) && e.key() == key {
+                e.flags |= ASKED;
+                let secs = e.intended_micros / 1_000_000;
+                (from, to) = (from.min(secs), to.max(secs));
+                ids.push(e.event_id);
+                slots.push(i as u32);
             }
+            i += 1;
         }
-        out
+        Some(Batch {
+            project_id: key.0,
+            dataset: key.1,
+            from_secs: from.saturating_sub(WINDOW_SLACK_SECS),
+            to_secs: to + WINDOW_SLACK_SECS + 1,
+            ids,
+            slots,
+        })
     }
 
-    /// Marks sightings as seen at `seen_micros`; returns how many events were newly seen.
-    /// Sightings of ids not pending (already seen, or never sent) are ignored.
-    pub fn mark_seen(&mut self, sightings: &[Sighting], seen_micros: u64) -> u64 {
+    /// Marks the batch's sightings as seen at `seen_micros`, and the batch's lookup as
+    /// succeeded; returns how many events were newly seen. Sightings of ids the batch did not
+    /// ask for are ignored.
+    pub fn mark_seen(&mut self, batch: &Batch, sightings: &[Sighting], seen_micros: u64) -> u64 {
         let mut rows: HashMap<Uuid, (u32, &Sighting)> = HashMap::new();
         for s in sightings {
             rows.entry(s.event_id).or_insert((0, s)).0 += 1;
         }
         let mut newly = 0;
-        for (id, (count, s)) in rows {
-            if let Some(p) = self.pending.remove(&id) {
-                newly += 1;
-                self.seen.push(SeenEvent {
-                    event_id: id,
-                    seq: p.seq,
-                    project_id: p.project_id,
-                    intended_micros: p.intended_micros,
-                    seen_micros,
-                    received: s.received,
-                    message_timestamp: s.message_timestamp,
-                    group_id: s.group_id,
-                    rows: count,
-                });
+        for (id, &slot) in batch.ids.iter().zip(&batch.slots) {
+            let slot = slot as usize;
+            let Some((count, s)) = rows.get(id) else {
+                self.at_mut(slot).flags &= !LOOKUP_FAILED;
+                continue;
+            };
+            let e = self.at_mut(slot);
+            if !e.pending() {
+                continue;
+            }
+            let after_ms = seen_micros.saturating_sub(e.intended_micros) / 1000;
+            e.seen_after_ms = after_ms.min(u64::from(NOT_SEEN - 1)) as u32;
+            e.received = s.received.unwrap_or(0);
+            e.message_timestamp = s.message_timestamp.unwrap_or(0);
+            e.rows = (*count).min(255) as u8;
+            e.flags &= !LOOKUP_FAILED;
+            let project = e.project_id;
+            newly += 1;
+            if let Some(g) = s.group_id {
+                self.groups.entry(project).or_default().insert(g);
             }
         }
+        self.pending -= newly as usize;
         newly
     }
 
-    /// Records whether the lookup for these (still pending) ids failed.
-    pub fn set_lookup_failed(&mut self, ids: &[Uuid], failed: bool) {
-        for id in ids {
-            if let Some(p) = self.pending.get_mut(id) {
-                p.lookup_failed = failed;
-            }
+    /// Records that the batch's lookup failed: its events stay pending, and count as
+    /// unverified if it is the last word on them.
+    pub fn mark_failed(&mut self, batch: &Batch) {
+        for &slot in &batch.slots {
+            self.at_mut(slot as usize).flags |= LOOKUP_FAILED;
         }
     }
 
     /// How many events were tracked.
     pub fn tracked(&self) -> u64 {
-        self.tracked
+        self.len as u64
     }
 
-    /// Ends tracking: the seen events; the pending ones the source answered for (missing);
-    /// and the pending ones whose last lookup failed (unverified) — each by sequence number.
-    pub fn finish(self) -> (Vec<SeenEvent>, Vec<MissingEvent>, Vec<MissingEvent>) {
+    /// Ends tracking: the table of events, with the pending ones split into missing (the
+    /// source answered for them) and unverified (their last lookup failed), by sequence
+    /// number.
+    pub fn finish(self) -> EventTable {
         let (mut missing, mut unverified) = (Vec::new(), Vec::new());
-        for (event_id, p) in self.pending {
+        for e in self.entries().filter(|e| e.pending()) {
             let m = MissingEvent {
-                event_id,
-                seq: p.seq,
-                project_id: p.project_id,
-                intended_micros: p.intended_micros,
+                event_id: e.event_id,
+                seq: e.seq,
+                kind: e.kind,
+                project_id: e.project_id,
+                intended_micros: e.intended_micros,
             };
-            if p.lookup_failed {
+            if e.flags & LOOKUP_FAILED != 0 {
                 unverified.push(m)
             } else {
                 missing.push(m)
@@ -158,7 +238,53 @@ impl Tracker {
         }
         missing.sort_unstable_by_key(|m| m.seq);
         unverified.sort_unstable_by_key(|m| m.seq);
-        (self.seen, missing, unverified)
+        EventTable {
+            seen: self.len - self.pending,
+            tracker: self,
+            missing,
+            unverified,
+        }
+    }
+}
+
+/// What tracking ended with: every tracked event, seen or not.
+#[derive(Debug, Default)]
+pub struct EventTable {
+    tracker: Tracker,
+    seen: usize,
+    /// Never seen although the source answered for them, by sequence number.
+    pub missing: Vec<MissingEvent>,
+    /// Never seen, and the last lookup failed, by sequence number.
+    pub unverified: Vec<MissingEvent>,
+}
+
+impl EventTable {
+    /// The seen events, in table order.
+    pub fn seen(&self) -> impl Iterator<Item = SeenEvent> + '_ {
+        self.tracker
+            .entries()
+            .filter(|e| !e.pending())
+            .map(|e| SeenEvent {
+                event_id: e.event_id,
+                seq: e.seq,
+                kind: e.kind,
+                project_id: e.project_id,
+                intended_micros: e.intended_micros,
+                seen_micros: e.intended_micros + u64::from(e.seen_after_ms) * 1000,
+                received: (e.received != 0).then_some(e.received),
+                message_timestamp: (e.message_timestamp != 0).then_some(e.message_timestamp),
+                rows: u32::from(e.rows),
+            })
+    }
+
+    /// How many were seen.
+    pub fn seen_count(&self) -> usize {
+        self.seen
+    }
+
+    /// Distinct issues the seen events were grouped into, per project.
+    pub fn groups(&self) -> &BTreeMap<u64, BTreeSet<u64>> {
+        &self.tracker.groups
     }
 }
 
@@ -175,22 +301,40 @@ mod tests {
         }
     }
 
+    fn all_batches(t: &mut Tracker, size: usize) -> Vec<Batch> {
+        t.begin_poll();
+        std::iter::from_fn(|| t.next_batch(size)).collect()
+    }
+
+    fn sighting(seq: u128) -> Sighting {
+        Sighting {
+            event_id: Uuid::from_u128(seq + 1),
+            received: Some(11),
+            message_timestamp: Some(12),
+            group_id: Some(3),
+        }
+    }
+
     #[test]
     fn events_whose_last_lookup_failed_are_unverified_not_missing() {
         let mut t = Tracker::default();
         for s in 0..3 {
             t.track(&rec(s, 1, 10));
         }
-        let ids = |seqs: &[u128]| {
-            seqs.iter()
-                .map(|s| Uuid::from_u128(s + 1))
-                .collect::<Vec<_>>()
-        };
-        t.set_lookup_failed(&ids(&[0, 1]), true);
-        t.set_lookup_failed(&ids(&[1]), false);
-        let (_, missing, unverified) = t.finish();
-        assert_eq!(missing.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
-        assert_eq!(unverified.iter().map(|m| m.seq).collect::<Vec<_>>(), [0]);
+        let b = all_batches(&mut t, 2);
+        t.mark_failed(&b[0]);
+        t.mark_failed(&b[1]);
+        let b = all_batches(&mut t, 2);
+        t.mark_seen(&b[0], &[], 1);
+        let table = t.finish();
+        assert_eq!(
+            table.missing.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert_eq!(
+            table.unverified.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [2]
+        );
     }
 
     #[test]
@@ -200,7 +344,7 @@ mod tests {
             t.track(&rec(s, 1, 1000 + s));
         }
         t.track(&rec(9, 2, 5000));
-        let b = t.batches(2);
+        let b = all_batches(&mut t, 2);
         assert_eq!(b.len(), 4);
         assert_eq!((b[0].project_id, b[0].ids.len()), (1, 2));
         assert_eq!(b[0].from_secs, 1000 - WINDOW_SLACK_SECS);
@@ -209,6 +353,23 @@ mod tests {
             (b[3].project_id, b[3].from_secs),
             (2, 5000 - WINDOW_SLACK_SECS)
         );
+        // The next poll asks for all of them again; none twice within a poll.
+        assert_eq!(all_batches(&mut t, 100).len(), 2);
+    }
+
+    #[test]
+    fn interleaved_projects_are_each_asked_once_per_poll() {
+        let mut t = Tracker::default();
+        for s in 0..100 {
+            t.track(&rec(s, 1 + s % 3, 1000 + s));
+        }
+        let b = all_batches(&mut t, 7);
+        let mut asked: Vec<Uuid> = b.iter().flat_map(|b| b.ids.clone()).collect();
+        assert!(b.iter().all(|b| b.ids.len() <= 7));
+        asked.sort();
+        asked.dedup();
+        assert_eq!(asked.len(), 100);
+        assert_eq!(b.iter().map(|b| b.ids.len()).sum::<usize>(), 100);
     }
 
     #[test]
@@ -216,19 +377,24 @@ mod tests {
         let mut t = Tracker::default();
         t.track(&rec(0, 1, 10));
         t.track(&rec(1, 1, 10));
-        let s = |seq: u128| Sighting {
-            event_id: Uuid::from_u128(seq + 1),
-            received: Some(11),
-            message_timestamp: Some(12),
-            group_id: Some(3),
-        };
-        assert_eq!(t.mark_seen(&[s(0), s(0), s(7)], 99), 1);
-        assert_eq!(t.mark_seen(&[s(0)], 100), 0);
-        let (seen, missing, unverified) = t.finish();
-        assert!(unverified.is_empty());
+        let b = all_batches(&mut t, 10);
+        assert_eq!(
+            t.mark_seen(&b[0], &[sighting(0), sighting(0), sighting(7)], 10_099_000),
+            1
+        );
+        assert_eq!(t.mark_seen(&b[0], &[sighting(0)], 10_100_000), 0);
+        // Tracked later, during a poll: asked for within the same poll.
+        t.track(&rec(2, 1, 11));
+        assert_eq!(t.next_batch(10).map(|b| b.ids.len()), Some(1));
+        let table = t.finish();
+        assert!(table.unverified.is_empty());
+        let seen: Vec<SeenEvent> = table.seen().collect();
         assert_eq!(seen.len(), 1);
-        assert_eq!((seen[0].rows, seen[0].seen_micros), (2, 99));
-        assert_eq!(missing.len(), 1);
-        assert_eq!(missing[0].seq, 1);
+        assert_eq!((seen[0].rows, seen[0].seen_micros), (2, 10_099_000));
+        assert_eq!(
+            table.missing.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(table.groups()[&1], BTreeSet::from([3]));
     }
 }

@@ -28,22 +28,33 @@ pub struct VerifyOptions {
 pub struct Verifier {
     source: Source,
     opts: VerifyOptions,
+    tracker: Tracker,
 }
 
 impl Verifier {
     /// A verifier reading `source`.
     pub fn new(source: Source, opts: VerifyOptions) -> Verifier {
-        Verifier { source, opts }
+        Verifier {
+            source,
+            opts,
+            tracker: Tracker::default(),
+        }
+    }
+
+    /// Tracks an accepted send before [`Verifier::run`] starts: how a journal read after the
+    /// fact is loaded without queueing every record in a channel.
+    pub fn track(&mut self, r: &JournalRecord) {
+        self.tracker.track(r);
     }
 
     /// Runs until every event from `intake` is seen after the intake closed, or until the
     /// deadline after it closed. `on_seen` is told how many events each poll newly saw.
     pub async fn run(
-        self,
+        mut self,
         mut intake: UnboundedReceiver<JournalRecord>,
         on_seen: impl Fn(u64) + Send,
     ) -> VerifyOutcome {
-        let mut tracker = Tracker::default();
+        let mut tracker = std::mem::take(&mut self.tracker);
         let mut closed_at: Option<Instant> = None;
         let mut tick = interval(self.opts.poll_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -68,7 +79,8 @@ impl Verifier {
                 break;
             }
             polls += 1;
-            for batch in tracker.batches(self.source.batch_size()) {
+            tracker.begin_poll();
+            while let Some(batch) = tracker.next_batch(self.source.batch_size()) {
                 queries += 1;
                 let lookup = Lookup {
                     project_id: batch.project_id,
@@ -79,13 +91,11 @@ impl Verifier {
                 };
                 match self.source.lookup(lookup).await {
                     Ok(rows) => {
-                        let newly = tracker.mark_seen(&rows, now_unix_micros());
-                        tracker.set_lookup_failed(&batch.ids, false);
-                        on_seen(newly);
+                        on_seen(tracker.mark_seen(&batch, &rows, now_unix_micros()));
                     }
                     Err(e) => {
                         failed += 1;
-                        tracker.set_lookup_failed(&batch.ids, true);
+                        tracker.mark_failed(&batch);
                         last_error = Some(e.to_string());
                     }
                 }
@@ -95,17 +105,17 @@ impl Verifier {
             }
         }
         let tracked = tracker.tracked();
-        let (seen, missing, unverified) = tracker.finish();
-        let explained = self.explain(&missing, &mut queries, &mut last_error).await;
+        let events = tracker.finish();
+        let explained = self
+            .explain(&events.missing, &mut queries, &mut last_error)
+            .await;
         VerifyOutcome {
             source: self.source.describe(),
             live: self.opts.live,
             poll_interval: self.opts.poll_interval,
             tracked,
-            seen,
-            missing,
+            events,
             explained,
-            unverified,
             skipped: 0,
             polls,
             queries,

@@ -1,0 +1,69 @@
+//! The timeline part of the report: per-bucket planned, sent, accepted, refused, failed and
+//! visible counts, and latency percentiles of the events meant for each bucket — what the
+//! HTML report's over-time charts draw.
+
+use crate::model::{TimelinePoint, TimelineSection};
+use crate::send_summary::SendSummary;
+use sentry_load_verify::VerifyOutcome;
+
+/// Buckets a timeline has at most; longer runs get wider buckets.
+const MAX_POINTS: u64 = 600;
+
+/// The timeline from time zero to the last send or sighting.
+pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
+    let zero = s.header.started_at_micros;
+    let second_of = |micros: u64| micros.saturating_sub(zero) / 1_000_000;
+    let mut last_second = s.per_second.len() as u64;
+    // (bucket of intended time, latency ms), and first-seen seconds.
+    let mut latencies: Vec<(u32, u32)> = Vec::new();
+    let mut visible_seconds: Vec<u64> = Vec::new();
+    for e in v.seen() {
+        let seen = second_of(e.seen_micros);
+        last_second = last_second.max(seen + 1);
+        visible_seconds.push(seen);
+        if v.live {
+            let ms = e.seen_micros.saturating_sub(e.intended_micros) / 1000;
+            latencies.push((
+                second_of(e.intended_micros) as u32,
+                ms.min(u32::MAX as u64) as u32,
+            ));
+        }
+    }
+    let bucket = last_second.div_ceil(MAX_POINTS).max(1);
+    let n = last_second.div_ceil(bucket) as usize;
+    let mut points: Vec<TimelinePoint> = (0..n)
+        .map(|i| TimelinePoint {
+            t: i as u64 * bucket,
+            ..TimelinePoint::default()
+        })
+        .collect();
+    for (second, c) in s.per_second.iter().enumerate() {
+        let p = &mut points[second / bucket as usize];
+        p.planned += c[0];
+        p.sent += c[1];
+        p.accepted += c[2];
+        p.refused += c[3];
+        p.failed += c[4];
+    }
+    for second in visible_seconds {
+        points[(second / bucket) as usize].visible += 1;
+    }
+    for l in &mut latencies {
+        l.0 /= bucket as u32;
+    }
+    latencies.sort_unstable();
+    for group in latencies.chunk_by(|a, b| a.0 == b.0) {
+        let at = |q: f64| {
+            let i = ((group.len() as f64 * q).ceil() as usize).clamp(1, group.len()) - 1;
+            Some(u64::from(group[i].1))
+        };
+        let p = &mut points[group[0].0 as usize];
+        p.latency_p50_ms = at(0.50);
+        p.latency_p95_ms = at(0.95);
+        p.latency_p99_ms = at(0.99);
+    }
+    TimelineSection {
+        bucket_secs: bucket,
+        points,
+    }
+}

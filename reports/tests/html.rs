@@ -1,0 +1,121 @@
+//! `report.html` and `compare.html` in a real browser: headless Chromium opens them, logs no
+//! console message, and the screenshot shows the charts (pixels in the series colours).
+//!
+//! Chromium is found as `$SENTRY_LOAD_TEST_CHROMIUM` or `chromium` on the PATH; without it the
+//! test is skipped, except under `CI=true`, where it fails.
+
+use sentry_load_reports::charts::PALETTE;
+use sentry_load_reports::{Report, compare_html, render_html};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture() -> Report {
+    serde_json::from_str(include_str!("fixtures/report.json")).expect("the fixture parses")
+}
+
+fn chromium() -> Option<PathBuf> {
+    let named = std::env::var_os("SENTRY_LOAD_TEST_CHROMIUM").map(PathBuf::from);
+    let found = named.or_else(|| {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    });
+    if found.is_none() && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("Chromium is required under CI=true (apt-get install chromium)");
+    }
+    found
+}
+
+/// Screenshots `page` and returns the RGB pixels and what Chromium logged from the page.
+fn screenshot(chromium: &Path, page: &Path, height: u32) -> (Vec<[u8; 3]>, Vec<String>) {
+    let shot = page.with_extension("png");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--log-level=0",
+            &format!("--window-size=1000,{height}"),
+            &format!("--screenshot={}", shot.display()),
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium starts");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+        .map(str::to_owned)
+        .collect();
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&shot).expect("the screenshot was written"),
+    ));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let step = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (pixels, console)
+}
+
+fn count(pixels: &[[u8; 3]], rgb: [u8; 3]) -> usize {
+    pixels.iter().filter(|p| **p == rgb).count()
+}
+
+#[test]
+fn report_and_compare_pages_render_their_charts_without_console_messages() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: no Chromium");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // The console check can fail: a page that logs an error is caught.
+    let noisy = dir.path().join("noisy.html");
+    std::fs::write(&noisy, "<script>console.error('broken chart')</script>").unwrap();
+    let (_, console) = screenshot(&chromium, &noisy, 200);
+    assert!(
+        console.iter().any(|l| l.contains("broken chart")),
+        "console messages are not captured: {console:?}"
+    );
+
+    let report = fixture();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, render_html(&report)).unwrap();
+    let (pixels, console) = screenshot(&chromium, &page, 4200);
+    assert!(console.is_empty(), "{console:?}");
+    let color = |i: usize| [PALETTE[i].0, PALETTE[i].1, PALETTE[i].2];
+    // Lines in the first colours (rates, latency, kinds), bars in the later ones.
+    for i in 0..4 {
+        assert!(
+            count(&pixels, color(i)) > 300,
+            "colour {i} drew {} pixels",
+            count(&pixels, color(i))
+        );
+    }
+    let white = count(&pixels, [255, 255, 255]);
+    assert!(white < pixels.len() * 95 / 100, "the page is blank");
+
+    let mut other = fixture();
+    other.run.id = "20261122-120000-bbbbbb".into();
+    for p in &mut other.timeline.points {
+        p.latency_p99_ms = p.latency_p99_ms.map(|v| v * 2);
+    }
+    let page = dir.path().join("compare.html");
+    std::fs::write(&page, compare_html(&[report, other])).unwrap();
+    let (pixels, console) = screenshot(&chromium, &page, 2400);
+    assert!(console.is_empty(), "{console:?}");
+    for i in 0..2 {
+        assert!(count(&pixels, color(i)) > 200, "run {i} is not drawn");
+    }
+}
