@@ -14,10 +14,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Commands that only read back and report run on one thread: their queries go one after
+    // another, and one thread's allocator reuses each batch's memory for the next, which keeps
+    // `verify` near the tracker's 48 bytes per event (see scripts/bench-verify.sh).
+    let one_thread = matches!(
+        cli.command,
+        cli::Command::Verify(_) | cli::Command::Gate(_) | cli::Command::Compare(_)
+    );
+    let mut builder = if one_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return exit::report(exit::Exit::internal(e.into())),
     };

@@ -16,11 +16,15 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
     let mut last_second = s.per_second.len() as u64;
     // (bucket of intended time, latency ms), and first-seen seconds.
     let mut latencies: Vec<(u32, u32)> = Vec::new();
-    let mut visible_seconds: Vec<u64> = Vec::new();
+    // First seen per second: one counter per second, not one entry per event.
+    let mut visible_per_second: Vec<u64> = Vec::new();
     for e in v.seen() {
-        let seen = second_of(e.seen_micros);
-        last_second = last_second.max(seen + 1);
-        visible_seconds.push(seen);
+        let seen = second_of(e.seen_micros).min(31 * 86_400) as usize;
+        last_second = last_second.max(seen as u64 + 1);
+        if visible_per_second.len() <= seen {
+            visible_per_second.resize(seen + 1, 0);
+        }
+        visible_per_second[seen] += 1;
         if v.live {
             let ms = e.seen_micros.saturating_sub(e.intended_micros) / 1000;
             latencies.push((
@@ -45,8 +49,8 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
         p.refused += c[3];
         p.failed += c[4];
     }
-    for second in visible_seconds {
-        points[(second / bucket) as usize].visible += 1;
+    for (second, n) in visible_per_second.into_iter().enumerate() {
+        points[second / bucket as usize].visible += n;
     }
     for l in &mut latencies {
         l.0 /= bucket as u32;

@@ -1,8 +1,8 @@
 //! The table of accepted events being verified, and the batches to ask for them in.
 //!
-//! One fixed 56-byte entry per tracked event, stored in fixed-size chunks so the table never
+//! One fixed 48-byte entry per tracked event, stored in fixed-size chunks so the table never
 //! holds spare capacity beyond its last chunk and never reallocates. A 1,000,000-event run
-//! costs about 56 MB; batches are cut lazily, one query at a time, so a poll allocates only
+//! costs about 48 MB; batches are cut lazily, one query at a time, so a poll allocates only
 //! the batch it is asking for.
 
 use crate::outcome::{MissingEvent, SeenEvent};
@@ -16,43 +16,51 @@ use uuid::Uuid;
 /// the target (Relay keeps the client's timestamp unless it is far off).
 pub const WINDOW_SLACK_SECS: u64 = 120;
 
-/// Entries per chunk.
-const CHUNK: usize = 1 << 14;
+/// Entries per chunk (3 MiB: large enough that the allocator's per-allocation overhead is
+/// negligible; pages of a chunk count only once they are written).
+const CHUNK: usize = 1 << 16;
 /// `seen_after_ms` of an entry not seen yet.
 const NOT_SEEN: u32 = u32::MAX;
-/// `flags`: the last lookup that asked for the entry failed.
+/// `state`: the last lookup that asked for the entry failed.
 const LOOKUP_FAILED: u8 = 1;
-/// `flags`: already asked for in the current poll.
+/// `state`: already asked for in the current poll.
 const ASKED: u8 = 2;
+/// `state`: the rows the source returned for the entry, saturating at 63, in the upper bits.
+const ROWS_SHIFT: u8 = 2;
+const ROWS_MAX: u32 = 63;
 
-/// One tracked event. Field order keeps it at 56 bytes.
+/// One tracked event. Field order keeps it at 48 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     event_id: Uuid,
     seq: u64,
     intended_micros: u64,
-    project_id: u64,
     /// First seen, ms after the intended send time ([`NOT_SEEN`] until then).
     seen_after_ms: u32,
     /// Relay's `received`, Unix seconds; 0 when unknown.
     received: u32,
     /// `message_timestamp`, Unix seconds; 0 when unknown.
     message_timestamp: u32,
+    /// Index into the tracker's projects.
+    project: u16,
     kind: EventKind,
-    /// Rows the source returned, saturating.
-    rows: u8,
-    flags: u8,
+    /// [`LOOKUP_FAILED`], [`ASKED`], and the row count above [`ROWS_SHIFT`].
+    state: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() == 56);
+const _: () = assert!(std::mem::size_of::<Entry>() == 48);
 
 impl Entry {
     fn pending(&self) -> bool {
         self.seen_after_ms == NOT_SEEN
     }
 
-    fn key(&self) -> (u64, Dataset) {
-        (self.project_id, self.kind.dataset())
+    fn key(&self) -> (u16, Dataset) {
+        (self.project, self.kind.dataset())
+    }
+
+    fn rows(&self) -> u32 {
+        u32::from(self.state >> ROWS_SHIFT)
     }
 }
 
@@ -77,6 +85,8 @@ pub struct Batch {
 #[derive(Debug, Default)]
 pub struct Tracker {
     chunks: Vec<Vec<Entry>>,
+    /// The projects entries point into.
+    projects: Vec<u64>,
     len: usize,
     pending: usize,
     /// Every entry before this one is seen.
@@ -91,17 +101,24 @@ impl Tracker {
         if self.len.is_multiple_of(CHUNK) {
             self.chunks.push(Vec::with_capacity(CHUNK));
         }
+        let project = match self.projects.iter().position(|p| *p == r.project_id) {
+            Some(i) => i,
+            None => {
+                self.projects.push(r.project_id);
+                self.projects.len() - 1
+            }
+        };
+        let project = u16::try_from(project).expect("a run sends to at most 65,536 projects");
         self.chunks.last_mut().expect("pushed above").push(Entry {
             event_id: r.event_id,
             seq: r.seq,
             intended_micros: r.intended_micros,
-            project_id: r.project_id,
             seen_after_ms: NOT_SEEN,
             received: 0,
             message_timestamp: 0,
+            project,
             kind: r.kind,
-            rows: 0,
-            flags: 0,
+            state: 0,
         });
         self.len += 1;
         self.pending += 1;
@@ -130,14 +147,14 @@ impl Tracker {
             self.first_pending += 1;
         }
         for i in self.first_pending..self.len {
-            self.at_mut(i).flags &= !ASKED;
+            self.at_mut(i).state &= !ASKED;
         }
     }
 
     /// The next batch of at most `size` pending events of one project and dataset not yet
     /// asked for in this poll, in table (event-time) order; `None` when the poll is complete.
     pub fn next_batch(&mut self, size: usize) -> Option<Batch> {
-        let unasked = |e: &Entry| e.pending() && e.flags & ASKED == 0;
+        let unasked = |e: &Entry| e.pending() && e.state & ASKED == 0;
         let mut i = self.first_pending;
         while i < self.len && !unasked(self.at(i)) {
             i += 1;
@@ -151,7 +168,7 @@ impl Tracker {
         while i < self.len && ids.len() < size.max(1) {
             let e = self.at_mut(i);
             if unasked(e) && e.key() == key {
-                e.flags |= ASKED;
+                e.state |= ASKED;
                 let secs = e.intended_micros / 1_000_000;
                 (from, to) = (from.min(secs), to.max(secs));
                 ids.push(e.event_id);
@@ -160,7 +177,7 @@ impl Tracker {
             i += 1;
         }
         Some(Batch {
-            project_id: key.0,
+            project_id: self.projects[usize::from(key.0)],
             dataset: key.1,
             from_secs: from.saturating_sub(WINDOW_SLACK_SECS),
             to_secs: to + WINDOW_SLACK_SECS + 1,
@@ -181,7 +198,7 @@ impl Tracker {
         for (id, &slot) in batch.ids.iter().zip(&batch.slots) {
             let slot = slot as usize;
             let Some((count, s)) = rows.get(id) else {
-                self.at_mut(slot).flags &= !LOOKUP_FAILED;
+                self.at_mut(slot).state &= !LOOKUP_FAILED;
                 continue;
             };
             let e = self.at_mut(slot);
@@ -192,11 +209,11 @@ impl Tracker {
             e.seen_after_ms = after_ms.min(u64::from(NOT_SEEN - 1)) as u32;
             e.received = s.received.unwrap_or(0);
             e.message_timestamp = s.message_timestamp.unwrap_or(0);
-            e.rows = (*count).min(255) as u8;
-            e.flags &= !LOOKUP_FAILED;
-            let project = e.project_id;
+            e.state = ((*count).min(ROWS_MAX) as u8) << ROWS_SHIFT;
+            let project = usize::from(e.project);
             newly += 1;
             if let Some(g) = s.group_id {
+                let project = self.projects[project];
                 self.groups.entry(project).or_default().insert(g);
             }
         }
@@ -208,7 +225,7 @@ impl Tracker {
     /// unverified if it is the last word on them.
     pub fn mark_failed(&mut self, batch: &Batch) {
         for &slot in &batch.slots {
-            self.at_mut(slot as usize).flags |= LOOKUP_FAILED;
+            self.at_mut(slot as usize).state |= LOOKUP_FAILED;
         }
     }
 
@@ -227,10 +244,10 @@ impl Tracker {
                 event_id: e.event_id,
                 seq: e.seq,
                 kind: e.kind,
-                project_id: e.project_id,
+                project_id: self.projects[usize::from(e.project)],
                 intended_micros: e.intended_micros,
             };
-            if e.flags & LOOKUP_FAILED != 0 {
+            if e.state & LOOKUP_FAILED != 0 {
                 unverified.push(m)
             } else {
                 missing.push(m)
@@ -268,12 +285,12 @@ impl EventTable {
                 event_id: e.event_id,
                 seq: e.seq,
                 kind: e.kind,
-                project_id: e.project_id,
+                project_id: self.tracker.projects[usize::from(e.project)],
                 intended_micros: e.intended_micros,
                 seen_micros: e.intended_micros + u64::from(e.seen_after_ms) * 1000,
                 received: (e.received != 0).then_some(e.received),
                 message_timestamp: (e.message_timestamp != 0).then_some(e.message_timestamp),
-                rows: u32::from(e.rows),
+                rows: e.rows(),
             })
     }
 
