@@ -20,6 +20,16 @@ async fn calibrate(
     rate: u32,
     secs: u32,
 ) -> (serde_json::Value, Vec<sentry_load_sim::TruthEntry>, i32) {
+    calibrate_with(faults, rate, secs, "").await
+}
+
+/// [`calibrate`], with more `[verify]` keys.
+async fn calibrate_with(
+    faults: &str,
+    rate: u32,
+    secs: u32,
+    verify: &str,
+) -> (serde_json::Value, Vec<sentry_load_sim::TruthEntry>, i32) {
     let mut config = SimConfig::in_memory(1, KEY, "token");
     config.batch_interval = std::time::Duration::from_millis(50);
     config.faults = FaultScript::parse("faults.toml", faults).unwrap();
@@ -32,7 +42,7 @@ async fn calibrate(
         "seed = 3\n[target]\nkind = \"relay\"\ndsn = \"http://{KEY}@{addr}/1\"\n\
          [traffic]\nrate = {rate}\nduration = \"{secs}s\"\n\
          [send]\nmax_in_flight = 64\n\
-         [verify]\npoll_interval = \"100ms\"\ndeadline = \"15s\"\n\
+         [verify]\npoll_interval = \"100ms\"\ndeadline = \"15s\"\n{verify}\n\
          [verify.sentry_api]\nurl = \"http://{addr}/\"\ntoken = \"token\"\n\
          [gates]\nmax_loss_ratio = 0.0\n",
         addr = sim.addr()
@@ -183,4 +193,37 @@ async fn a_stall_and_slow_inserts_delay_events_without_losing_them() {
     // Slow inserts: every event at least 300 ms; the stall: the first stalled one ~1.5 s more.
     assert!(p50 >= 300, "p50 {p50}");
     assert!((1500 + 300..=1500 + 300 + 500).contains(&max), "max {max}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mangled_events_are_exactly_the_fidelity_failures() {
+    let (report, truth, code) = calibrate_with(
+        "[[fault]]\nkind = \"mangle\"\nfraction = 0.2\n",
+        100,
+        2,
+        "fidelity_sample = 1000",
+    )
+    .await;
+    assert_eq!(code, 0, "nothing is lost: {:#}", report["loss"]);
+    let f = &report["fidelity"];
+    let counts = &f["kinds"]["error"];
+    assert_eq!(counts["sampled"], 200, "{f:#}");
+    let mangled = ids(&truth, Decision::Mangled);
+    assert!((20..=60).contains(&mangled.len()), "{}", mangled.len());
+    let failed: BTreeSet<String> = f["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, mangled);
+    assert_eq!(counts["failed"], mangled.len());
+    assert_eq!(counts["passed"], 200 - mangled.len() as u64);
+    for failure in f["failures"].as_array().unwrap() {
+        let d = failure["differences"].to_string();
+        assert!(
+            d.contains("release: sent") && d.contains("tags.sentry_load.issue: sent"),
+            "{d}"
+        );
+    }
 }

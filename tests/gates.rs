@@ -27,6 +27,7 @@ min_achieved_rate_ratio = 0.9
 max_p50_visibility = "5s"
 max_p95_visibility = "5s"
 max_p99_visibility = "5s"
+max_fidelity_failures = 0
 [gates.kind.native]
 max_loss_ratio = 0.0
 max_p99_visibility = "5s"
@@ -42,12 +43,21 @@ async fn met_gates_exit_0_and_missed_ones_exit_1_naming_each() {
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let (run, report) = only_report(dir.path());
     let gates = report["gates"].as_array().unwrap();
-    assert_eq!(gates.len(), 10, "{gates:#?}");
+    assert_eq!(gates.len(), 11, "{gates:#?}");
     assert!(gates.iter().all(|g| g["passed"] == true));
     for kind in ["error", "transaction", "native", "javascript"] {
         let k = &report["kinds"][kind];
         assert!(k["seen"].as_u64().unwrap() > 0, "{kind}: {k}");
         assert!(k["latency_ms"]["p99"].as_u64().is_some(), "{kind}: {k}");
+        // Every kind's sample was fetched processed — JavaScript resolved through the
+        // uploaded sourcemap, native read from its minidump — and matched what was sent.
+        let f = &report["fidelity"]["kinds"][kind];
+        assert!(f["sampled"].as_u64().unwrap() > 0, "{kind}: {f}");
+        assert_eq!(
+            f["passed"], f["sampled"],
+            "{kind}: {:#}",
+            report["fidelity"]
+        );
     }
     assert!(!report["timeline"]["points"].as_array().unwrap().is_empty());
     assert!(run.join("report.html").exists() && run.join("report.md").exists());

@@ -395,6 +395,14 @@ pub struct VerifyConfig {
     pub postgres: Option<Spanned<PostgresConfig>>,
     /// Read back through the Sentry web API.
     pub sentry_api: Option<SentryApiConfig>,
+    /// Seen events per kind fetched through the Sentry web API (`[verify.sentry_api]`, or the
+    /// embedded sim's) and compared field by field with what was sent; 0 turns it off.
+    #[serde(default = "default_fidelity_sample")]
+    pub fidelity_sample: u32,
+}
+
+fn default_fidelity_sample() -> u32 {
+    20
 }
 
 fn default_poll() -> Duration {
@@ -443,6 +451,7 @@ impl Default for VerifyConfig {
             clickhouse: None,
             postgres: None,
             sentry_api: None,
+            fidelity_sample: default_fidelity_sample(),
         }
     }
 }

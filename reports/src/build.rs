@@ -30,6 +30,8 @@ pub struct ReportInput<'a> {
     pub duration_secs: f64,
     /// The profile's gates.
     pub gates: &'a GatesConfig,
+    /// The fidelity check's result, when it ran.
+    pub fidelity: Option<FidelitySection>,
     /// The baseline run's report and where it was read, for the baseline gates.
     pub baseline: Option<(&'a Report, String)>,
 }
@@ -181,7 +183,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                 .collect(),
         },
         kinds: BTreeMap::new(),
-        fidelity: None,
+        fidelity: input.fidelity,
         timeline: timeline(s, v),
         baseline: input.baseline.as_ref().map(|(b, path)| BaselineRef {
             run_id: b.run.id.clone(),

@@ -49,29 +49,8 @@ pub async fn discover(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    match bearer {
-        None => {
-            return relay_error(
-                StatusCode::UNAUTHORIZED,
-                "Authentication credentials were not provided.",
-                &[],
-            );
-        }
-        Some(t) if t != api.token => {
-            return relay_error(StatusCode::UNAUTHORIZED, "Invalid token", &[]);
-        }
-        Some(_) => {}
-    }
-    if org != api.org {
-        return relay_error(
-            StatusCode::NOT_FOUND,
-            "The requested resource does not exist",
-            &[],
-        );
+    if let Err(r) = authorize(&api, &org, &headers) {
+        return *r;
     }
     match answer(&api.store, query.as_deref().unwrap_or_default()) {
         Ok((body, more, next_offset)) => {
@@ -85,6 +64,58 @@ pub async fn discover(
             resp
         }
         Err(detail) => relay_error(StatusCode::BAD_REQUEST, &detail, &[]),
+    }
+}
+
+/// Checks the bearer token and the organization; the error is the answer to send.
+fn authorize(api: &ApiState, org: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    match bearer {
+        None => {
+            return Err(Box::new(relay_error(
+                StatusCode::UNAUTHORIZED,
+                "Authentication credentials were not provided.",
+                &[],
+            )));
+        }
+        Some(t) if t != api.token => {
+            return Err(Box::new(relay_error(
+                StatusCode::UNAUTHORIZED,
+                "Invalid token",
+                &[],
+            )));
+        }
+        Some(_) => {}
+    }
+    if org != api.org {
+        return Err(Box::new(relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        )));
+    }
+    Ok(())
+}
+
+/// `GET /api/0/projects/<org>/<project id>/events/<event id>/`: one processed event.
+pub async fn event_details(
+    State(api): State<Arc<ApiState>>,
+    Path((org, project, event_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorize(&api, &org, &headers) {
+        return *r;
+    }
+    let not_found = || relay_error(StatusCode::NOT_FOUND, "Event not found", &[]);
+    let (Ok(project), Ok(id)) = (project.parse::<u64>(), Uuid::parse_str(&event_id)) else {
+        return not_found();
+    };
+    match api.store.details(project, id) {
+        Some(d) => axum::Json(d.as_ref().clone()).into_response(),
+        None => not_found(),
     }
 }
 

@@ -48,6 +48,11 @@ pub struct ArtifactState {
     /// `(checksum, release)` of assemblies started: the next ask answers `ok`.
     started: Mutex<HashSet<(String, Option<String>)>>,
     bundles: Mutex<Vec<AssembledBundle>>,
+    /// Sourcemaps of the assembled bundles, by debug id (lowercase): what processing
+    /// resolves JavaScript frames with.
+    sourcemaps: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// The debug id of each minified file, by its `~/…` URL.
+    debug_ids_by_url: Mutex<HashMap<String, String>>,
 }
 
 impl ArtifactState {
@@ -59,7 +64,26 @@ impl ArtifactState {
             chunks: Mutex::default(),
             started: Mutex::default(),
             bundles: Mutex::default(),
+            sourcemaps: Mutex::default(),
+            debug_ids_by_url: Mutex::default(),
         }
+    }
+
+    /// The sourcemap of the minified file a frame's `abs_path` points at
+    /// (`https://host/static/js/app.js` is uploaded as `~/static/js/app.js`).
+    pub fn sourcemap_for_url(&self, abs_path: &str) -> Option<Arc<Vec<u8>>> {
+        let path = url::Url::parse(abs_path).ok()?.path().to_owned();
+        let id = lock(&self.debug_ids_by_url)
+            .get(&format!("~{path}"))?
+            .clone();
+        self.sourcemap(&id)
+    }
+
+    /// The sourcemap uploaded for `debug_id`, if an assembled bundle has one.
+    pub fn sourcemap(&self, debug_id: &str) -> Option<Arc<Vec<u8>>> {
+        lock(&self.sourcemaps)
+            .get(&debug_id.to_ascii_lowercase())
+            .cloned()
     }
 
     /// The bundles assembled so far.
@@ -253,8 +277,13 @@ pub async fn assemble(
         read_manifest(&file)
     };
     match checked {
-        Ok((debug_ids, urls)) => {
+        Ok((debug_ids, urls, maps, minified)) => {
             lock(&s.started).insert(key);
+            lock(&s.debug_ids_by_url).extend(minified);
+            lock(&s.sourcemaps).extend(
+                maps.into_iter()
+                    .map(|(id, map)| (id.to_ascii_lowercase(), Arc::new(map))),
+            );
             lock(&s.bundles).push(AssembledBundle {
                 checksum: req.checksum,
                 release: req.version,
@@ -271,8 +300,18 @@ pub async fn assemble(
     }
 }
 
-/// The manifest's debug ids and URLs; an error when the file is not an artifact bundle.
-fn read_manifest(file: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
+/// What an artifact bundle holds: debug ids, URLs, each sourcemap with its debug id, and each
+/// minified file's URL with its debug id.
+type BundleContents = (
+    Vec<String>,
+    Vec<String>,
+    Vec<(String, Vec<u8>)>,
+    Vec<(String, String)>,
+);
+
+/// The manifest's debug ids and URLs, and the sourcemaps; an error when the file is not an
+/// artifact bundle.
+fn read_manifest(file: &[u8]) -> Result<BundleContents, String> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file))
         .map_err(|e| format!("not a zip archive: {e}"))?;
     let mut text = String::new();
@@ -287,11 +326,24 @@ fn read_manifest(file: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
         .ok_or("manifest.json has no `files`")?;
     let mut debug_ids = Vec::new();
     let mut urls = Vec::new();
+    let mut maps = Vec::new();
+    let mut minified = Vec::new();
     for (path, entry) in files {
-        if zip.by_name(path).is_err() {
-            return Err(format!(
-                "manifest.json names {path}, which the bundle lacks"
-            ));
+        let mut content = Vec::new();
+        zip.by_name(path)
+            .map_err(|_| format!("manifest.json names {path}, which the bundle lacks"))?
+            .read_to_end(&mut content)
+            .map_err(|e| format!("{path}: {e}"))?;
+        if entry["type"].as_str() == Some("source_map")
+            && let Some(id) = entry["headers"]["debug-id"].as_str()
+        {
+            maps.push((id.to_owned(), content));
+        }
+        if entry["type"].as_str() == Some("minified_source")
+            && let (Some(url), Some(id)) =
+                (entry["url"].as_str(), entry["headers"]["debug-id"].as_str())
+        {
+            minified.push((url.to_owned(), id.to_owned()));
         }
         if let Some(url) = entry["url"].as_str() {
             urls.push(url.to_owned());
@@ -302,5 +354,5 @@ fn read_manifest(file: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
             debug_ids.push(id.to_owned());
         }
     }
-    Ok((debug_ids, urls))
+    Ok((debug_ids, urls, maps, minified))
 }

@@ -21,6 +21,7 @@ mod faults;
 mod ingest;
 mod pipeline;
 pub mod preset;
+mod processing;
 pub mod script;
 mod server;
 pub mod store;

@@ -52,6 +52,7 @@ const DROP_SALT: u64 = 0xd409;
 const DUPLICATE_SALT: u64 = 0xd0b1;
 const DELAY_SALT: u64 = 0xde1a;
 const DISCARD_SALT: u64 = 0xd15c;
+const MANGLE_SALT: u64 = 0x3a61;
 
 /// Which script kind an event is, for per-kind faults.
 fn events_of(ev: &IngestedEvent) -> EventsOf {
@@ -119,7 +120,7 @@ impl Pipeline {
                     None
                 }
             };
-            let Some((ev, was_delayed)) = next else {
+            let Some((mut ev, was_delayed)) = next else {
                 continue;
             };
             if was_delayed {
@@ -130,6 +131,11 @@ impl Pipeline {
                     self.truth
                         .record(ev.event_id, ev.project_id, Decision::DroppedSilently);
                     continue;
+                }
+                if self.mangled(&ev) {
+                    mangle(&mut ev);
+                    self.truth
+                        .record(ev.event_id, ev.project_id, Decision::Mangled);
                 }
                 if let Some(outcome) = self.discarded(&ev) {
                     self.truth
@@ -206,6 +212,13 @@ impl Pipeline {
             || self.script.active(self.since_start()).any(
                 |f| matches!(f, Fault::Drop { fraction } if hits(ev.event_id, DROP_SALT ^ self.script.salt_of(f), *fraction)),
             )
+    }
+
+    /// Whether a scripted mangle hits this event.
+    fn mangled(&self, ev: &IngestedEvent) -> bool {
+        self.script.active(self.since_start()).any(
+            |f| matches!(f, Fault::Mangle { fraction } if hits(ev.event_id, MANGLE_SALT ^ self.script.salt_of(f), *fraction)),
+        )
     }
 
     /// The outcome of a scripted discard that hits this event, if one does.
@@ -343,5 +356,28 @@ fn accepted_outcome(row: &StoredRow) -> Outcome {
             category::ERROR
         },
         quantity: 1,
+    }
+}
+
+/// Stores `ev` unlike it was sent: no release, and a changed `sentry_load.issue` tag — in the
+/// row and in the processed event.
+fn mangle(ev: &mut IngestedEvent) {
+    ev.release = None;
+    for (k, v) in &mut ev.tags {
+        if k == "sentry_load.issue" {
+            v.push_str("-mangled");
+        }
+    }
+    if let Some(d) = &ev.details {
+        let mut d = (**d).clone();
+        d["release"] = serde_json::Value::Null;
+        if let Some(tags) = d.get_mut("tags").and_then(serde_json::Value::as_array_mut) {
+            tags.retain(|t| t["key"] != "release");
+            for t in tags.iter_mut().filter(|t| t["key"] == "sentry_load.issue") {
+                let v = format!("{}-mangled", t["value"].as_str().unwrap_or_default());
+                t["value"] = serde_json::json!(v);
+            }
+        }
+        ev.details = Some(std::sync::Arc::new(d));
     }
 }

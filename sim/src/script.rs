@@ -102,6 +102,12 @@ pub enum Fault {
         /// The outcome's reason, e.g. `release-version` or `invalid_transaction`.
         reason: String,
     },
+    /// Accepted events are stored, but not as sent: the release is lost and the
+    /// `sentry_load.issue` tag changes (what a fidelity check must catch).
+    Mangle {
+        /// Share of events hit.
+        fraction: f64,
+    },
     /// Ingest answers 429 with `Retry-After` and `X-Sentry-Rate-Limits`.
     RateLimit {
         /// Share of envelopes hit (default all).
@@ -248,6 +254,7 @@ impl FaultScript {
             let fraction = match &f.fault {
                 Fault::Drop { fraction }
                 | Fault::Discard { fraction, .. }
+                | Fault::Mangle { fraction }
                 | Fault::RateLimit { fraction, .. }
                 | Fault::Unavailable { fraction }
                 | Fault::Reject { fraction }

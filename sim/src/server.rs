@@ -194,6 +194,7 @@ async fn serve(
             .collect(),
         queue,
         truth,
+        processing: memory.is_some().then(|| artifacts.clone()),
     });
     let mut app = Router::new()
         .route("/api/{project}/envelope/", post(ingest::envelope))
@@ -225,6 +226,10 @@ async fn serve(
         app = app.merge(
             Router::new()
                 .route("/api/0/organizations/{org}/events/", get(api::discover))
+                .route(
+                    "/api/0/projects/{org}/{project}/events/{event_id}/",
+                    get(api::event_details),
+                )
                 .with_state(api),
         );
     }

@@ -35,6 +35,8 @@ pub enum Decision {
     LostInRestart,
     /// It was dropped after acceptance with an outcome saying why.
     Discarded,
+    /// It was stored, but not as sent (a scripted mangle).
+    Mangled,
 }
 
 /// One decision about one event.

@@ -30,6 +30,8 @@ pub struct Leg<'a> {
     pub router: Router,
     /// Where its events are read back (`None` with `--no-verify`).
     pub source: Option<Source>,
+    /// The Sentry web API its fidelity sample is fetched from, if it has one.
+    pub fidelity_api: Option<sentry_load_config::SentryApiConfig>,
     /// Its `[verify]` (or `[mirror.verify]`) settings.
     pub verify: &'a VerifyConfig,
     /// Its run folder.
@@ -140,17 +142,24 @@ pub async fn run_leg(leg: Leg<'_>, s: &Shared<'_>) -> Result<u8, Exit> {
         }
         None => VerifyOutcome::not_verified(leg.stats.count(SendOutcome::Accepted)),
     };
+    let fidelity = match &leg.fidelity_api {
+        Some(api) if leg.verify.fidelity_sample > 0 => Some(super::fidelity::Fidelity {
+            api: sentry_load_verify::source::SentryApiSource::new(api)
+                .map_err(|e| Exit::usage(e.into()))?,
+            generator: s.generator,
+            per_kind: leg.verify.fidelity_sample as usize,
+        }),
+        _ => None,
+    };
     let report_path = leg.dir.join(sentry_load_reports::REPORT_FILE);
-    readback::finish(
-        &[journal_path],
-        &report_path,
-        leg.verify,
+    let how = readback::Finish {
+        verify: leg.verify,
         profile,
-        &run_file,
-        &outcome,
-        s.baseline,
-    )
-    .await
+        planned: &run_file,
+        baseline: s.baseline,
+        fidelity,
+    };
+    readback::finish(&[journal_path], &report_path, &outcome, how).await
 }
 
 /// Sends the plan to the leg's targets: plain-HTTP/1.1 targets take the lean hyper path,

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`readback`] holds what `run` and `verify` share.
 
 mod compare;
+mod fidelity;
 mod gate;
 mod generate;
 mod leg;

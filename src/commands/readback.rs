@@ -45,7 +45,7 @@ pub fn source_for(verify: &VerifyConfig) -> Result<Source, Exit> {
     }
     if let Some(api) = &verify.sentry_api {
         return SentryApiSource::new(api)
-            .map(Source::SentryApi)
+            .map(|s| Source::SentryApi(Box::new(s)))
             .map_err(|e| Exit::usage(e.into()));
     }
     Err(Exit::usage(anyhow!(
@@ -57,7 +57,7 @@ pub fn source_for(verify: &VerifyConfig) -> Result<Source, Exit> {
 /// The read API of an embedded sim.
 pub fn embedded_source(api: &SentryApiConfig) -> Result<Source, Exit> {
     SentryApiSource::new(api)
-        .map(Source::SentryApi)
+        .map(|s| Source::SentryApi(Box::new(s)))
         .map_err(|e| Exit::internal(e.into()))
 }
 
@@ -106,17 +106,36 @@ pub async fn ping(source: &Source, datasets: &[Dataset]) -> Result<(), Exit> {
     Ok(())
 }
 
-/// Reads the journals, runs the issue check, writes the report to `report_path`, prints the
-/// summary, and returns 0 or 1 by the gates.
+/// How a run's read-back is turned into its report.
+pub struct Finish<'a> {
+    /// The `[verify]` settings it was read back with.
+    pub verify: &'a VerifyConfig,
+    /// The profile (gates, lateness threshold).
+    pub profile: &'a Profile,
+    /// What was planned.
+    pub planned: &'a RunFile,
+    /// A previous run for the baseline gates.
+    pub baseline: Option<&'a Path>,
+    /// The fidelity sample, when a Sentry web API is there to fetch it from.
+    pub fidelity: Option<super::fidelity::Fidelity<'a>>,
+}
+
+/// Reads the journals, runs the issue and fidelity checks, writes the report to
+/// `report_path` (with `.md` and `.html` beside it), prints the summary, and returns 0 or 1
+/// by the gates.
 pub async fn finish(
     journals: &[PathBuf],
     report_path: &Path,
-    verify: &VerifyConfig,
-    profile: &Profile,
-    planned: &RunFile,
     outcome: &VerifyOutcome,
-    baseline: Option<&Path>,
+    how: Finish<'_>,
 ) -> Result<u8, Exit> {
+    let Finish {
+        verify,
+        profile,
+        planned,
+        baseline,
+        fidelity,
+    } = how;
     let baseline = baseline.map(read_report).transpose()?;
     let readers = journals
         .iter()
@@ -129,6 +148,10 @@ pub async fn finish(
         Some(pg) => Some(issue_check(pg.get_ref(), outcome).await),
         None => None,
     };
+    let fidelity = match &fidelity {
+        Some(f) => Some(super::fidelity::check(f, outcome).await),
+        None => None,
+    };
     let report = build_report(ReportInput {
         sending: &sending,
         verify: outcome,
@@ -137,6 +160,7 @@ pub async fn finish(
         target_rate: planned.target_rate,
         duration_secs: planned.duration_secs,
         gates: &profile.gates,
+        fidelity,
         baseline: baseline
             .as_ref()
             .map(|(r, path)| (r, path.display().to_string())),

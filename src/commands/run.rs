@@ -128,9 +128,11 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         progress: &progress,
         baseline: args.baseline.as_deref(),
     };
+    let main_api = embedded_api.or_else(|| profile.verify.sentry_api.clone());
     let main_leg = Leg {
         name: None,
         router,
+        fidelity_api: main_api.filter(|_| source.is_some()),
         source,
         verify: &profile.verify,
         dir: run_dir.clone(),
@@ -142,6 +144,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
             let mirror_leg = Leg {
                 name: Some("mirror"),
                 router,
+                fidelity_api: verify.sentry_api.clone().filter(|_| source.is_some()),
                 source,
                 verify,
                 dir: run_dir.join("mirror"),

@@ -88,20 +88,36 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         summary.ignored_tail_bytes
     );
     let outcome = verifier.run(rx, |_| {}).await;
+    // The events are regenerated from the run's id and seed for the fidelity sample.
+    let generator;
+    let fidelity = match &verify_cfg.sentry_api {
+        Some(api) if verify_cfg.fidelity_sample > 0 => {
+            generator = sentry_load_engine::Generator::for_traffic(
+                summary.header.run_id.clone(),
+                summary.header.seed,
+                profile.traffic.get_ref(),
+            );
+            Some(super::fidelity::Fidelity {
+                api: sentry_load_verify::source::SentryApiSource::new(api)
+                    .map_err(|e| Exit::usage(e.into()))?,
+                generator: &generator,
+                per_kind: verify_cfg.fidelity_sample as usize,
+            })
+        }
+        _ => None,
+    };
     let report_path = match &args.out {
         Some(p) => p.clone(),
         None => default_report_path(dirs),
     };
-    readback::finish(
-        &journals,
-        &report_path,
-        verify_cfg,
-        &profile,
-        &planned,
-        &outcome,
-        args.baseline.as_deref(),
-    )
-    .await
+    let how = readback::Finish {
+        verify: verify_cfg,
+        profile: &profile,
+        planned: &planned,
+        baseline: args.baseline.as_deref(),
+        fidelity,
+    };
+    readback::finish(&journals, &report_path, &outcome, how).await
 }
 
 fn read_run_file(dir: &Path) -> Result<RunFile, Exit> {

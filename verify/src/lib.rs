@@ -8,6 +8,7 @@
 //! deadline passes. The Postgres check then confirms the issues of the seen events exist.
 #![warn(missing_docs)]
 
+pub mod fidelity;
 mod issues;
 mod outcome;
 pub mod source;

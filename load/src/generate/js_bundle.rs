@@ -216,6 +216,25 @@ impl Bundle {
         (error, frames)
     }
 
+    /// Where a frame at `line`:`column` of the minified bundle must resolve to, if a frame of
+    /// this bundle can be there (what a fidelity check expects Sentry to show).
+    pub fn original_at(&self, line: u32, column: u32) -> Option<&Original> {
+        if line != 1 {
+            return None;
+        }
+        self.frames
+            .iter()
+            .find_map(|(_, call_col, throw_col, call, throw)| {
+                if *call_col == column {
+                    Some(call)
+                } else if *throw_col == column {
+                    Some(throw)
+                } else {
+                    None
+                }
+            })
+    }
+
     /// How many functions the ring has (the deepest stack a chain can have).
     pub fn functions(&self) -> usize {
         self.frames.len()

@@ -78,6 +78,8 @@ pub struct IngestedEvent {
     pub primary_hash: Uuid,
     /// The `sentry_load.seq` tag, if the event carries one.
     pub seq: Option<u64>,
+    /// The processed event as the event-details API shows it (kept by the in-memory store).
+    pub details: Option<std::sync::Arc<Value>>,
 }
 
 impl IngestedEvent {
@@ -173,6 +175,7 @@ pub fn parse_item(
         frames,
         primary_hash,
         seq,
+        details: None,
     })
 }
 

@@ -46,6 +46,9 @@ pub struct IngestState {
     pub outcomes: mpsc::UnboundedSender<crate::store::outcomes::Outcome>,
     /// Ground truth.
     pub truth: Arc<Truth>,
+    /// Where uploaded sourcemaps are, when processed events are kept (the in-memory store):
+    /// every stored event is then processed as Sentry would show it.
+    pub processing: Option<Arc<crate::artifacts::ArtifactState>>,
 }
 
 /// A Relay-shaped error answer.
@@ -151,6 +154,7 @@ fn accept(
     let received = state.received_now();
     let mut events = Vec::new();
     let mut minidumps = Vec::new();
+    let mut first_dump: Option<&[u8]> = None;
     for item in items.iter().filter(|i| i.header.ty == "attachment") {
         if item.header.attachment_type.as_deref() == Some("event.minidump") {
             if !item.payload.starts_with(b"MDMP") {
@@ -161,6 +165,7 @@ fn accept(
                 ));
             }
             minidumps.push(item.payload.len());
+            first_dump.get_or_insert(item.payload);
         }
     }
     let stored = |i: &&envelope::Item<'_>| i.header.ty == "event" || i.header.ty == "transaction";
@@ -183,8 +188,17 @@ fn accept(
             received,
         )
         .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
-        if item.header.ty == "event" {
+        let dump = if item.header.ty == "event" {
             ev.minidumps = std::mem::take(&mut minidumps);
+            first_dump.take()
+        } else {
+            None
+        };
+        if let Some(artifacts) = &state.processing
+            && let Ok(json) = serde_json::from_slice::<serde_json::Value>(item.payload)
+        {
+            let details = crate::processing::process(&json, &ev.title, dump, artifacts);
+            ev.details = Some(Arc::new(details));
         }
         events.push(ev);
     }

@@ -17,7 +17,12 @@ struct Inner {
     rows: Vec<StoredRow>,
     by_id: HashMap<Uuid, Vec<usize>>,
     groups: HashMap<(u64, Uuid), u64>,
+    /// Processed events by id, for the event-details API (the first [`MAX_DETAILS`]).
+    details: HashMap<Uuid, std::sync::Arc<serde_json::Value>>,
 }
+
+/// Processed events kept at most: enough for any fidelity sample, bounded for long runs.
+const MAX_DETAILS: usize = 50_000;
 
 /// A filter over stored rows, as the read API gets it.
 #[derive(Debug, Default)]
@@ -49,8 +54,34 @@ impl MemoryStore {
             }
             let idx = inner.rows.len();
             inner.by_id.entry(row.event.event_id).or_default().push(idx);
+            if let Some(d) = row.event.details.take()
+                && inner.details.len() < MAX_DETAILS
+            {
+                let mut d = (*d).clone();
+                d["groupID"] = serde_json::json!(row.group_id.to_string());
+                inner
+                    .details
+                    .insert(row.event.event_id, std::sync::Arc::new(d));
+            }
             inner.rows.push(row.clone());
         }
+    }
+
+    /// The processed event of `event_id` in `project_id`, as the event-details API shows it.
+    pub fn details(
+        &self,
+        project_id: u64,
+        event_id: Uuid,
+    ) -> Option<std::sync::Arc<serde_json::Value>> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let stored = inner.by_id.get(&event_id)?;
+        if !stored
+            .iter()
+            .any(|&i| inner.rows[i].event.project_id == project_id)
+        {
+            return None;
+        }
+        inner.details.get(&event_id).cloned()
     }
 
     /// Rows matching the filter, in storage order.

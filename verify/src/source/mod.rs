@@ -106,7 +106,7 @@ pub enum Source {
     /// Snuba's ClickHouse tables.
     ClickHouse(Box<ClickHouseSource>),
     /// The Sentry web API (Discover).
-    SentryApi(SentryApiSource),
+    SentryApi(Box<SentryApiSource>),
 }
 
 impl Source {

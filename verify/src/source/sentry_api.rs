@@ -21,6 +21,8 @@ const MAX_PAGES: usize = 10;
 pub struct SentryApiSource {
     client: reqwest::Client,
     events_url: Url,
+    /// `<url>/api/0/projects/<org>/`: event details are under it.
+    projects_url: Url,
     token: String,
     shown: String,
 }
@@ -49,6 +51,9 @@ impl SentryApiSource {
         let events_url = base
             .join(&format!("api/0/organizations/{}/events/", cfg.org))
             .map_err(|e| err(format!("bad address: {e}")))?;
+        let projects_url = base
+            .join(&format!("api/0/projects/{}/", cfg.org))
+            .map_err(|e| err(format!("bad address: {e}")))?;
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -56,13 +61,49 @@ impl SentryApiSource {
         Ok(SentryApiSource {
             client,
             events_url,
+            projects_url,
             token: cfg.token.expose().to_owned(),
             shown,
         })
     }
 
-    pub(super) fn describe(&self) -> String {
+    /// A secret-free description, for reports.
+    pub fn describe(&self) -> String {
         self.shown.clone()
+    }
+
+    /// The stored event as the event-details API shows it
+    /// (`GET /api/0/projects/<org>/<project id>/events/<event id>/`); `None` when the API does
+    /// not know it.
+    pub async fn event(
+        &self,
+        project_id: u64,
+        event_id: Uuid,
+    ) -> Result<Option<serde_json::Value>, SourceError> {
+        let err = |detail: String| SourceError::SentryApi {
+            url: self.shown.clone(),
+            detail,
+        };
+        let url = self
+            .projects_url
+            .join(&format!("{project_id}/events/{}/", event_id.simple()))
+            .map_err(|e| err(format!("bad address: {e}")))?;
+        let resp = self
+            .client
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+        match resp.status().as_u16() {
+            200 => resp
+                .json()
+                .await
+                .map(Some)
+                .map_err(|e| err(format!("event details: {e}"))),
+            404 => Ok(None),
+            s => Err(err(format!("event details answered {s}"))),
+        }
     }
 
     pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
