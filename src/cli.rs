@@ -25,6 +25,8 @@ pub enum Command {
     Gate(GateArgs),
     /// Put runs side by side: a table of deltas, and an HTML page with overlaid charts.
     Compare(CompareArgs),
+    /// Discover the projects' DSNs from Postgres (`sentry_projectkey`), per `[verify.postgres]`.
+    Dsn(DsnArgs),
     /// List, show or check profiles.
     #[command(subcommand)]
     Profiles(ProfilesCommand),
@@ -152,6 +154,23 @@ pub struct GateArgs {
     /// A previous run (folder or report.json) for the `[gates.baseline]` gates.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+}
+
+/// `dsn`.
+#[derive(Debug, Args)]
+pub struct DsnArgs {
+    /// The profile whose `[verify.postgres]` names the Sentry database.
+    #[arg(long, short)]
+    pub profile: String,
+    /// Relay's address as the SDKs reach it (`host:port`), the DSN's host part.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub host: String,
+    /// `http` or `https`.
+    #[arg(long, default_value = "http")]
+    pub scheme: String,
+    /// Only this project's keys.
+    #[arg(long)]
+    pub project: Option<u64>,
 }
 
 /// `compare`.

@@ -218,6 +218,28 @@ async fn every_kind_reaches_its_snuba_table() {
     let native = count("SELECT count() FROM errors_local WHERE platform = 'native'").await;
     let javascript = count("SELECT count() FROM errors_local WHERE platform = 'javascript'").await;
     assert_eq!(transactions + errors + native + javascript, 300);
+    // Every native crash's minidump is in Postgres as an attachment.
+    let crashes = &report["issues"];
+    assert_eq!(crashes["crashes"], native, "{crashes}");
+    assert_eq!(crashes["crashes_with_attachment"], native, "{crashes}");
+    // The DSN can be discovered from `sentry_projectkey`: the public key only.
+    let out = sentry_load(
+        dir.path(),
+        &[
+            "dsn",
+            "--profile",
+            "p.toml",
+            "--host",
+            "sentry.example.com:9000",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("http://{KEY}@sentry.example.com:9000/1")),
+        "{text}"
+    );
     for (kind, n) in [
         ("transaction", transactions),
         ("error", errors),

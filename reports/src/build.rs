@@ -75,12 +75,16 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             expected: c.expected,
             found: c.found,
             missing: c.missing,
+            crashes: c.crashes,
+            crashes_with_attachment: c.crashes_with_attachment,
             error: None,
         },
         Err(e) => IssuesSection {
             expected: 0,
             found: 0,
             missing: vec![],
+            crashes: 0,
+            crashes_with_attachment: 0,
             error: Some(e),
         },
     });

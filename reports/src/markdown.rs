@@ -138,6 +138,13 @@ pub fn render_markdown(r: &Report) -> String {
             }
             None => {
                 let _ = writeln!(s, "{} of {} found in Postgres.\n", i.found, i.expected);
+                if i.crashes > 0 {
+                    let _ = writeln!(
+                        s,
+                        "{} of {} seen native crashes have their minidump stored as an attachment (none when the project does not keep crash reports).\n",
+                        i.crashes_with_attachment, i.crashes
+                    );
+                }
             }
         }
     }

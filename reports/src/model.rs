@@ -164,6 +164,13 @@ pub struct IssuesSection {
     pub found: u64,
     /// `[project, group id]` of the missing ones.
     pub missing: Vec<(u64, u64)>,
+    /// Seen native crashes looked up in `sentry_eventattachment`.
+    #[serde(default)]
+    pub crashes: u64,
+    /// Of those, how many have their minidump stored as an attachment (0 when the project
+    /// does not keep crash reports: `sentry:store_crash_reports`).
+    #[serde(default)]
+    pub crashes_with_attachment: u64,
     /// Why the check could not run, if it could not.
     pub error: Option<String>,
 }

@@ -106,6 +106,13 @@ pub fn render_summary(r: &Report) -> String {
                     "issues   {} of {} found in Postgres",
                     i.found, i.expected
                 );
+                if i.crashes > 0 {
+                    let _ = writeln!(
+                        s,
+                        "crashes  {} of {} seen native crashes have their minidump stored as an attachment",
+                        i.crashes_with_attachment, i.crashes
+                    );
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`readback`] holds what `run` and `verify` share.
 
 mod compare;
+mod dsn;
 mod fidelity;
 mod gate;
 mod generate;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Verify(args) => verify::verify(args).await,
         Command::Gate(args) => gate::gate(args),
         Command::Compare(args) => compare::compare(args),
+        Command::Dsn(args) => dsn::dsn(args).await,
         Command::Profiles(cmd) => profiles::profiles(cmd),
         Command::Sim(args) => sim::sim(args).await,
         Command::Generate(args) => generate::generate(args),

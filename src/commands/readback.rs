@@ -12,6 +12,7 @@ use sentry_load_reports::{
 use sentry_load_verify::source::{ClickHouseSource, SentryApiSource};
 use sentry_load_verify::{Lookup, Source, VerifyOutcome, check_issues};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The profile's text, copied into the run folder (`${VAR}` unresolved: no secrets).
@@ -195,7 +196,11 @@ async fn issue_check(
     pg: &PostgresConfig,
     outcome: &VerifyOutcome,
 ) -> Result<sentry_load_verify::IssueCheck, String> {
-    check_issues(pg, outcome.events.groups()).await
+    let mut crashes: BTreeMap<u64, Vec<uuid::Uuid>> = BTreeMap::new();
+    for e in outcome.seen().filter(|e| e.kind == EventKind::Native) {
+        crashes.entry(e.project_id).or_default().push(e.event_id);
+    }
+    check_issues(pg, outcome.events.groups(), &crashes).await
 }
 
 /// Reads a run's `report.json`, given the run folder or the file; the error names the file.

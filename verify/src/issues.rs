@@ -1,5 +1,7 @@
-//! The Postgres check: the issues (`sentry_groupedmessage` rows) that seen events were grouped
-//! into exist.
+//! The Postgres checks: the issues (`sentry_groupedmessage` rows) that seen events were
+//! grouped into exist; native crashes' minidumps were stored as attachments
+//! (`sentry_eventattachment`, when the project keeps crash reports); and the projects' DSNs,
+//! discovered from `sentry_projectkey`.
 
 use sentry_load_common::redact;
 use sentry_load_config::PostgresConfig;
@@ -15,12 +17,20 @@ pub struct IssueCheck {
     pub found: u64,
     /// `(project, group id)` of the issues that do not exist.
     pub missing: Vec<(u64, u64)>,
+    /// Seen native crashes looked up in `sentry_eventattachment`.
+    pub crashes: u64,
+    /// Of those, how many have a stored attachment.
+    pub crashes_with_attachment: u64,
 }
+
+/// Ids per `= ANY($2)` query.
+const IDS_PER_QUERY: usize = 1000;
 
 /// Looks up the issues in Postgres; the error is secret-free.
 pub async fn check_issues(
     cfg: &PostgresConfig,
     groups: &BTreeMap<u64, BTreeSet<u64>>,
+    crashes: &BTreeMap<u64, Vec<uuid::Uuid>>,
 ) -> Result<IssueCheck, String> {
     let shown = redact::url(cfg.url.expose());
     let (client, conn) = tokio_postgres::connect(cfg.url.expose().as_str(), NoTls)
@@ -44,7 +54,70 @@ pub async fn check_issues(
             .missing
             .extend(ids.difference(&present).map(|id| (*project, *id)));
     }
+    for (project, ids) in crashes {
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let wanted: Vec<String> = chunk.iter().map(|i| i.simple().to_string()).collect();
+            let row = client
+                .query_one(
+                    "SELECT count(DISTINCT event_id) FROM sentry_eventattachment \
+                     WHERE project_id = $1 AND event_id = ANY($2)",
+                    &[&(*project as i64), &wanted],
+                )
+                .await
+                .map_err(|e| format!("postgres {shown}: {e}"))?;
+            check.crashes += chunk.len() as u64;
+            check.crashes_with_attachment += row.get::<_, i64>(0) as u64;
+        }
+    }
     drop(client);
     let _ = conn.await;
     Ok(check)
+}
+
+/// One client key of a project, from `sentry_projectkey`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectKeyRow {
+    /// The project id.
+    pub project_id: u64,
+    /// The project's slug.
+    pub slug: String,
+    /// The key's label.
+    pub label: String,
+    /// The public key: the DSN's user part (not a secret; the legacy secret key is never
+    /// read).
+    pub public_key: String,
+}
+
+/// The active client keys (`status = 0`) of every project, or of one; the error is
+/// secret-free.
+pub async fn project_keys(
+    cfg: &PostgresConfig,
+    project: Option<u64>,
+) -> Result<Vec<ProjectKeyRow>, String> {
+    let shown = redact::url(cfg.url.expose());
+    let (client, conn) = tokio_postgres::connect(cfg.url.expose().as_str(), NoTls)
+        .await
+        .map_err(|e| format!("postgres {shown}: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let rows = client
+        .query(
+            "SELECT k.project_id, coalesce(p.slug, ''), coalesce(k.label, ''), k.public_key \
+             FROM sentry_projectkey k LEFT JOIN sentry_project p ON p.id = k.project_id \
+             WHERE k.status = 0 AND ($1::bigint IS NULL OR k.project_id = $1) \
+             ORDER BY k.project_id, k.id",
+            &[&project.map(|p| p as i64)],
+        )
+        .await
+        .map_err(|e| format!("postgres {shown}: {e}"))?;
+    drop(client);
+    let _ = conn.await;
+    Ok(rows
+        .iter()
+        .map(|r| ProjectKeyRow {
+            project_id: r.get::<_, i64>(0) as u64,
+            slug: r.get(1),
+            label: r.get(2),
+            public_key: r.get(3),
+        })
+        .collect())
 }

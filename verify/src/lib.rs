@@ -15,7 +15,7 @@ pub mod source;
 mod tracker;
 mod verifier;
 
-pub use issues::{IssueCheck, check_issues};
+pub use issues::{IssueCheck, ProjectKeyRow, check_issues, project_keys};
 pub use outcome::{MissingEvent, SeenEvent, VerifyOutcome};
 pub use source::{Explained, Lookup, Sighting, Source, SourceError};
 pub use tracker::EventTable;
