@@ -16,11 +16,14 @@ if ! .venv/bin/python -c 'import sentry_relay' 2>/dev/null; then
 fi
 export SENTRY_LOAD_TEST_RELAY_PYTHON=$PWD/.venv/bin/python
 
-# Headless Chromium, which opens report.html and compare.html in the screenshot test.
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get install -y -qq chromium >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
-fi
+# Headless Chromium (the report.html screenshot test) and docker-compose (validates the
+# compose overlays; no Docker engine needed).
+for tool in chromium docker-compose; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    apt-get install -y -qq "$tool" >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+  fi
+done
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -13,6 +13,12 @@ pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
         include_str!("../../profiles/native-heavy.toml"),
     ),
     ("js-heavy", include_str!("../../profiles/js-heavy.toml")),
+    (
+        "single-node",
+        include_str!("../../profiles/single-node.toml"),
+    ),
+    ("split", include_str!("../../profiles/split.toml")),
+    ("scaled", include_str!("../../profiles/scaled.toml")),
 ];
 
 /// The text of a shipped profile.
