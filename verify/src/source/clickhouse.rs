@@ -2,7 +2,7 @@
 //! ClickHouse's HTTP interface.
 //!
 //! ```sql
-//! SELECT toString(event_id), toUInt32(received), toUInt32(message_timestamp), group_id
+//! SELECT event_id, toUInt32(received), toUInt32(message_timestamp), group_id
 //! FROM default.errors_local
 //! WHERE project_id = 1 AND timestamp >= toDateTime(…) AND timestamp <= toDateTime(…)
 //!   AND deleted = 0 AND event_id IN ('9ec79c33-ec99-42ab-8353-589fcb2e04dc', …)
@@ -30,9 +30,11 @@ pub struct ClickHouseSource {
     batch_size: usize,
 }
 
+/// One stored row. The id is read as a UUID (16 bytes), not as text: no allocation per row.
 #[derive(Row, Deserialize)]
 struct Found {
-    id: String,
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
     received: u32,
     message_timestamp: u32,
     group_id: u64,
@@ -99,14 +101,14 @@ impl ClickHouseSource {
         let rows: Vec<Found> = self.fetch(&sql).await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| {
+            .map(|r| {
                 let errors = l.dataset == Dataset::Errors;
-                Some(Sighting {
-                    event_id: Uuid::parse_str(&r.id).ok()?,
+                Sighting {
+                    event_id: r.id,
                     received: errors.then_some(r.received),
                     message_timestamp: Some(r.message_timestamp),
                     group_id: errors.then_some(r.group_id),
-                })
+                }
             })
             .collect())
     }
@@ -149,7 +151,7 @@ impl ClickHouseSource {
 /// neither), bounded by `finish_ts`.
 fn transactions_query(table: &str, l: Lookup<'_>) -> String {
     let mut sql = format!(
-        "SELECT toString(event_id) AS id, toUInt32(0) AS received, \
+        "SELECT event_id AS id, toUInt32(0) AS received, \
          toUInt32(message_timestamp) AS message_timestamp, toUInt64(0) AS group_id \
          FROM {table} WHERE project_id = {} AND finish_ts >= toDateTime({}) \
          AND finish_ts <= toDateTime({}) AND deleted = 0 AND event_id IN (",
@@ -163,7 +165,7 @@ fn transactions_query(table: &str, l: Lookup<'_>) -> String {
 /// nothing user-supplied reaches the SQL unchecked.
 fn query(table: &str, l: Lookup<'_>) -> String {
     let mut sql = format!(
-        "SELECT toString(event_id) AS id, toUInt32(received) AS received, \
+        "SELECT event_id AS id, toUInt32(received) AS received, \
          toUInt32(message_timestamp) AS message_timestamp, group_id \
          FROM {table} WHERE project_id = {} AND timestamp >= toDateTime({}) \
          AND timestamp <= toDateTime({}) AND deleted = 0 AND event_id IN (",
