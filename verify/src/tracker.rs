@@ -91,6 +91,8 @@ pub struct Tracker {
     pending: usize,
     /// Every entry before this one is seen.
     first_pending: usize,
+    /// Within a poll: every entry before this one is seen or already asked for.
+    cursor: usize,
     /// Distinct issues of the seen events, per project.
     groups: BTreeMap<u64, BTreeSet<u64>>,
 }
@@ -149,16 +151,18 @@ impl Tracker {
         for i in self.first_pending..self.len {
             self.at_mut(i).state &= !ASKED;
         }
+        self.cursor = self.first_pending;
     }
 
     /// The next batch of at most `size` pending events of one project and dataset not yet
     /// asked for in this poll, in table (event-time) order; `None` when the poll is complete.
     pub fn next_batch(&mut self, size: usize) -> Option<Batch> {
         let unasked = |e: &Entry| e.pending() && e.state & ASKED == 0;
-        let mut i = self.first_pending;
+        let mut i = self.cursor;
         while i < self.len && !unasked(self.at(i)) {
             i += 1;
         }
+        self.cursor = i;
         if i == self.len {
             return None;
         }
