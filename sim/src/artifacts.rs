@@ -48,9 +48,9 @@ pub struct ArtifactState {
     /// `(checksum, release)` of assemblies started: the next ask answers `ok`.
     started: Mutex<HashSet<(String, Option<String>)>>,
     bundles: Mutex<Vec<AssembledBundle>>,
-    /// Sourcemaps of the assembled bundles, by debug id (lowercase): what processing
-    /// resolves JavaScript frames with.
-    sourcemaps: Mutex<HashMap<String, Arc<Vec<u8>>>>,
+    /// Sourcemaps of the assembled bundles, parsed once, by debug id (lowercase): what
+    /// processing resolves JavaScript frames with.
+    sourcemaps: Mutex<HashMap<String, Arc<sourcemap::SourceMap>>>,
     /// The debug id of each minified file, by its `~/…` URL.
     debug_ids_by_url: Mutex<HashMap<String, String>>,
 }
@@ -71,7 +71,7 @@ impl ArtifactState {
 
     /// The sourcemap of the minified file a frame's `abs_path` points at
     /// (`https://host/static/js/app.js` is uploaded as `~/static/js/app.js`).
-    pub fn sourcemap_for_url(&self, abs_path: &str) -> Option<Arc<Vec<u8>>> {
+    pub fn sourcemap_for_url(&self, abs_path: &str) -> Option<Arc<sourcemap::SourceMap>> {
         let path = url::Url::parse(abs_path).ok()?.path().to_owned();
         let id = lock(&self.debug_ids_by_url)
             .get(&format!("~{path}"))?
@@ -80,7 +80,7 @@ impl ArtifactState {
     }
 
     /// The sourcemap uploaded for `debug_id`, if an assembled bundle has one.
-    pub fn sourcemap(&self, debug_id: &str) -> Option<Arc<Vec<u8>>> {
+    pub fn sourcemap(&self, debug_id: &str) -> Option<Arc<sourcemap::SourceMap>> {
         lock(&self.sourcemaps)
             .get(&debug_id.to_ascii_lowercase())
             .cloned()
@@ -280,10 +280,12 @@ pub async fn assemble(
         Ok((debug_ids, urls, maps, minified)) => {
             lock(&s.started).insert(key);
             lock(&s.debug_ids_by_url).extend(minified);
-            lock(&s.sourcemaps).extend(
-                maps.into_iter()
-                    .map(|(id, map)| (id.to_ascii_lowercase(), Arc::new(map))),
-            );
+            // A sourcemap that does not parse is left out: its frames stay unresolved, as
+            // they would in Sentry.
+            lock(&s.sourcemaps).extend(maps.into_iter().filter_map(|(id, map)| {
+                let parsed = sourcemap::SourceMap::from_slice(&map).ok()?;
+                Some((id.to_ascii_lowercase(), Arc::new(parsed)))
+            }));
             lock(&s.bundles).push(AssembledBundle {
                 checksum: req.checksum,
                 release: req.version,

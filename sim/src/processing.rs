@@ -156,19 +156,12 @@ fn resolve_javascript(
         .iter()
         .find_map(|id| artifacts.sourcemap(id))
         .or_else(|| artifacts.sourcemap_for_url(&abs_path));
-    let Some(map) = map else {
+    let Some(sm) = map else {
         errors.push(json!({
             "type": "js_no_source",
             "message": format!("no sourcemap for {abs_path} or the event's debug ids"),
         }));
         return;
-    };
-    let sm = match sourcemap::SourceMap::from_slice(&map) {
-        Ok(sm) => sm,
-        Err(err) => {
-            errors.push(json!({ "type": "js_invalid_source", "message": err.to_string() }));
-            return;
-        }
     };
     let Some(frames) = e
         .pointer_mut("/stacktrace/frames")
@@ -203,18 +196,15 @@ fn enclosing_function(source: &str, line: u32) -> Option<String> {
     source
         .lines()
         .take(line as usize + 1)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .find_map(|l| {
+        .filter_map(|l| {
             let at = l.find("function ")?;
-            let rest = &l[at + "function ".len()..];
-            let name: String = rest
+            let name: String = l[at + "function ".len()..]
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
                 .collect();
             (!name.is_empty()).then_some(name)
         })
+        .last()
 }
 
 /// What a minidump says.

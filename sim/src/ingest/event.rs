@@ -104,7 +104,23 @@ pub fn parse_item(
     fallback_id: Option<&str>,
     received: u32,
 ) -> Result<IngestedEvent, String> {
-    let v: Value = serde_json::from_slice(payload).map_err(|e| format!("invalid event: {e}"))?;
+    let v = parse_json(payload)?;
+    parse_value(item_type, &v, project_id, fallback_id, received)
+}
+
+/// An item's payload as JSON.
+pub fn parse_json(payload: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(payload).map_err(|e| format!("invalid event: {e}"))
+}
+
+/// [`parse_item`] on a payload already parsed.
+pub fn parse_value(
+    item_type: &str,
+    v: &Value,
+    project_id: u64,
+    fallback_id: Option<&str>,
+    received: u32,
+) -> Result<IngestedEvent, String> {
     let obj = v.as_object().ok_or("invalid event: not a JSON object")?;
     let id_text = obj
         .get("event_id")

@@ -180,23 +180,23 @@ fn accept(
                 )),
             ));
         }
-        let mut ev = event::parse_item(
+        let invalid = |cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause));
+        let json = event::parse_json(item.payload).map_err(invalid)?;
+        let mut ev = event::parse_value(
             &item.header.ty,
-            item.payload,
+            &json,
             project_id,
             env_header.event_id.as_deref(),
             received,
         )
-        .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
+        .map_err(invalid)?;
         let dump = if item.header.ty == "event" {
             ev.minidumps = std::mem::take(&mut minidumps);
             first_dump.take()
         } else {
             None
         };
-        if let Some(artifacts) = &state.processing
-            && let Ok(json) = serde_json::from_slice::<serde_json::Value>(item.payload)
-        {
+        if let Some(artifacts) = &state.processing {
             let details = crate::processing::process(&json, &ev.title, dump, artifacts);
             ev.details = Some(Arc::new(details));
         }
