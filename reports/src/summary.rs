@@ -53,6 +53,28 @@ pub fn render_summary(r: &Report) -> String {
         }
         None => {}
     }
+    if r.kinds.len() > 1 {
+        for (kind, k) in &r.kinds {
+            let p99 = k
+                .latency_ms
+                .map_or(String::new(), |p| format!(" · p99 {} ms", p.p99));
+            let _ = writeln!(
+                s,
+                "kind     {kind}: visible {} of {} accepted{p99} · silent {} · loss {:.4}",
+                k.seen, k.accepted, k.silent, k.loss_ratio
+            );
+        }
+    }
+    if let Some(f) = &r.fidelity {
+        let (sampled, passed, unavailable) = f.kinds.values().fold((0, 0, 0), |a, k| {
+            (a.0 + k.sampled, a.1 + k.passed, a.2 + k.unavailable)
+        });
+        let _ = writeln!(
+            s,
+            "fidelity {passed} of {sampled} sampled events stored as sent · {} differ · {unavailable} unavailable",
+            f.failed()
+        );
+    }
     for st in &v.stages {
         let _ = writeln!(
             s,
