@@ -52,6 +52,7 @@ pub fn render_html(r: &Report) -> String {
     }
     loss_details(&mut b, r);
     stages(&mut b, r);
+    postgres(&mut b, r);
     fidelity(&mut b, r);
     page(&format!("sentry-load {}", r.run.id), &b)
 }
@@ -363,6 +364,33 @@ fn stages(b: &mut String, r: &Report) {
         );
     }
     b.push_str("</table>");
+}
+
+fn postgres(b: &mut String, r: &Report) {
+    let Some(i) = &r.issues else { return };
+    b.push_str("<h2>Postgres</h2>");
+    match &i.error {
+        Some(e) => {
+            let _ = write!(b, "<p>Not checked: {}</p>", esc(e));
+        }
+        None => {
+            let _ = write!(
+                b,
+                "<p>{} of {} issues the seen events were grouped into exist in \
+                 <code>sentry_groupedmessage</code>.</p>",
+                i.found, i.expected
+            );
+            if i.crashes > 0 {
+                let _ = write!(
+                    b,
+                    "<p>{} of {} seen native crashes have their minidump stored in \
+                     <code>sentry_eventattachment</code> (none when the project does not keep \
+                     crash reports).</p>",
+                    i.crashes_with_attachment, i.crashes
+                );
+            }
+        }
+    }
 }
 
 fn fidelity(b: &mut String, r: &Report) {
