@@ -80,7 +80,8 @@ pub fn line_chart(title: &str, x: XAxis, y_desc: &str, series: &[Series]) -> Opt
             .x_desc(x_desc)
             .y_desc(y_desc)
             .x_label_formatter(&|v| match x {
-                XAxis::Seconds => format!("{v:.0}"),
+                XAxis::Seconds if (v - v.round()).abs() < 1e-6 => format!("{v:.0}"),
+                XAxis::Seconds => format!("{v:.1}"),
                 XAxis::Percentile => percentile_label(*v),
             })
             .y_label_formatter(&|v| compact(*v))
