@@ -88,13 +88,7 @@ impl SentryApiSource {
             .projects_url
             .join(&format!("{project_id}/events/{}/", event_id.simple()))
             .map_err(|e| err(format!("bad address: {e}")))?;
-        let resp = self
-            .client
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+        let resp = self.get(url).await?;
         match resp.status().as_u16() {
             200 => resp
                 .json()
@@ -104,6 +98,19 @@ impl SentryApiSource {
             404 => Ok(None),
             s => Err(err(format!("event details answered {s}"))),
         }
+    }
+
+    /// An authenticated GET; the error is secret-free (no URL, no token).
+    async fn get(&self, url: Url) -> Result<reqwest::Response, SourceError> {
+        self.client
+            .get(url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| SourceError::SentryApi {
+                url: self.shown.clone(),
+                detail: format!("unreachable: {}", e.without_url()),
+            })
     }
 
     pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
@@ -150,13 +157,7 @@ impl SentryApiSource {
                 q.append_pair("cursor", c);
             }
         }
-        let resp = self
-            .client
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+        let resp = self.get(url).await?;
         let status = resp.status();
         let next = next_cursor(resp.headers());
         let body = resp
