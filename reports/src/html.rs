@@ -6,6 +6,7 @@
 use crate::charts::{PALETTE, Series, XAxis, bar_chart, line_chart};
 use crate::histogram::{Percentiles, percentile_curve};
 use crate::model::{Report, TimelinePoint};
+use crate::tables;
 use std::fmt::Write;
 
 /// The report as an HTML page.
@@ -38,7 +39,7 @@ pub fn render_html(r: &Report) -> String {
         figure(&mut b, &svg);
     }
     b.push_str("<h2>By kind</h2>");
-    kinds_table(&mut b, r);
+    table(&mut b, &tables::kinds(r));
     if let Some(svg) = kind_latency_chart(r) {
         figure(&mut b, &svg);
     }
@@ -268,35 +269,19 @@ fn kind_latency_chart(r: &Report) -> Option<String> {
     )
 }
 
-fn kinds_table(b: &mut String, r: &Report) {
-    b.push_str(
-        "<table><tr><th>kind</th><th>sent</th><th>accepted</th><th>refused</th>\
-         <th>visible</th><th>silent</th><th>explained</th><th>unverified</th><th>loss</th>\
-         <th>p50</th><th>p95</th><th>p99</th></tr>",
-    );
-    for (kind, k) in &r.kinds {
-        let p = |f: fn(&Percentiles) -> u64| {
-            k.latency_ms
-                .as_ref()
-                .map_or("—".to_owned(), |p| format!("{} ms", f(p)))
-        };
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{:.4} %</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(kind),
-            k.started,
-            k.accepted,
-            k.refused,
-            k.seen,
-            k.silent,
-            k.explained,
-            k.unverified,
-            k.loss_ratio * 100.0,
-            p(|p| p.p50),
-            p(|p| p.p95),
-            p(|p| p.p99)
-        );
+/// An HTML table.
+fn table(b: &mut String, t: &tables::Table) {
+    b.push_str("<table><tr>");
+    for h in t.headers {
+        let _ = write!(b, "<th>{}</th>", esc(h));
+    }
+    b.push_str("</tr>");
+    for row in &t.rows {
+        b.push_str("<tr>");
+        for cell in row {
+            let _ = write!(b, "<td>{}</td>", esc(cell));
+        }
+        b.push_str("</tr>");
     }
     b.push_str("</table>");
 }
@@ -397,23 +382,10 @@ fn fidelity(b: &mut String, r: &Report) {
     let Some(f) = &r.fidelity else { return };
     let _ = write!(
         b,
-        "<h2>Fidelity</h2><p>Stored events fetched from {} and compared with what was sent.</p>\
-         <table><tr><th>kind</th><th>sampled</th><th>matched</th><th>differed</th>\
-         <th>unavailable</th></tr>",
+        "<h2>Fidelity</h2><p>Stored events fetched from {} and compared with what was sent.</p>",
         esc(&f.source)
     );
-    for (kind, k) in &f.kinds {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(kind),
-            k.sampled,
-            k.passed,
-            k.failed,
-            k.unavailable
-        );
-    }
-    b.push_str("</table>");
+    table(b, &tables::fidelity(r));
     for fail in f.failures.iter().take(20) {
         let _ = write!(
             b,

@@ -17,6 +17,7 @@ mod markdown;
 mod model;
 mod send_summary;
 mod summary;
+mod tables;
 mod timeline;
 
 pub use build::{ReportInput, build_report};

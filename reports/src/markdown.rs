@@ -3,6 +3,7 @@
 
 use crate::histogram::Percentiles;
 use crate::model::Report;
+use crate::tables;
 use std::fmt::Write;
 
 /// The report as Markdown.
@@ -179,32 +180,7 @@ fn kinds(s: &mut String, r: &Report) {
         return;
     }
     let _ = writeln!(s, "## By kind\n");
-    let _ = writeln!(
-        s,
-        "| kind | sent | accepted | refused | visible | silent | explained | unverified | loss ratio | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for (kind, k) in &r.kinds {
-        let p = |f: fn(&Percentiles) -> u64| {
-            k.latency_ms
-                .as_ref()
-                .map_or("—".to_owned(), |p| f(p).to_string())
-        };
-        let _ = writeln!(
-            s,
-            "| {kind} | {} | {} | {} | {} | {} | {} | {} | {:.6} | {} | {} | {} |",
-            k.started,
-            k.accepted,
-            k.refused,
-            k.seen,
-            k.silent,
-            k.explained,
-            k.unverified,
-            k.loss_ratio,
-            p(|p| p.p50),
-            p(|p| p.p95),
-            p(|p| p.p99)
-        );
-    }
+    table(s, &tables::kinds(r));
     s.push('\n');
 }
 
@@ -215,17 +191,7 @@ fn fidelity(s: &mut String, r: &Report) {
         "## Fidelity\n\nStored events fetched from {} and compared with what was sent.\n",
         f.source
     );
-    let _ = writeln!(
-        s,
-        "| kind | sampled | matched | differed | unavailable |\n|---|---|---|---|---|"
-    );
-    for (kind, k) in &f.kinds {
-        let _ = writeln!(
-            s,
-            "| {kind} | {} | {} | {} | {} |",
-            k.sampled, k.passed, k.failed, k.unavailable
-        );
-    }
+    table(s, &tables::fidelity(r));
     s.push('\n');
     for fail in &f.failures {
         let _ = writeln!(
@@ -239,6 +205,15 @@ fn fidelity(s: &mut String, r: &Report) {
     }
     if !f.failures.is_empty() {
         s.push('\n');
+    }
+}
+
+/// A Markdown table.
+fn table(s: &mut String, t: &tables::Table) {
+    let _ = writeln!(s, "| {} |", t.headers.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(t.headers.len()));
+    for row in &t.rows {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
     }
 }
 

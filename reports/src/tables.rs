@@ -1,0 +1,81 @@
+//! The report's tables as header and cell text, shared by `report.md` and `report.html`, so the
+//! two show the same columns with the same formatting.
+
+use crate::histogram::Percentiles;
+use crate::model::Report;
+
+/// A table: its column headers and its rows of cells.
+pub struct Table {
+    /// Column headers.
+    pub headers: &'static [&'static str],
+    /// One row of cells per line.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Sending, visibility, loss and latency per kind.
+pub fn kinds(r: &Report) -> Table {
+    let rows = r
+        .kinds
+        .iter()
+        .map(|(kind, k)| {
+            let p = |f: fn(&Percentiles) -> u64| {
+                k.latency_ms
+                    .as_ref()
+                    .map_or("—".to_owned(), |p| f(p).to_string())
+            };
+            vec![
+                kind.clone(),
+                k.started.to_string(),
+                k.accepted.to_string(),
+                k.refused.to_string(),
+                k.seen.to_string(),
+                k.silent.to_string(),
+                k.explained.to_string(),
+                k.unverified.to_string(),
+                format!("{:.6}", k.loss_ratio),
+                p(|p| p.p50),
+                p(|p| p.p95),
+                p(|p| p.p99),
+            ]
+        })
+        .collect();
+    Table {
+        headers: &[
+            "kind",
+            "sent",
+            "accepted",
+            "refused",
+            "visible",
+            "silent",
+            "explained",
+            "unverified",
+            "loss ratio",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+        ],
+        rows,
+    }
+}
+
+/// The fidelity sample per kind (empty without one).
+pub fn fidelity(r: &Report) -> Table {
+    let rows = r
+        .fidelity
+        .iter()
+        .flat_map(|f| &f.kinds)
+        .map(|(kind, k)| {
+            vec![
+                kind.clone(),
+                k.sampled.to_string(),
+                k.passed.to_string(),
+                k.failed.to_string(),
+                k.unavailable.to_string(),
+            ]
+        })
+        .collect();
+    Table {
+        headers: &["kind", "sampled", "matched", "differed", "unavailable"],
+        rows,
+    }
+}
