@@ -265,15 +265,12 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     let Some(svc) = services("outcomes").await else {
         return;
     };
-    let mut config = svc.sim_config(KEY);
-    config.faults = sentry_load_sim::script::FaultScript::parse(
-        "q.toml",
-        "[quota]\nper_second = 40\nburst = 5\n[[fault]]\nkind = \"reject\"\nfraction = 0.05\n",
-    )
-    .unwrap();
-    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("sim starts");
+    let sim = svc
+        .start_sim_with_faults(
+            KEY,
+            "[quota]\nper_second = 40\nburst = 5\n[[fault]]\nkind = \"reject\"\nfraction = 0.05\n",
+        )
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let profile = svc.relay_profile(sim.addr(), KEY, 80, 3).replace(
         "[traffic]\n",
@@ -331,15 +328,9 @@ async fn a_target_clock_that_is_off_is_named_in_the_report() {
     let Some(svc) = services("clock_skew").await else {
         return;
     };
-    let mut config = svc.sim_config(KEY);
-    config.faults = sentry_load_sim::script::FaultScript::parse(
-        "skew.toml",
-        "[[fault]]\nkind = \"clock_skew\"\nby = \"-5s\"\n",
-    )
-    .unwrap();
-    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("sim starts");
+    let sim = svc
+        .start_sim_with_faults(KEY, "[[fault]]\nkind = \"clock_skew\"\nby = \"-5s\"\n")
+        .await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("p.toml"),
@@ -366,17 +357,14 @@ async fn losses_with_an_outcome_are_explained_and_the_rest_stay_silent() {
     let Some(svc) = services("explained").await else {
         return;
     };
-    let mut config = svc.sim_config(KEY);
-    config.faults = sentry_load_sim::script::FaultScript::parse(
-        "discard.toml",
-        "[[fault]]\nkind = \"discard\"\nfraction = 0.05\noutcome = \"filtered\"\nreason = \"release-version\"\n\
+    let sim = svc
+        .start_sim_with_faults(
+            KEY,
+            "[[fault]]\nkind = \"discard\"\nfraction = 0.05\noutcome = \"filtered\"\nreason = \"release-version\"\n\
          [[fault]]\nkind = \"discard\"\nfraction = 0.03\noutcome = \"invalid\"\nreason = \"invalid_transaction\"\n\
          [[fault]]\nkind = \"drop\"\nfraction = 0.03\n",
-    )
-    .unwrap();
-    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
-        .await
-        .expect("sim starts");
+        )
+        .await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("p.toml"),

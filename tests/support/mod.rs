@@ -89,6 +89,20 @@ impl Services {
         c
     }
 
+    /// A sim storing in this test's databases, with the fault script `faults` (TOML).
+    pub async fn start_sim_with_faults(
+        &self,
+        key: &str,
+        faults: &str,
+    ) -> sentry_load_sim::SimHandle {
+        let mut config = self.sim_config(key);
+        config.faults = sentry_load_sim::script::FaultScript::parse("faults.toml", faults)
+            .expect("faults parse");
+        sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("sim starts")
+    }
+
     /// `SELECT count() …` in this test's ClickHouse database.
     pub async fn clickhouse_count(&self, sql: &str) -> u64 {
         clickhouse::Client::default()

@@ -78,7 +78,7 @@ pub struct Batch {
     /// Their ids.
     pub ids: Vec<Uuid>,
     /// Their places in the table, in the order of `ids`.
-    slots: Vec<u32>,
+    slots: Vec<usize>,
 }
 
 /// Tracked events, seen or pending.
@@ -176,7 +176,7 @@ impl Tracker {
                 let secs = e.intended_micros / 1_000_000;
                 (from, to) = (from.min(secs), to.max(secs));
                 ids.push(e.event_id);
-                slots.push(i as u32);
+                slots.push(i);
             }
             i += 1;
         }
@@ -200,7 +200,6 @@ impl Tracker {
         }
         let mut newly = 0;
         for (id, &slot) in batch.ids.iter().zip(&batch.slots) {
-            let slot = slot as usize;
             let Some((count, s)) = rows.get(id) else {
                 self.at_mut(slot).state &= !LOOKUP_FAILED;
                 continue;
@@ -229,7 +228,7 @@ impl Tracker {
     /// unverified if it is the last word on them.
     pub fn mark_failed(&mut self, batch: &Batch) {
         for &slot in &batch.slots {
-            self.at_mut(slot as usize).state |= LOOKUP_FAILED;
+            self.at_mut(slot).state |= LOOKUP_FAILED;
         }
     }
 
