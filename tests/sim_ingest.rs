@@ -1,5 +1,6 @@
 //! The sim's ingest endpoints as a client sees them: `/store/` with a zstd body, `/minidump/`
-//! with a multipart dump, a refused non-minidump, and ground truth for each.
+//! with a multipart dump, a refused non-minidump, ground truth for each, and both events
+//! served processed by the event-details API.
 
 use sentry_load_sim::{Decision, SimConfig};
 
@@ -80,6 +81,28 @@ async fn store_takes_a_zstd_event_and_minidump_takes_a_multipart_dump() {
     assert_eq!(resp.status(), 400);
     let answer: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(answer["detail"], "invalid minidump");
+
+    // Both are processed and served like envelope events: the store event as sent, the
+    // minidump event with what reading its (truncated) dump found.
+    let details = |id: &'static str| {
+        let client = client.clone();
+        let url = format!("http://{}/api/0/projects/sentry/1/events/{id}/", sim.addr());
+        async move {
+            for _ in 0..100 {
+                let resp = client.get(&url).bearer_auth("token").send().await.unwrap();
+                if resp.status() == 200 {
+                    return resp.json::<serde_json::Value>().await.unwrap();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("{url} never answered");
+        }
+    };
+    let stored = details("9ec79c33ec9942ab8353589fcb2e04dc").await;
+    assert_eq!(stored["message"], "hello");
+    let crash = details("11111111111111111111111111111111").await;
+    let errors = crash["errors"].to_string();
+    assert!(errors.contains("minidump"), "{crash}");
 
     let truth = sim.truth().clone();
     sim.stop().await.unwrap();

@@ -7,7 +7,8 @@
 //!   text, as crash reporters expect.
 
 use super::{
-    EVENT_LIMIT, IngestState, Rejection, admit_and_queue, authenticate, decode_body, event, reject,
+    EVENT_LIMIT, IngestState, Item, Rejection, admit_and_queue, authenticate, decode_body,
+    ingest_item, reject,
 };
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, RawQuery, State};
@@ -33,8 +34,15 @@ pub async fn store(
                 Some(format!("{} bytes is over {EVENT_LIMIT}", decoded.len())),
             ));
         }
-        let ev = event::parse_item("event", &decoded, project_id, None, state.received_now())
-            .map_err(|cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)))?;
+        let item = Item {
+            ty: "event",
+            payload: &decoded,
+            project_id,
+            fallback_id: None,
+            received: state.received_now(),
+            dump: None,
+        };
+        let ev = ingest_item(&state, item)?;
         admit_and_queue(&state, vec![ev], &key)
     })();
     match result {
@@ -55,7 +63,7 @@ pub async fn minidump(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    let mut dump: Option<usize> = None;
+    let mut dump: Option<Bytes> = None;
     let mut event_json: Option<Vec<u8>> = None;
     loop {
         let field = match form.next_field().await {
@@ -82,13 +90,13 @@ pub async fn minidump(
                         Some("upload_file_minidump must start with MDMP".into()),
                     );
                 }
-                dump = Some(data.len());
+                dump = Some(data);
             }
             "sentry" => event_json = Some(data.to_vec()),
             _ => {}
         }
     }
-    let Some(dump_len) = dump else {
+    let Some(dump) = dump else {
         return *reject(
             StatusCode::BAD_REQUEST,
             "missing minidump",
@@ -103,12 +111,19 @@ pub async fn minidump(
         }))
         .unwrap_or_default()
     });
-    let mut ev = match event::parse_item("event", &payload, project_id, None, state.received_now())
-    {
-        Ok(ev) => ev,
-        Err(cause) => return *reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause)),
+    let item = Item {
+        ty: "event",
+        payload: &payload,
+        project_id,
+        fallback_id: None,
+        received: state.received_now(),
+        dump: Some(&dump),
     };
-    ev.minidumps.push(dump_len);
+    let mut ev = match ingest_item(&state, item) {
+        Ok(ev) => ev,
+        Err(r) => return *r,
+    };
+    ev.minidumps.push(dump.len());
     let id = ev.event_id.hyphenated().to_string();
     match admit_and_queue(&state, vec![ev], &key) {
         Ok(_) => (StatusCode::OK, id).into_response(),

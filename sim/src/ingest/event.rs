@@ -95,25 +95,13 @@ impl IngestedEvent {
     }
 }
 
-/// Parses an item of type `item_type` (`event` or `transaction`); `fallback_id` is the
-/// envelope header's event id.
-pub fn parse_item(
-    item_type: &str,
-    payload: &[u8],
-    project_id: u64,
-    fallback_id: Option<&str>,
-    received: u32,
-) -> Result<IngestedEvent, String> {
-    let v = parse_json(payload)?;
-    parse_value(item_type, &v, project_id, fallback_id, received)
-}
-
 /// An item's payload as JSON.
 pub fn parse_json(payload: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(payload).map_err(|e| format!("invalid event: {e}"))
 }
 
-/// [`parse_item`] on a payload already parsed.
+/// Parses an item of type `item_type` (`event` or `transaction`), already parsed as JSON;
+/// `fallback_id` is the envelope header's event id.
 pub fn parse_value(
     item_type: &str,
     v: &Value,
@@ -338,6 +326,22 @@ fn grouping_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_item(
+        item_type: &str,
+        payload: &[u8],
+        project_id: u64,
+        fallback_id: Option<&str>,
+        received: u32,
+    ) -> Result<IngestedEvent, String> {
+        parse_value(
+            item_type,
+            &parse_json(payload)?,
+            project_id,
+            fallback_id,
+            received,
+        )
+    }
 
     const EVENT: &str = r#"{
         "event_id": "9ec79c33ec9942ab8353589fcb2e04dc",

@@ -180,29 +180,60 @@ fn accept(
                 )),
             ));
         }
-        let invalid = |cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause));
-        let json = event::parse_json(item.payload).map_err(invalid)?;
-        let mut ev = event::parse_value(
-            &item.header.ty,
-            &json,
+        let is_event = item.header.ty == "event";
+        let dump = if is_event { first_dump.take() } else { None };
+        let item_event = Item {
+            ty: &item.header.ty,
+            payload: item.payload,
             project_id,
-            env_header.event_id.as_deref(),
+            fallback_id: env_header.event_id.as_deref(),
             received,
-        )
-        .map_err(invalid)?;
-        let dump = if item.header.ty == "event" {
-            ev.minidumps = std::mem::take(&mut minidumps);
-            first_dump.take()
-        } else {
-            None
+            dump,
         };
-        if let Some(artifacts) = &state.processing {
-            let details = crate::processing::process(&json, &ev.title, dump, artifacts);
-            ev.details = Some(Arc::new(details));
+        let mut ev = ingest_item(state, item_event)?;
+        if is_event {
+            ev.minidumps = std::mem::take(&mut minidumps);
         }
         events.push(ev);
     }
     Ok((events, key))
+}
+
+/// One event or transaction item, as ingest received it.
+pub(crate) struct Item<'a> {
+    /// `event` or `transaction`.
+    pub ty: &'a str,
+    /// Its JSON.
+    pub payload: &'a [u8],
+    /// The project it was sent to.
+    pub project_id: u64,
+    /// The envelope header's event id, if any.
+    pub fallback_id: Option<&'a str>,
+    /// Relay's `received`, Unix seconds.
+    pub received: u32,
+    /// The minidump that came with it, if any.
+    pub dump: Option<&'a [u8]>,
+}
+
+/// Parses an item into the event the pipeline carries; when processed events are kept (the
+/// in-memory store), also processes it as Sentry's event-details API would show it. Every
+/// ingest endpoint goes through here.
+pub(crate) fn ingest_item(state: &IngestState, item: Item<'_>) -> Result<IngestedEvent, Rejection> {
+    let invalid = |cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause));
+    let json = event::parse_json(item.payload).map_err(invalid)?;
+    let mut ev = event::parse_value(
+        item.ty,
+        &json,
+        item.project_id,
+        item.fallback_id,
+        item.received,
+    )
+    .map_err(invalid)?;
+    if let Some(artifacts) = &state.processing {
+        let details = crate::processing::process(&json, &ev.title, item.dump, artifacts);
+        ev.details = Some(Arc::new(details));
+    }
+    Ok(ev)
 }
 
 /// The outcome of a refused event.
