@@ -60,11 +60,8 @@ fn benches(c: &mut Criterion) {
         .parse()
         .unwrap();
     let target = Arc::new(Target::from_dsn(0, &dsn));
-    let transport = rt
-        .block_on(async {
-            PlainHttpTransport::new(std::slice::from_ref(&target), Duration::from_secs(10))
-        })
-        .unwrap();
+    let transport = PlainHttpTransport::new(std::slice::from_ref(&target)).unwrap();
+    let mut session = transport.session();
     for kind in EventKind::ALL {
         // A spread of sequence numbers, so every size class and shape is in the mix.
         let seqs: Vec<u64> = (0..512).collect();
@@ -93,7 +90,7 @@ fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("send", mean), |b| {
             b.iter(|| {
                 i = (i + 1) % bodies.len();
-                let answer = rt.block_on(transport.send(&target, bodies[i].clone(), false));
+                let answer = rt.block_on(transport.send(&mut session, &target, &bodies[i], false));
                 assert_eq!(answer.status, Some(200));
             })
         });

@@ -23,8 +23,8 @@ pub use generate::Generator;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use send::{
-    Answer, BackOff, HttpTransport, NotPlainHttp, PlainHttpTransport, RateLimit, RunClock,
-    SendOptions, Transport, drive, parse_header,
+    Answer, BackOff, Connections, HttpTransport, NotPlainHttp, PlainHttpTransport, RateLimit,
+    RunClock, SendOptions, Transport, drive, parse_header,
 };
 pub use stats::LiveStats;
 pub use target::{Router, Target};

@@ -49,7 +49,7 @@ pub struct Shared<'a> {
     /// The schedule.
     pub plan: &'a Plan,
     /// The envelopes.
-    pub generator: &'a Generator,
+    pub generator: &'a Arc<Generator>,
     /// How to send.
     pub opts: &'a SendOptions,
     /// Speak HTTP/2 (reqwest) instead of the plain-HTTP/1 path.
@@ -162,7 +162,7 @@ pub async fn run_leg(leg: Leg<'_>, s: &Shared<'_>) -> Result<u8, Exit> {
     readback::finish(&[journal_path], &report_path, &outcome, how).await
 }
 
-/// Sends the plan to the leg's targets: plain-HTTP/1.1 targets take the lean hyper path,
+/// Sends the plan to the leg's targets: plain-HTTP/1.1 targets take the lean plain-HTTP path,
 /// TLS and HTTP/2 go through reqwest.
 async fn send(
     router: &Router,
@@ -171,7 +171,7 @@ async fn send(
     stats: Arc<LiveStats>,
 ) -> Result<(), Exit> {
     let plain = (!s.http2)
-        .then(|| PlainHttpTransport::new(router.targets(), s.opts.timeout).ok())
+        .then(|| PlainHttpTransport::new(router.targets()).ok())
         .flatten();
     match plain {
         Some(t) => drive_with(router, s, results, stats, t).await,

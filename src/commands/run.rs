@@ -87,6 +87,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
     if profile.send.gzip {
         generator = generator.precompressed();
     }
+    let generator = Arc::new(generator);
     // The run folder. Time zero leaves room for the legs to open their journals.
     let clock = RunClock::starting_in(Duration::from_millis(100));
     let mut run_dir = args.out.join(run_id.as_str());

@@ -255,6 +255,20 @@ impl Generator {
         Built { event_id, body }
     }
 
+    /// [`Generator::envelope`]'s bytes, written into `out` (replacing what it held): the
+    /// sender's path, reusing one buffer per worker.
+    pub fn envelope_into(
+        &self,
+        seq: u64,
+        kind: EventKind,
+        intended: SystemTime,
+        out: &mut Vec<u8>,
+    ) {
+        let (k, d, event_id) = self.prepare(seq, kind);
+        let fill = self.fill(&k.realism, &d, event_id, intended);
+        k.variants[(d.shape * k.classes + d.class) as usize].render_into(&fill, out);
+    }
+
     fn prepare(&self, seq: u64, kind: EventKind) -> (&KindTemplates, Draws, Uuid) {
         let k = self.kinds[slot(kind)]
             .as_ref()

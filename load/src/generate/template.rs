@@ -170,14 +170,23 @@ impl Template {
 
     /// Renders one envelope.
     pub fn render(&self, fill: &Fill) -> Vec<u8> {
-        let mut out = self.render_head(fill);
-        out.extend_from_slice(&self.bytes[self.tail.clone()]);
+        let mut out = Vec::new();
+        self.render_into(fill, &mut out);
         out
+    }
+
+    /// Renders one envelope into `out`, replacing what it held (a sender reuses one buffer).
+    pub fn render_into(&self, fill: &Fill, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(self.approx_len + 64);
+        self.write_head(fill, out);
+        out.extend_from_slice(&self.bytes[self.tail.clone()]);
     }
 
     /// Renders one envelope, gzip-compressed.
     pub fn render_gzip(&self, fill: &Fill) -> Vec<u8> {
-        let mut head = self.render_head(fill);
+        let mut head = Vec::with_capacity(self.approx_len + 64);
+        self.write_head(fill, &mut head);
         match &self.tail_gz {
             Some(tail) => super::compress::gzip_with_tail(&head, tail),
             None => {
@@ -187,8 +196,9 @@ impl Template {
         }
     }
 
-    /// The envelope header, the first item's header and its payload: all that changes.
-    fn render_head(&self, fill: &Fill) -> Vec<u8> {
+    /// Appends the envelope header, the first item's header and its payload: all that
+    /// changes.
+    fn write_head(&self, fill: &Fill, out: &mut Vec<u8>) {
         // The event time itself can fill many holes: format it once.
         let mut ts_buf = [0u8; 40];
         let ts_len = {
@@ -197,8 +207,7 @@ impl Template {
             cursor.position() as usize
         };
         let timestamp = &ts_buf[..ts_len];
-        let mut out = Vec::with_capacity(self.approx_len + 64);
-        self.write(&self.header, fill, timestamp, &mut out);
+        self.write(&self.header, fill, timestamp, out);
         out.push(b'\n');
         // The item header holds the payload's length, known only once the payload is written:
         // write the payload after a header sized for the template's own length, then put the
@@ -211,23 +220,19 @@ impl Template {
             self.item_type, self.payload_len
         );
         let payload_at = out.len();
-        self.write(&self.payload, fill, timestamp, &mut out);
+        self.write(&self.payload, fill, timestamp, out);
         let length = out.len() - payload_at + self.tail_in_payload;
-        let mut digits = [0u8; 20];
-        let n = {
-            let mut cursor = std::io::Cursor::new(&mut digits[..]);
-            let _ = write!(cursor, "{length}");
-            cursor.position() as usize
-        };
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(length).as_bytes();
+        let n = digits.len();
         let guessed = payload_at - header_at - self.item_type.len() - 22;
         if n == guessed {
             let at = payload_at - 2 - n;
-            out[at..payload_at - 2].copy_from_slice(&digits[..n]);
+            out[at..payload_at - 2].copy_from_slice(digits);
         } else {
             let header = format!("{{\"type\":\"{}\",\"length\":{length}}}\n", self.item_type);
             out.splice(header_at..payload_at, header.into_bytes());
         }
-        out
     }
 
     fn write(&self, pieces: &[Piece], fill: &Fill, timestamp: &[u8], out: &mut Vec<u8>) {
@@ -273,18 +278,10 @@ fn fill_hole(h: &Hole, f: &Fill, out: &mut Vec<u8>) {
         }
         Hole::TsFloat(offset) => write_timestamp(shifted(f.timestamp_micros, *offset), out),
         Hole::TsRfc3339(offset) => write_rfc3339(shifted(f.timestamp_micros, *offset), out),
-        Hole::Seq => {
-            let _ = write!(out, "{}", f.seq);
-        }
-        Hole::Issue => {
-            let _ = write!(out, "{}", f.issue);
-        }
-        Hole::User => {
-            let _ = write!(out, "{}", f.user);
-        }
-        Hole::Release => {
-            let _ = write!(out, "{}", f.release);
-        }
+        Hole::Seq => out.extend_from_slice(itoa::Buffer::new().format(f.seq).as_bytes()),
+        Hole::Issue => out.extend_from_slice(itoa::Buffer::new().format(f.issue).as_bytes()),
+        Hole::User => out.extend_from_slice(itoa::Buffer::new().format(f.user).as_bytes()),
+        Hole::Release => out.extend_from_slice(itoa::Buffer::new().format(f.release).as_bytes()),
         Hole::Environment => out.extend_from_slice(f.environment.as_bytes()),
     }
 }

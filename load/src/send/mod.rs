@@ -1,17 +1,20 @@
 //! The sender: walks the plan open-loop and turns every arrival into exactly one journal record.
 //!
-//! Each arrival is due at `start + offset`. The scheduler sleeps until then, takes one of
-//! `max_in_flight` permits, builds the envelope and spawns the request. If no permit frees up
-//! before `due + give_up_after`, the arrival is recorded as `harness_dropped` — counted, never
-//! hidden, never Sentry's loss. Under the `back_off` policy an arrival whose category a 429
-//! limited is recorded as `backed_off` without a request. Latency is always measured from the
-//! due time; a request that outlives `timeout` is a transport error.
+//! Each arrival is due at `start + offset`. The scheduler sleeps until then and hands it to one
+//! of at most `max_in_flight` long-lived workers ([`worker`]), which builds the envelope into
+//! its own buffer and sends it over its own connection. If no worker is free before
+//! `due + give_up_after`, the arrival is recorded as `harness_dropped` — counted, never hidden,
+//! never Sentry's loss. Under the `back_off` policy an arrival whose category a 429 limited is
+//! recorded as `backed_off` without a request. Latency is always measured from the due time; a
+//! request that outlives `timeout` is a transport error.
 
+mod http1;
 mod plain_http;
 mod rate_limits;
 mod transport;
+mod worker;
 
-pub use plain_http::{NotPlainHttp, PlainHttpTransport};
+pub use plain_http::{Connections, NotPlainHttp, PlainHttpTransport};
 pub use rate_limits::{BackOff, RateLimit, parse_header};
 pub use transport::{Answer, HttpTransport, Transport};
 
@@ -20,13 +23,14 @@ use crate::plan::Plan;
 use crate::stats::LiveStats;
 use crate::target::Router;
 use sentry_load_common::SendOutcome;
-use sentry_load_common::clock::from_unix_micros;
 use sentry_load_common::journal::JournalRecord;
 use sentry_load_config::RateLimitPolicy;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, Sleep, sleep_until};
 
 /// How envelopes are sent.
 #[derive(Debug, Clone)]
@@ -100,10 +104,14 @@ impl RunClock {
 
 /// Sends the whole plan through `transport` to the targets `router` picks; every arrival ends
 /// as one record on `results`. Returns when every request has finished.
+///
+/// The scheduler (this future) walks the plan and hands each arrival due now to an idle worker
+/// — spawning one while fewer than `max_in_flight` exist — or, when every worker is busy,
+/// waits for one until `due + give_up_after` and records a harness drop past that.
 #[allow(clippy::too_many_arguments)]
 pub async fn drive<T: Transport>(
     plan: &Plan,
-    generator: &Generator,
+    generator: &Arc<Generator>,
     router: &Router,
     opts: &SendOptions,
     clock: RunClock,
@@ -111,9 +119,28 @@ pub async fn drive<T: Transport>(
     stats: Arc<LiveStats>,
     transport: Arc<T>,
 ) {
-    let permits = Arc::new(Semaphore::new(opts.max_in_flight));
     let back_off = Arc::new(BackOff::default());
     let honour_limits = opts.on_rate_limit == RateLimitPolicy::BackOff;
+    let mut pool = Pool::new(
+        opts.max_in_flight.max(1),
+        Arc::new(worker::Shared {
+            generator: generator.clone(),
+            targets: router.targets().to_vec(),
+            transport,
+            results: results.clone(),
+            stats: stats.clone(),
+            back_off: back_off.clone(),
+            clock,
+            timeout: opts.timeout,
+            gzip: opts.gzip,
+        }),
+    );
+    let drop_record = |record: JournalRecord| {
+        stats.record(record.outcome);
+        results.send(record)
+    };
+    // Armed lazily: it only has to fire by the give-up time of the arrival being waited for.
+    let mut give_up = pin!(sleep_until(clock.start));
     for arrival in plan.arrivals() {
         let due = clock.start + arrival.offset;
         wait_until(due, opts.precise_timing).await;
@@ -133,66 +160,103 @@ pub async fn drive<T: Transport>(
         };
         if honour_limits && back_off.limited(arrival.kind, Instant::now()) {
             record.outcome = SendOutcome::BackedOff;
-            stats.record(record.outcome);
-            if results.send(record).await.is_err() {
+            if drop_record(record).await.is_err() {
                 break;
             }
             continue;
         }
-        let Ok(permit) =
-            timeout_at(due + opts.give_up_after, permits.clone().acquire_owned()).await
-        else {
-            stats.record(record.outcome);
-            if results.send(record).await.is_err() {
-                break;
-            }
-            continue;
+        let job = worker::Job { record };
+        let unsent = match pool
+            .idle_worker(give_up.as_mut(), due + opts.give_up_after)
+            .await
+        {
+            Some(w) => pool.hand(w, job),
+            None => Some(job),
         };
-        let intended = from_unix_micros(record.intended_micros);
-        let body = if opts.gzip {
-            generator
-                .envelope_gzip(arrival.seq, arrival.kind, intended)
-                .body
-        } else {
-            generator.envelope(arrival.seq, arrival.kind, intended).body
-        };
-        record.bytes = body.len() as u32;
-        let (results, stats) = (results.clone(), stats.clone());
-        let (target, transport, back_off) = (target.clone(), transport.clone(), back_off.clone());
-        let (limit, compressed) = (opts.timeout, opts.gzip);
-        stats.start_request();
-        record.sent_micros = clock.unix_micros(Instant::now());
-        tokio::spawn(async move {
-            let sending = transport.send(&target, body, compressed);
-            let answer = if transport.enforces_timeout() {
-                Ok(sending.await)
-            } else {
-                timeout(limit, sending).await
-            };
-            let now = Instant::now();
-            record.done_micros = clock.unix_micros(now);
-            match answer {
-                Ok(Answer {
-                    status: Some(status),
-                    rate_limits,
-                }) => {
-                    record.status = status;
-                    record.outcome = SendOutcome::from_status(status);
-                    back_off.update(&rate_limits, now);
-                }
-                Ok(Answer { status: None, .. }) | Err(_) => {
-                    record.outcome = SendOutcome::TransportError;
-                }
-            }
-            drop(permit);
-            stats.end_request();
-            stats.record(record.outcome);
-            let _ = results.send(record).await;
-        });
+        if let Some(job) = unsent
+            && drop_record(job.record).await.is_err()
+        {
+            break;
+        }
     }
-    // Every spawned request holds a permit until its record is sent: taking them all back
-    // means every record is on the stream.
-    let _all = permits.acquire_many(opts.max_in_flight as u32).await;
+    pool.finish().await;
+}
+
+/// The workers: a job channel to each, and the ids of the idle ones.
+struct Pool<T: Transport> {
+    max: usize,
+    shared: Arc<worker::Shared<T>>,
+    jobs: Vec<mpsc::Sender<worker::Job>>,
+    handles: Vec<JoinHandle<()>>,
+    idle_tx: mpsc::UnboundedSender<usize>,
+    idle: mpsc::UnboundedReceiver<usize>,
+}
+
+impl<T: Transport> Pool<T> {
+    fn new(max: usize, shared: Arc<worker::Shared<T>>) -> Pool<T> {
+        let (idle_tx, idle) = mpsc::unbounded_channel();
+        Pool {
+            max,
+            shared,
+            jobs: Vec::new(),
+            handles: Vec::new(),
+            idle_tx,
+            idle,
+        }
+    }
+
+    /// An idle worker, a new one while there are fewer than `max`, else the first to become
+    /// idle before `deadline` (`None` after it). `timer` must not be armed past `deadline`.
+    async fn idle_worker(
+        &mut self,
+        mut timer: Pin<&mut Sleep>,
+        deadline: Instant,
+    ) -> Option<usize> {
+        if let Ok(w) = self.idle.try_recv() {
+            return Some(w);
+        }
+        if self.jobs.len() < self.max {
+            let id = self.jobs.len();
+            let (tx, rx) = mpsc::channel(1);
+            let run = worker::run(id, self.shared.clone(), rx, self.idle_tx.clone());
+            self.handles.push(tokio::spawn(run));
+            self.jobs.push(tx);
+            return Some(id);
+        }
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                w = self.idle.recv() => return w,
+                () = &mut timer => {
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    timer.as_mut().reset(deadline);
+                }
+            }
+        }
+    }
+
+    /// Gives `job` to idle worker `w`; hands it back if that worker is gone.
+    fn hand(&self, w: usize, job: worker::Job) -> Option<worker::Job> {
+        // An idle worker's channel is empty: it took its last job before saying it was idle.
+        self.jobs[w].try_send(job).err().map(|e| e.into_inner())
+    }
+
+    /// Lets every worker finish its last request and send its record.
+    async fn finish(self) {
+        drop(self.jobs);
+        for h in self.handles {
+            if let Err(e) = h.await
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,65 +1,43 @@
 //! The fast path for plain-HTTP/1.1 targets (`http://` DSNs, as nginx or Relay inside a
-//! deployment's network): a pool of kept-alive hyper connections, one request at a time each,
-//! with the request head prepared once. `https://` and HTTP/2 go through [`HttpTransport`]
-//! (reqwest). Measured with `scripts/bench-sender.sh`.
+//! deployment's network): each sender worker keeps its own kept-alive connection per target
+//! and runs its requests on it directly — one vectored write of the prepared request head and
+//! the envelope, one read of the answer ([`super::http1`]) — with no connection task, channel
+//! or pool lock between the worker and the socket. `https://` and HTTP/2 go through
+//! [`HttpTransport`] (reqwest). Measured with `scripts/bench-sender.sh`.
 //!
-//! Timeouts cost no timer per request: each connection records when its request started, and
-//! one sweeper task, waking every tenth of the timeout, closes the connections whose request
-//! has outlived it; the request then ends as a transport error. A request therefore ends
-//! between `timeout` and `1.1 × timeout` after it started.
+//! A connection is taken out of the worker's session for the length of a request and put back
+//! only when its answer was read whole and may be followed by another; a request cut short
+//! (the sender's timeout, an error) drops its connection with it, so the next request never
+//! reads a stale answer. A connection idle for a while is first checked for the peer having
+//! closed it, so a keep-alive timeout on the server's side does not cost an event.
 //!
 //! [`HttpTransport`]: super::HttpTransport
 
+use super::http1::{read_response, write_request};
 use super::transport::{Answer, Transport};
 use crate::target::Target;
-use bytes::Bytes;
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, Weak};
+use std::io;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::task::AbortHandle;
 
-type Sender = SendRequest<Full<Bytes>>;
+/// Idle longer than this, a connection is checked for a close by the peer before reuse.
+const CHECK_AFTER_IDLE: Duration = Duration::from_millis(100);
+/// Read buffer per connection: answers from Relay fit many times over.
+const READ_BUFFER: usize = 4096;
 
-/// A pooled connection: its sender, and what the sweeper needs to close it.
-struct Conn {
-    sender: Sender,
-    watch: Arc<Watch>,
-}
-
-/// When the connection's current request started (µs since the transport's epoch, 0 when
-/// idle), and how to close it.
-struct Watch {
-    busy_since: AtomicU64,
-    task: AbortHandle,
-}
-
-/// What every request to one target shares.
+/// What every request to one target shares: where to connect, and the request head up to the
+/// value of `Content-Length`.
 struct Head {
-    uri: Uri,
-    host: HeaderValue,
-    auth: HeaderValue,
     addr: String,
+    prefix: Vec<u8>,
 }
 
-/// Kept-alive HTTP/1.1 connections to `http://` targets.
+/// Plain-HTTP/1.1 requests to `http://` targets.
 pub struct PlainHttpTransport {
     heads: Vec<Head>,
-    idle: Vec<Mutex<Vec<Conn>>>,
-    watches: Arc<Mutex<Vec<Weak<Watch>>>>,
-    epoch: Instant,
-    sweeper: AbortHandle,
-}
-
-impl Drop for PlainHttpTransport {
-    fn drop(&mut self) {
-        self.sweeper.abort();
-    }
 }
 
 /// A target that the plain-HTTP path cannot serve.
@@ -67,13 +45,31 @@ impl Drop for PlainHttpTransport {
 #[error("{0}")]
 pub struct NotPlainHttp(String);
 
+/// One kept-alive connection.
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// When its last request started.
+    last_used: Instant,
+}
+
+/// A worker's connections, one slot per target.
+pub struct Connections {
+    slots: Vec<Option<Conn>>,
+    /// Scratch for the end of each request head (length, encoding).
+    tail: Vec<u8>,
+}
+
+impl Connections {
+    /// Open connections kept (for tests).
+    pub fn open(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+}
+
 impl PlainHttpTransport {
-    /// A pool for `targets` (by index), each `http://`, ending requests after `timeout`.
-    /// Must be called inside a tokio runtime (it starts the sweeper).
-    pub fn new(
-        targets: &[Arc<Target>],
-        timeout: Duration,
-    ) -> Result<PlainHttpTransport, NotPlainHttp> {
+    /// Requests to `targets`, each `http://` (a target's index is its position in the list).
+    pub fn new(targets: &[Arc<Target>]) -> Result<PlainHttpTransport, NotPlainHttp> {
         let mut heads = Vec::with_capacity(targets.len());
         for t in targets {
             let url = &t.envelope_url;
@@ -90,140 +86,115 @@ impl PlainHttpTransport {
                 Some(q) => format!("{}?{q}", url.path()),
                 None => url.path().to_owned(),
             };
-            let bad = |e: &dyn std::fmt::Display| NotPlainHttp(format!("{}: {e}", t.display));
+            let unsafe_char = |v: &str| v.bytes().any(|b| b.is_ascii_control());
+            if unsafe_char(&path) || unsafe_char(&authority) || unsafe_char(&t.auth_header) {
+                return Err(NotPlainHttp(format!(
+                    "{}: control characters in the request head",
+                    t.display
+                )));
+            }
+            let prefix = format!(
+                "POST {path} HTTP/1.1\r\nhost: {authority}\r\n\
+                 content-type: application/x-sentry-envelope\r\n\
+                 x-sentry-auth: {}\r\ncontent-length: ",
+                t.auth_header
+            );
             heads.push(Head {
-                uri: path.parse().map_err(|e| bad(&e))?,
-                host: HeaderValue::from_str(&authority).map_err(|e| bad(&e))?,
-                auth: HeaderValue::from_str(&t.auth_header).map_err(|e| bad(&e))?,
                 addr: format!("{host}:{port}"),
+                prefix: prefix.into_bytes(),
             });
         }
-        let idle = heads.iter().map(|_| Mutex::new(Vec::new())).collect();
-        let watches: Arc<Mutex<Vec<Weak<Watch>>>> = Arc::default();
-        let epoch = Instant::now();
-        let sweeper = tokio::spawn(sweep(watches.clone(), epoch, timeout)).abort_handle();
-        Ok(PlainHttpTransport {
-            heads,
-            idle,
-            watches,
-            epoch,
-            sweeper,
+        Ok(PlainHttpTransport { heads })
+    }
+
+    async fn connect(&self, addr: &str) -> io::Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: vec![0; READ_BUFFER],
+            last_used: Instant::now(),
         })
     }
 
-    async fn connect(&self, addr: &str) -> std::io::Result<Conn> {
-        let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-            })??;
-        stream.set_nodelay(true)?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
-        // The connection task ends when the sender is dropped, the peer closes, or the
-        // sweeper aborts it.
-        let task = tokio::spawn(conn).abort_handle();
-        let watch = Arc::new(Watch {
-            busy_since: AtomicU64::new(0),
-            task,
-        });
-        lock(&self.watches).push(Arc::downgrade(&watch));
-        Ok(Conn { sender, watch })
+    /// The slot's connection if it is still open, else a new one.
+    async fn take(&self, slot: &mut Option<Conn>, addr: &str, now: Instant) -> io::Result<Conn> {
+        if let Some(conn) = slot.take()
+            && (now.duration_since(conn.last_used) < CHECK_AFTER_IDLE || still_open(&conn))
+        {
+            return Ok(conn);
+        }
+        self.connect(addr).await
     }
 
-    fn checkout(&self, target: usize) -> Option<Conn> {
-        let mut idle = lock(&self.idle[target]);
-        while let Some(c) = idle.pop() {
-            if !c.sender.is_closed() {
-                return Some(c);
-            }
+    async fn exchange(
+        &self,
+        session: &mut Connections,
+        i: usize,
+        body: &[u8],
+        gzip: bool,
+    ) -> io::Result<Answer> {
+        let head = &self.heads[i];
+        let now = Instant::now();
+        let mut conn = self.take(&mut session.slots[i], &head.addr, now).await?;
+        let tail = &mut session.tail;
+        tail.clear();
+        tail.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        if gzip {
+            tail.extend_from_slice(b"\r\ncontent-encoding: gzip");
         }
-        None
-    }
-
-    fn checkin(&self, target: usize, conn: Conn) {
-        conn.watch.busy_since.store(0, Relaxed);
-        if !conn.sender.is_closed() {
-            lock(&self.idle[target]).push(conn);
+        tail.extend_from_slice(b"\r\n\r\n");
+        write_request(&mut conn.stream, &[&head.prefix, tail], body).await?;
+        let response = read_response(&mut conn.stream, &mut conn.buf).await?;
+        if response.reusable {
+            forget_read_readiness(&conn.stream);
+            conn.last_used = now;
+            session.slots[i] = Some(conn);
         }
+        Ok(Answer::from_parts(
+            response.status,
+            response.rate_limits.as_deref(),
+            response.retry_after.as_deref(),
+        ))
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// Whether the peer has not closed an idle connection (nor sent anything unasked): a
+/// non-blocking peek at the socket itself, as tokio's readiness was cleared on purpose.
+fn still_open(conn: &Conn) -> bool {
+    let mut probe = [MaybeUninit::uninit(); 1];
+    let peeked = socket2::SockRef::from(&conn.stream).peek(&mut probe);
+    matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
-/// Closes connections whose request has run longer than `timeout`; forgets closed ones.
-async fn sweep(watches: Arc<Mutex<Vec<Weak<Watch>>>>, epoch: Instant, timeout: Duration) {
-    let every = (timeout / 10).clamp(Duration::from_millis(5), Duration::from_secs(1));
-    let limit = timeout.as_micros() as u64;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let now = epoch.elapsed().as_micros() as u64 + 1;
-        lock(&watches).retain(|w| match w.upgrade() {
-            Some(watch) => {
-                let since = watch.busy_since.load(Relaxed);
-                if since != 0 && now.saturating_sub(since) > limit {
-                    watch.task.abort();
-                }
-                !watch.task.is_finished()
-            }
-            None => false,
-        });
-    }
+/// After an answer read whole the socket has nothing more to read, but tokio still remembers
+/// it as readable (it forgets only when a read finds nothing). Forgetting now, without a
+/// syscall, lets the next answer be awaited straight away instead of first polled with a read
+/// that can only come back empty: one syscall less per request.
+fn forget_read_readiness(stream: &TcpStream) {
+    let nothing = || Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock));
+    let _ = stream.try_io(Interest::READABLE, nothing);
 }
 
 impl Transport for PlainHttpTransport {
-    fn enforces_timeout(&self) -> bool {
-        true
+    type Session = Connections;
+
+    fn session(&self) -> Connections {
+        Connections {
+            slots: self.heads.iter().map(|_| None).collect(),
+            tail: Vec::with_capacity(64),
+        }
     }
 
-    async fn send(&self, target: &Target, body: Vec<u8>, gzip: bool) -> Answer {
-        let i = usize::from(target.index);
-        let head = &self.heads[i];
-        let mut conn = match self.checkout(i) {
-            Some(c) => c,
-            None => match self.connect(&head.addr).await {
-                Ok(c) => c,
-                Err(_) => return Answer::none(),
-            },
-        };
-        // +1: 0 means idle.
-        let started = self.epoch.elapsed().as_micros() as u64 + 1;
-        conn.watch.busy_since.store(started, Relaxed);
-        let mut request = Request::new(Full::new(Bytes::from(body)));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = head.uri.clone();
-        let h = request.headers_mut();
-        h.insert(HOST, head.host.clone());
-        h.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-sentry-envelope"),
-        );
-        h.insert("x-sentry-auth", head.auth.clone());
-        if gzip {
-            h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        if conn.sender.ready().await.is_err() {
-            return Answer::none();
-        }
-        let Ok(resp) = conn.sender.send_request(request).await else {
-            return Answer::none();
-        };
-        let answer = Answer::http(resp.status().as_u16(), resp.headers());
-        // Read the body to the end so the connection can carry the next request.
-        if resp.into_body().collect().await.is_ok() {
-            self.checkin(i, conn);
-        }
-        answer
+    async fn send(
+        &self,
+        session: &mut Connections,
+        target: &Target,
+        body: &[u8],
+        gzip: bool,
+    ) -> Answer {
+        self.exchange(session, usize::from(target.index), body, gzip)
+            .await
+            .unwrap_or_else(|_| Answer::none())
     }
-}
-
-/// Idle pooled connections to the first target (for tests).
-#[cfg(test)]
-pub(super) fn idle_connections(t: &PlainHttpTransport) -> usize {
-    lock(&t.idle[0]).len()
 }

@@ -71,13 +71,14 @@ pub fn from_retry_after(value: Option<&str>) -> RateLimit {
 
 /// The limits an answer announces: `X-Sentry-Rate-Limits` on any answer, and for a 429
 /// without it, `Retry-After` for every category.
-pub fn from_answer(status: u16, headers: &http::HeaderMap) -> Vec<RateLimit> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let mut limits = header("x-sentry-rate-limits")
-        .map(parse_header)
-        .unwrap_or_default();
+pub fn from_answer(
+    status: u16,
+    rate_limits: Option<&str>,
+    retry_after: Option<&str>,
+) -> Vec<RateLimit> {
+    let mut limits = rate_limits.map(parse_header).unwrap_or_default();
     if status == 429 && limits.is_empty() {
-        limits.push(from_retry_after(header(http::header::RETRY_AFTER.as_str())));
+        limits.push(from_retry_after(retry_after));
     }
     limits
 }

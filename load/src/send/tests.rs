@@ -9,7 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 struct Stalled;
 
 impl Transport for Stalled {
-    async fn send(&self, _: &crate::target::Target, _: Vec<u8>, _: bool) -> Answer {
+    type Session = ();
+
+    fn session(&self) {}
+
+    async fn send(&self, _: &mut (), _: &crate::target::Target, _: &[u8], _: bool) -> Answer {
         std::future::pending().await
     }
 }
@@ -21,7 +25,11 @@ struct Scripted {
 }
 
 impl Transport for Scripted {
-    async fn send(&self, _: &crate::target::Target, _: Vec<u8>, _: bool) -> Answer {
+    type Session = ();
+
+    fn session(&self) {}
+
+    async fn send(&self, _: &mut (), _: &crate::target::Target, _: &[u8], _: bool) -> Answer {
         (self.script)(self.calls.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -54,12 +62,21 @@ async fn run<T: Transport>(
     o: &SendOptions,
     t: T,
 ) -> (Vec<JournalRecord>, Arc<LiveStats>) {
-    let generator = Generator::new(
+    run_to(plan, o, t, router()).await
+}
+
+async fn run_to<T: Transport>(
+    plan: &Plan,
+    o: &SendOptions,
+    t: T,
+    router: Router,
+) -> (Vec<JournalRecord>, Arc<LiveStats>) {
+    let generator = Arc::new(Generator::new(
         RunId::parse("sender-test").unwrap(),
         1,
         &sentry_load_config::RealismKnobs::defaults(10),
         &[EventKind::Error],
-    );
+    ));
     let stats = Arc::new(LiveStats::default());
     let (tx, mut rx) = mpsc::channel(1024);
     let clock = RunClock::now();
@@ -73,7 +90,7 @@ async fn run<T: Transport>(
     drive(
         plan,
         &generator,
-        &router(),
+        &router,
         o,
         clock,
         tx,
@@ -264,42 +281,44 @@ async fn plain_http_reads_status_and_rate_limits_and_reuses_connections() {
     ))
     .await;
     let target = plain_target(addr);
-    let t = PlainHttpTransport::new(std::slice::from_ref(&target), Duration::from_secs(5)).unwrap();
+    let t = PlainHttpTransport::new(std::slice::from_ref(&target)).unwrap();
+    let mut session = t.session();
     for _ in 0..3 {
-        let a = t.send(&target, b"{}\n".to_vec(), false).await;
+        let a = t.send(&mut session, &target, b"{}\n", false).await;
         assert_eq!(a.status, Some(429));
         assert_eq!(a.rate_limits, parse_header("30:error;default:key"));
     }
-    assert_eq!(
-        super::plain_http::idle_connections(&t),
-        1,
-        "one kept-alive connection"
-    );
+    assert_eq!(session.open(), 1, "one kept-alive connection");
 }
 
 #[tokio::test]
 async fn plain_http_ends_a_stalled_request_as_a_transport_error() {
     let addr = raw_server(None).await;
     let target = plain_target(addr);
-    let t =
-        PlainHttpTransport::new(std::slice::from_ref(&target), Duration::from_millis(200)).unwrap();
-    assert!(t.enforces_timeout());
-    // The guard only keeps a broken sweeper from hanging the test suite.
-    let answer = tokio::time::timeout(
+    let transport = PlainHttpTransport::new(std::slice::from_ref(&target)).unwrap();
+    let o = SendOptions {
+        timeout: Duration::from_millis(200),
+        ..opts(2, RateLimitPolicy::KeepSending)
+    };
+    let plan = Plan::new(vec![Phase::hold(10.0, Duration::from_millis(300))]);
+    // The guard only keeps a broken timeout from hanging the test suite.
+    let (records, _) = tokio::time::timeout(
         Duration::from_secs(30),
-        t.send(&target, b"{}\n".to_vec(), false),
+        run_to(&plan, &o, transport, Router::single((*target).clone())),
     )
     .await
-    .expect("the sweeper ends stalled requests");
-    assert_eq!(answer.status, None);
+    .expect("the worker's timer ends stalled requests");
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert_eq!(r.outcome, SendOutcome::TransportError);
+        let took = r.done_micros - r.sent_micros;
+        assert!((200_000..400_000).contains(&took), "{took} µs");
+    }
     assert!(
-        PlainHttpTransport::new(
-            &[Arc::new(crate::target::Target::from_dsn(
-                0,
-                &"https://k@127.0.0.1:9/1".parse().unwrap()
-            ))],
-            Duration::from_secs(1)
-        )
+        PlainHttpTransport::new(&[Arc::new(crate::target::Target::from_dsn(
+            0,
+            &"https://k@127.0.0.1:9/1".parse().unwrap()
+        ))])
         .is_err(),
         "https goes through reqwest"
     );

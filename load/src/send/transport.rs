@@ -3,7 +3,7 @@
 
 use super::rate_limits::{self, RateLimit};
 use crate::target::Target;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use std::future::Future;
 use std::time::Duration;
 
@@ -25,33 +25,38 @@ impl Answer {
         }
     }
 
-    /// An HTTP answer with its status and headers.
-    pub fn http(status: u16, headers: &http::HeaderMap) -> Answer {
+    /// An HTTP answer: its status and its `X-Sentry-Rate-Limits` and `Retry-After` values.
+    pub fn from_parts(status: u16, rate_limits: Option<&str>, retry_after: Option<&str>) -> Answer {
         Answer {
             status: Some(status),
-            rate_limits: rate_limits::from_answer(status, headers),
+            rate_limits: rate_limits::from_answer(status, rate_limits, retry_after),
         }
     }
 }
 
 /// Sends one envelope body to a target.
+///
+/// Each of the sender's workers opens one [`Transport::Session`] and runs its requests, one at
+/// a time, through it: what a transport keeps per worker (its connections) lives there.
 pub trait Transport: Send + Sync + 'static {
-    /// Sends `body` (already compressed when `gzip`) and reports the answer.
+    /// What one worker keeps between its requests.
+    type Session: Send + 'static;
+
+    /// A new worker's session.
+    fn session(&self) -> Self::Session;
+
+    /// Sends `body` (already compressed when `gzip`) and reports the answer. A request the
+    /// sender abandons (its timeout) is dropped mid-way.
     fn send(
         &self,
+        session: &mut Self::Session,
         target: &Target,
-        body: Vec<u8>,
+        body: &[u8],
         gzip: bool,
     ) -> impl Future<Output = Answer> + Send;
-
-    /// Whether `send` itself ends requests that outlive the send timeout. When not, the
-    /// sender wraps every request in a timer.
-    fn enforces_timeout(&self) -> bool {
-        false
-    }
 }
 
-/// The real transport: `reqwest` with pooled keep-alive connections.
+/// The transport for TLS and HTTP/2: `reqwest` with pooled keep-alive connections.
 pub struct HttpTransport {
     client: reqwest::Client,
 }
@@ -76,11 +81,11 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn enforces_timeout(&self) -> bool {
-        true
-    }
+    type Session = ();
 
-    async fn send(&self, target: &Target, body: Vec<u8>, gzip: bool) -> Answer {
+    fn session(&self) {}
+
+    async fn send(&self, _: &mut (), target: &Target, body: &[u8], gzip: bool) -> Answer {
         let mut request = self
             .client
             .post(target.envelope_url.clone())
@@ -89,9 +94,14 @@ impl Transport for HttpTransport {
         if gzip {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
-        match request.body(body).send().await {
+        match request.body(body.to_vec()).send().await {
             Ok(resp) => {
-                let answer = Answer::http(resp.status().as_u16(), resp.headers());
+                let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+                let answer = Answer::from_parts(
+                    resp.status().as_u16(),
+                    header("x-sentry-rate-limits"),
+                    header(RETRY_AFTER.as_str()),
+                );
                 // Read the body so the connection goes back to the pool.
                 let _ = resp.bytes().await;
                 answer

@@ -1,0 +1,117 @@
+//! A sender worker: one long-lived task that takes arrivals from the scheduler one at a time,
+//! builds each envelope into its own reusable buffer, sends it through its own transport
+//! session (its kept-alive connections), classifies the answer and puts the record on the
+//! result stream. A worker runs one request at a time, so `max_in_flight` workers bound the
+//! requests in flight.
+//!
+//! Timeouts cost no timer registration per request: the worker keeps one timer, which only
+//! has to fire no later than the current request's deadline. When it fires early (it was set
+//! for an earlier request), it is moved to the current deadline, so it is re-armed about once
+//! per `timeout`, not once per request.
+
+use super::{BackOff, RunClock, Transport};
+use crate::generate::Generator;
+use crate::stats::LiveStats;
+use crate::target::Target;
+use sentry_load_common::SendOutcome;
+use sentry_load_common::clock::from_unix_micros;
+use sentry_load_common::journal::JournalRecord;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep, sleep_until};
+
+/// What every worker of one sender shares.
+pub(super) struct Shared<T> {
+    pub generator: Arc<Generator>,
+    pub targets: Vec<Arc<Target>>,
+    pub transport: Arc<T>,
+    pub results: mpsc::Sender<JournalRecord>,
+    pub stats: Arc<LiveStats>,
+    pub back_off: Arc<BackOff>,
+    pub clock: RunClock,
+    pub timeout: Duration,
+    pub gzip: bool,
+}
+
+/// One arrival to send: its record with everything but the send's own fields filled in.
+pub(super) struct Job {
+    pub record: JournalRecord,
+}
+
+/// Runs worker `id`: takes jobs until the scheduler closes `jobs`, saying on `idle` each time
+/// it is ready for the next.
+pub(super) async fn run<T: Transport>(
+    id: usize,
+    shared: Arc<Shared<T>>,
+    mut jobs: mpsc::Receiver<Job>,
+    idle: mpsc::UnboundedSender<usize>,
+) {
+    let s = &*shared;
+    let mut session = s.transport.session();
+    let mut body = Vec::new();
+    let mut timer = pin!(sleep_until(s.clock.start));
+    while let Some(Job { mut record }) = jobs.recv().await {
+        let intended = from_unix_micros(record.intended_micros);
+        if s.gzip {
+            body = s
+                .generator
+                .envelope_gzip(record.seq, record.kind, intended)
+                .body;
+        } else {
+            s.generator
+                .envelope_into(record.seq, record.kind, intended, &mut body);
+        }
+        record.bytes = body.len() as u32;
+        let target = &s.targets[usize::from(record.target)];
+        s.stats.start_request();
+        let started = Instant::now();
+        record.sent_micros = s.clock.unix_micros(started);
+        let request = s.transport.send(&mut session, target, &body, s.gzip);
+        let answer = within(timer.as_mut(), started + s.timeout, request).await;
+        let now = Instant::now();
+        record.done_micros = s.clock.unix_micros(now);
+        match answer.and_then(|a| a.status.map(|status| (status, a.rate_limits))) {
+            Some((status, rate_limits)) => {
+                record.status = status;
+                record.outcome = SendOutcome::from_status(status);
+                s.back_off.update(&rate_limits, now);
+            }
+            None => record.outcome = SendOutcome::TransportError,
+        }
+        s.stats.end_request();
+        s.stats.record(record.outcome);
+        // Idle first: the scheduler may hand over the next arrival while the record queues.
+        let _ = idle.send(id);
+        if s.results.send(record).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Runs `request` until `deadline`; `None` if it did not finish by then. `timer` may be armed
+/// for any time up to `deadline`; it is moved later only when it fires early.
+async fn within<F: Future>(
+    mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
+    request: F,
+) -> Option<F::Output> {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    let mut request = pin!(request);
+    loop {
+        tokio::select! {
+            biased;
+            answer = &mut request => return Some(answer),
+            () = &mut timer => {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
+}
