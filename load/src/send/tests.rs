@@ -105,14 +105,14 @@ async fn run_to<T: Transport>(
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_target_is_counted_exactly_and_memory_stays_bounded() {
-    // 100/s for 2 s; 4 permits; requests time out after 1 s; give up 105 ms after due.
+    // 100/s for 2 s; 4 workers; requests time out after 1 s; give up 105 ms after due.
     let plan = Plan::new(vec![Phase::hold(100.0, Duration::from_secs(2))]);
     let (records, stats) = run(&plan, &opts(4, RateLimitPolicy::KeepSending), Stalled).await;
     assert_eq!(records.len(), 200, "one record per arrival");
     assert!(records.iter().enumerate().all(|(i, r)| r.seq == i as u64));
-    // The first four take the permits; they time out at 1.00–1.03 s, when the arrivals due
+    // The first four take the workers; they time out at 1.00–1.03 s, when the arrivals due
     // 90 ms earlier (90–93) are still waiting; those time out at 2.00–2.03 s, freeing the
-    // permits for 190–193. Everything else gives up 105 ms after its due time.
+    // workers for 190–193. Everything else gives up 105 ms after its due time.
     let started: Vec<u64> = records
         .iter()
         .filter(|r| r.outcome != SendOutcome::HarnessDropped)
@@ -218,14 +218,27 @@ async fn keep_sending_measures_the_limit_instead() {
 /// A loopback server that answers every request on a connection with `answer` (or never, when
 /// `None`), reading requests up to their blank line and `Content-Length` body.
 async fn raw_server(answer: Option<&'static str>) -> std::net::SocketAddr {
+    raw_server_closing(answer, false).await.0
+}
+
+/// [`raw_server`], which closes each connection after its first answer when `close` (as a
+/// server's keep-alive timeout would, without saying so in the answer); also counts the
+/// connections it accepted.
+async fn raw_server_closing(
+    answer: Option<&'static str>,
+    close: bool,
+) -> (std::net::SocketAddr, Arc<AtomicU64>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
                 return;
             };
+            counter.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -255,7 +268,7 @@ async fn raw_server(answer: Option<&'static str>) -> std::net::SocketAddr {
                     buf.drain(..head_end + 4 + len);
                     match answer {
                         Some(a) => {
-                            if s.write_all(a.as_bytes()).await.is_err() {
+                            if s.write_all(a.as_bytes()).await.is_err() || close {
                                 return;
                             }
                         }
@@ -265,7 +278,7 @@ async fn raw_server(answer: Option<&'static str>) -> std::net::SocketAddr {
             });
         }
     });
-    addr
+    (addr, accepted)
 }
 
 fn plain_target(addr: std::net::SocketAddr) -> Arc<crate::target::Target> {
@@ -289,6 +302,22 @@ async fn plain_http_reads_status_and_rate_limits_and_reuses_connections() {
         assert_eq!(a.rate_limits, parse_header("30:error;default:key"));
     }
     assert_eq!(session.open(), 1, "one kept-alive connection");
+}
+
+#[tokio::test]
+async fn plain_http_reconnects_when_the_server_closed_an_idle_connection() {
+    let (addr, accepted) =
+        raw_server_closing(Some("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"), true).await;
+    let target = plain_target(addr);
+    let t = PlainHttpTransport::new(std::slice::from_ref(&target)).unwrap();
+    let mut session = t.session();
+    for _ in 0..3 {
+        // Idle past the point where a kept connection is checked before reuse.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let a = t.send(&mut session, &target, b"{}\n", false).await;
+        assert_eq!(a.status, Some(200), "a closed connection is not reused");
+    }
+    assert_eq!(accepted.load(Ordering::Relaxed), 3);
 }
 
 #[tokio::test]
