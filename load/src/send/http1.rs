@@ -211,14 +211,17 @@ impl Chunked {
     }
 }
 
-/// Writes `head` then `body`, all of them.
+/// Writes the request head (in two parts) and then `body`, all of them.
 pub async fn write_request<W: AsyncWrite + Unpin>(
     io: &mut W,
-    head: &[&[u8]],
+    head: [&[u8]; 2],
     body: &[u8],
 ) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = head.iter().map(|h| IoSlice::new(h)).collect();
-    slices.push(IoSlice::new(body));
+    let mut slices = [
+        IoSlice::new(head[0]),
+        IoSlice::new(head[1]),
+        IoSlice::new(body),
+    ];
     let mut bufs = &mut slices[..];
     while !bufs.is_empty() {
         let n = io.write_vectored(bufs).await?;

@@ -144,7 +144,7 @@ impl PlainHttpTransport {
             tail.extend_from_slice(b"\r\ncontent-encoding: gzip");
         }
         tail.extend_from_slice(b"\r\n\r\n");
-        write_request(&mut conn.stream, &[&head.prefix, tail], body).await?;
+        write_request(&mut conn.stream, [&head.prefix, tail], body).await?;
         let response = read_response(&mut conn.stream, &mut conn.buf).await?;
         if response.reusable {
             forget_read_readiness(&conn.stream);

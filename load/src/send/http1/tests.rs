@@ -193,7 +193,7 @@ async fn requests_are_written_whole_through_short_writes() {
         server.read_to_end(&mut got).await.unwrap();
         got
     });
-    write_request(&mut client, &[b"POST / HTTP/1.1\r\n", b"\r\n"], &body)
+    write_request(&mut client, [b"POST / HTTP/1.1\r\n", b"\r\n"], &body)
         .await
         .unwrap();
     drop(client);
