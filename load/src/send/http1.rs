@@ -81,10 +81,11 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
             other_coding = !chunked;
         } else if name.eq_ignore_ascii_case("connection") {
             for token in String::from_utf8_lossy(h.value).split(',') {
-                match token.trim().to_ascii_lowercase().as_str() {
-                    "close" => keep_alive = false,
-                    "keep-alive" => keep_alive = true,
-                    _ => {}
+                let token = token.trim();
+                if token.eq_ignore_ascii_case("close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    keep_alive = true;
                 }
             }
         } else if name.eq_ignore_ascii_case("x-sentry-rate-limits") {
@@ -106,7 +107,8 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
         len,
         status,
         framing,
-        keep_alive: keep_alive && framing != Framing::UntilClose,
+        // 101: the server switched to a protocol nobody asked for.
+        keep_alive: keep_alive && framing != Framing::UntilClose && status != 101,
         rate_limits,
         retry_after,
     }))

@@ -135,7 +135,7 @@ pub async fn drive<T: Transport>(
             gzip: opts.gzip,
         }),
     );
-    let drop_record = |record: JournalRecord| {
+    let record_unsent = |record: JournalRecord| {
         stats.record(record.outcome);
         results.send(record)
     };
@@ -160,7 +160,7 @@ pub async fn drive<T: Transport>(
         };
         if honour_limits && back_off.limited(arrival.kind, Instant::now()) {
             record.outcome = SendOutcome::BackedOff;
-            if drop_record(record).await.is_err() {
+            if record_unsent(record).await.is_err() {
                 break;
             }
             continue;
@@ -174,7 +174,7 @@ pub async fn drive<T: Transport>(
             None => Some(job),
         };
         if let Some(job) = unsent
-            && drop_record(job.record).await.is_err()
+            && record_unsent(job.record).await.is_err()
         {
             break;
         }
@@ -206,7 +206,8 @@ impl<T: Transport> Pool<T> {
     }
 
     /// An idle worker, a new one while there are fewer than `max`, else the first to become
-    /// idle before `deadline` (`None` after it). `timer` must not be armed past `deadline`.
+    /// idle before `deadline` (`None` after it). `timer` is moved to `deadline` only when it
+    /// was armed later, or when it fires before `deadline`.
     async fn idle_worker(
         &mut self,
         mut timer: Pin<&mut Sleep>,

@@ -123,6 +123,7 @@ async fn answers_that_end_the_connection_are_not_reused() {
         // No length: the body runs to the connection's close.
         "HTTP/1.1 503 Service Unavailable\r\n\r\nthe queue is full",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxxxx",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
     ] {
         let a = read_all(wire).await;
         assert_eq!(a.len(), 1, "{wire}");
