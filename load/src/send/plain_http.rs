@@ -46,7 +46,7 @@ pub struct PlainHttpTransport {
 pub struct NotPlainHttp(String);
 
 /// One kept-alive connection.
-pub struct Conn {
+struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
     /// When its last request started.
