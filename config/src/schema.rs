@@ -324,9 +324,10 @@ pub struct SendConfig {
     /// What a 429 does: `keep_sending` (measure the limit) or `back_off` (like an SDK).
     #[serde(default)]
     pub on_rate_limit: RateLimitPolicy,
-    /// Wait out the last millisecond before each send by yielding instead of sleeping:
-    /// tokio's timer only wakes on whole milliseconds, which would make every send up to 1 ms
-    /// late. Costs some CPU at low rates; turn off to save it when sub-ms lateness is moot.
+    /// Wait out the last two milliseconds before each send by yielding instead of sleeping:
+    /// tokio's timer wakes on whole milliseconds and often most of one later, which would
+    /// make sends about 1 ms late. Costs CPU while arrivals are 2 ms apart or closer; turn it
+    /// off to save that when sub-ms lateness is moot.
     #[serde(default = "yes")]
     pub precise_timing: bool,
     /// A send that starts this long after its intended time is counted as late.

@@ -45,16 +45,20 @@ pub struct SendOptions {
     pub gzip: bool,
     /// What a 429 does.
     pub on_rate_limit: RateLimitPolicy,
-    /// Yield through the last millisecond before each send instead of sleeping through it
-    /// (tokio's timer has 1 ms granularity). Off under paused test time, where yielding
+    /// Yield through the last [`SPIN_WINDOW`] before each send instead of sleeping through
+    /// it (tokio's timer has 1 ms granularity). Off under paused test time, where yielding
     /// would never see the clock move.
     pub precise_timing: bool,
 }
 
-/// How long before a due time the scheduler stops sleeping and starts yielding.
-const SPIN_WINDOW: Duration = Duration::from_millis(1);
+/// How long before a due time the scheduler stops sleeping and starts yielding. tokio's
+/// timer wakes on a whole millisecond at or after the deadline, and the thread then takes a
+/// while to run: waking at `due - 1 ms` left about a quarter of a millisecond's lateness at
+/// 200/s; two milliseconds leave microseconds (measured with `send.precise_timing` on and off
+/// against the benchmark's null sink).
+const SPIN_WINDOW: Duration = Duration::from_millis(2);
 
-/// Waits until `due`: sleeps, then (when precise) yields through the last millisecond.
+/// Waits until `due`: sleeps, then (when precise) yields through the last [`SPIN_WINDOW`].
 async fn wait_until(due: Instant, precise: bool) {
     if !precise {
         sleep_until(due).await;
