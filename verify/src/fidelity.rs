@@ -85,20 +85,11 @@ fn exceptions(
     let Some(sent_ex) = sent.pointer("/exception/values").and_then(Value::as_array) else {
         return;
     };
-    let stored_ex = entry(stored, "exception")
-        .and_then(|e| e.pointer("/data/values"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if sent_ex.len() != stored_ex.len() {
-        d.push(format!(
-            "exception: sent {} values, stored {}",
-            sent_ex.len(),
-            stored_ex.len()
-        ));
+    let stored_ex = array(entry(stored, "exception").and_then(|e| e.pointer("/data/values")));
+    if counts_differ(d, "exception values", sent_ex, stored_ex) {
         return;
     }
-    for (i, (s, t)) in sent_ex.iter().zip(&stored_ex).enumerate() {
+    for (i, (s, t)) in sent_ex.iter().zip(stored_ex).enumerate() {
         for field in ["type", "value"] {
             if s.get(field) != t.get(field) {
                 d.push(format!(
@@ -108,25 +99,14 @@ fn exceptions(
                 ));
             }
         }
-        let frames = |v: &Value, p: &str| {
-            v.pointer(p)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
         let (sf, tf) = (
-            frames(s, "/stacktrace/frames"),
-            frames(t, "/stacktrace/frames"),
+            array(s.pointer("/stacktrace/frames")),
+            array(t.pointer("/stacktrace/frames")),
         );
-        if sf.len() != tf.len() {
-            d.push(format!(
-                "exception[{i}] frames: sent {}, stored {}",
-                sf.len(),
-                tf.len()
-            ));
+        if counts_differ(d, &format!("exception[{i}] frames"), sf, tf) {
             continue;
         }
-        for (j, (f, g)) in sf.iter().zip(&tf).enumerate() {
+        for (j, (f, g)) in sf.iter().zip(tf).enumerate() {
             let expected = match original_of {
                 Some(resolve) => {
                     let at = |k: &str| f.get(k).and_then(Value::as_u64).unwrap_or(0) as u32;
@@ -195,11 +175,7 @@ fn native(sent: &Value, stored: &Value, d: &mut Vec<String>) {
             want.iter().zip(&got).filter(|(a, b)| a != b).count() + want.len().abs_diff(got.len())
         ));
     }
-    let threads = entry(stored, "threads")
-        .and_then(|e| e.pointer("/data/values"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let threads = array(entry(stored, "threads").and_then(|e| e.pointer("/data/values")));
     let crashed = threads.iter().filter(|t| t["crashed"] == true).count();
     if threads.is_empty() || crashed != 1 {
         d.push(format!(
@@ -207,6 +183,23 @@ fn native(sent: &Value, stored: &Value, d: &mut Vec<String>) {
             threads.len()
         ));
     }
+}
+
+/// The array at `v`, empty when there is none.
+fn array(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// Notes that `sent` and `stored` have different lengths; returns whether they do.
+fn counts_differ(d: &mut Vec<String>, what: &str, sent: &[Value], stored: &[Value]) -> bool {
+    if sent.len() != stored.len() {
+        d.push(format!(
+            "{what}: sent {}, stored {}",
+            sent.len(),
+            stored.len()
+        ));
+    }
+    sent.len() != stored.len()
 }
 
 fn entry<'a>(stored: &'a Value, ty: &str) -> Option<&'a Value> {

@@ -25,6 +25,7 @@ use crate::target::Router;
 use sentry_load_common::SendOutcome;
 use sentry_load_common::journal::JournalRecord;
 use sentry_load_config::RateLimitPolicy;
+use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,6 +187,33 @@ pub async fn drive<T: Transport>(
     pool.finish().await;
 }
 
+/// Runs `work` until `deadline`; `None` if it did not finish by then. `timer` may be armed for
+/// any time: it is moved to `deadline` when armed later, and when it fires before `deadline`.
+/// A caller that keeps one timer for a series of rising deadlines therefore re-arms it about
+/// once per distance between deadline and start, not once per call.
+async fn before_deadline<F: Future>(
+    mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
+    work: F,
+) -> Option<F::Output> {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    let mut work = pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut work => return Some(done),
+            () = &mut timer => {
+                if Instant::now() >= deadline {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
+}
+
 /// The workers: a job channel to each, and the ids of the idle ones.
 struct Pool<T: Transport> {
     max: usize,
@@ -210,13 +238,8 @@ impl<T: Transport> Pool<T> {
     }
 
     /// An idle worker, a new one while there are fewer than `max`, else the first to become
-    /// idle before `deadline` (`None` after it). `timer` is moved to `deadline` only when it
-    /// was armed later, or when it fires before `deadline`.
-    async fn idle_worker(
-        &mut self,
-        mut timer: Pin<&mut Sleep>,
-        deadline: Instant,
-    ) -> Option<usize> {
+    /// idle before `deadline` (`None` after it), waited for with [`before_deadline`].
+    async fn idle_worker(&mut self, timer: Pin<&mut Sleep>, deadline: Instant) -> Option<usize> {
         if let Ok(w) = self.idle.try_recv() {
             return Some(w);
         }
@@ -228,21 +251,9 @@ impl<T: Transport> Pool<T> {
             self.jobs.push(tx);
             return Some(id);
         }
-        if timer.deadline() > deadline {
-            timer.as_mut().reset(deadline);
-        }
-        loop {
-            tokio::select! {
-                biased;
-                w = self.idle.recv() => return w,
-                () = &mut timer => {
-                    if Instant::now() >= deadline {
-                        return None;
-                    }
-                    timer.as_mut().reset(deadline);
-                }
-            }
-        }
+        before_deadline(timer, deadline, self.idle.recv())
+            .await
+            .flatten()
     }
 
     /// Gives `job` to idle worker `w`; hands it back if that worker is gone.

@@ -4,24 +4,23 @@
 //! result stream. A worker runs one request at a time, so `max_in_flight` workers bound the
 //! requests in flight.
 //!
-//! Timeouts cost no timer registration per request: the worker keeps one timer, which only
-//! has to fire no later than the current request's deadline. When it fires early (it was set
-//! for an earlier request), it is moved to the current deadline, so it is re-armed about once
-//! per `timeout`, not once per request.
+//! Timeouts cost no timer registration per request: the worker keeps one timer for
+//! [`super::before_deadline`], which only has to fire no later than the current request's
+//! deadline. When it fires early (it was set for an earlier request), it is moved to the
+//! current deadline, so it is re-armed about once per `timeout`, not once per request.
 
-use super::{BackOff, RunClock, Transport};
+use super::{BackOff, RunClock, Transport, before_deadline};
 use crate::generate::Generator;
 use crate::stats::LiveStats;
 use crate::target::Target;
 use sentry_load_common::SendOutcome;
 use sentry_load_common::clock::from_unix_micros;
 use sentry_load_common::journal::JournalRecord;
-use std::future::Future;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, Sleep, sleep_until};
+use tokio::time::{Instant, sleep_until};
 
 /// What every worker of one sender shares.
 pub(super) struct Shared<T> {
@@ -70,7 +69,7 @@ pub(super) async fn run<T: Transport>(
         let started = Instant::now();
         record.sent_micros = s.clock.unix_micros(started);
         let request = s.transport.send(&mut session, target, &body, s.gzip);
-        let answer = within(timer.as_mut(), started + s.timeout, request).await;
+        let answer = before_deadline(timer.as_mut(), started + s.timeout, request).await;
         let now = Instant::now();
         record.done_micros = s.clock.unix_micros(now);
         match answer.and_then(|a| a.status.map(|status| (status, a.rate_limits))) {
@@ -87,31 +86,6 @@ pub(super) async fn run<T: Transport>(
         let _ = idle.send(id);
         if s.results.send(record).await.is_err() {
             break;
-        }
-    }
-}
-
-/// Runs `request` until `deadline`; `None` if it did not finish by then. `timer` may be armed
-/// for any time up to `deadline`; it is moved later only when it fires early.
-async fn within<F: Future>(
-    mut timer: Pin<&mut Sleep>,
-    deadline: Instant,
-    request: F,
-) -> Option<F::Output> {
-    if timer.deadline() > deadline {
-        timer.as_mut().reset(deadline);
-    }
-    let mut request = pin!(request);
-    loop {
-        tokio::select! {
-            biased;
-            answer = &mut request => return Some(answer),
-            () = &mut timer => {
-                if Instant::now() >= deadline {
-                    return None;
-                }
-                timer.as_mut().reset(deadline);
-            }
         }
     }
 }
