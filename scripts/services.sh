@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs (Debian packages) and starts the services the DB-backed tests use, idempotently:
-#   ClickHouse on 127.0.0.1:8123 (HTTP), PostgreSQL 15 on 127.0.0.1:5432.
+#   ClickHouse on 127.0.0.1:8123 (HTTP), PostgreSQL 15 on 127.0.0.1:5432, and pgbouncer on
+#   127.0.0.1:6432 in transaction pooling mode in front of it (as self-hosted Sentry reaches
+#   Postgres: getsentry/self-hosted docker-compose.yml, service `pgbouncer`, POOL_MODE
+#   transaction, at commit 89a143f8e4d396a858cf6f462a832ae7da9fd2db).
 # Safe to run again: it only installs what is missing and only starts what is not answering.
 # Prints the environment the tests read; `source <(scripts/services.sh --env)` exports it.
 set -euo pipefail
 
 CH_URL=${SENTRY_LOAD_TEST_CLICKHOUSE_URL:-http://127.0.0.1:8123}
 PG_URL=${SENTRY_LOAD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PGB_URL=${SENTRY_LOAD_TEST_PGBOUNCER_URL:-postgres://postgres@127.0.0.1:6432/postgres}
+PGB_DIR=${SENTRY_LOAD_PGBOUNCER_DIR:-/var/lib/sentry-load-pgbouncer}
 
 print_env() {
   echo "export SENTRY_LOAD_TEST_CLICKHOUSE_URL=$CH_URL"
   echo "export SENTRY_LOAD_TEST_POSTGRES_URL=$PG_URL"
+  echo "export SENTRY_LOAD_TEST_PGBOUNCER_URL=$PGB_URL"
 }
 if [[ "${1:-}" == "--env" ]]; then print_env; exit 0; fi
 
@@ -70,6 +76,44 @@ start_postgres() {
   log "postgres $(psql -At "$PG_URL" -c 'SHOW server_version')"
 }
 
+pgb_up() { psql -At "$PGB_URL" -c 'SELECT 1' 2>/dev/null | grep -q 1; }
+start_pgbouncer() {
+  need_pkg pgbouncer
+  if pgb_up; then log "pgbouncer already answering"; return; fi
+  # Its own config, not the package's: transaction pooling, any database routed to the
+  # test Postgres, trust on loopback (as self-hosted's AUTH_TYPE trust).
+  # `server_reset_query_always` runs DISCARD ALL whenever a server connection goes back to
+  # the pool, so session state (a named prepared statement) never survives a transaction:
+  # what a busy pool does by chance (the next transaction lands on another server
+  # connection) happens every time, and a client that relies on it fails every time.
+  as_root mkdir -p "$PGB_DIR"
+  as_root tee "$PGB_DIR/pgbouncer.ini" >/dev/null <<INI
+[databases]
+* = host=127.0.0.1 port=5432
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = 6432
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB_DIR/userlist.txt
+pool_mode = transaction
+server_reset_query = DISCARD ALL
+server_reset_query_always = 1
+max_client_conn = 1000
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits
+logfile = $PGB_DIR/pgbouncer.log
+pidfile = $PGB_DIR/pgbouncer.pid
+INI
+  echo '"postgres" ""' | as_root tee "$PGB_DIR/userlist.txt" >/dev/null
+  as_root chown -R postgres:postgres "$PGB_DIR"
+  log "starting pgbouncer"
+  as_root su -s /bin/sh postgres -c "pgbouncer -d $PGB_DIR/pgbouncer.ini" >&2
+  wait_for pgbouncer 30 pgb_up
+  log "pgbouncer $(pgbouncer --version | head -n1) on 127.0.0.1:6432, transaction pooling"
+}
+
 start_clickhouse
 start_postgres
+start_pgbouncer
 print_env >&3

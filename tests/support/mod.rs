@@ -13,6 +13,9 @@ pub struct Services {
     pub postgres_admin_url: String,
     pub postgres_url: String,
     pub postgres_database: String,
+    /// The same database through pgbouncer in transaction pooling mode, as self-hosted
+    /// reaches it (`SENTRY_LOAD_TEST_PGBOUNCER_URL`), when it is there.
+    pub pgbouncer_url: Option<String>,
 }
 
 /// The services from `SENTRY_LOAD_TEST_CLICKHOUSE_URL` / `SENTRY_LOAD_TEST_POSTGRES_URL`.
@@ -21,7 +24,7 @@ pub async fn services(test: &str) -> Option<Services> {
     let ch = std::env::var("SENTRY_LOAD_TEST_CLICKHOUSE_URL").ok();
     let pg = std::env::var("SENTRY_LOAD_TEST_POSTGRES_URL").ok();
     let (Some(ch), Some(pg)) = (ch, pg) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
+        if required() {
             panic!(
                 "{test}: SENTRY_LOAD_TEST_CLICKHOUSE_URL and SENTRY_LOAD_TEST_POSTGRES_URL must be set under CI (run scripts/test.sh)"
             );
@@ -42,18 +45,46 @@ pub async fn services(test: &str) -> Option<Services> {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .expect("create test database");
-    let mut url = url::Url::parse(&pg).expect("postgres URL");
-    url.set_path(&format!("/{name}"));
+    let in_database = |base: &str| {
+        let mut url = url::Url::parse(base).expect("postgres URL");
+        url.set_path(&format!("/{name}"));
+        url.to_string()
+    };
+    let pgbouncer_url = std::env::var("SENTRY_LOAD_TEST_PGBOUNCER_URL")
+        .ok()
+        .map(|u| in_database(&u));
     Some(Services {
         clickhouse_url: ch,
         clickhouse_database: name.clone(),
+        postgres_url: in_database(&pg),
         postgres_admin_url: pg,
-        postgres_url: url.to_string(),
         postgres_database: name,
+        pgbouncer_url,
     })
 }
 
+/// Whether the environment asks for every service (`CI=true`): a missing one is then a
+/// failure, not a skip.
+pub fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
 impl Services {
+    /// The pgbouncer URL of this test's database; `None` (the test is skipped) when
+    /// pgbouncer is not there — a failure under `CI=true`.
+    pub fn pgbouncer(&self, test: &str) -> Option<&str> {
+        match &self.pgbouncer_url {
+            Some(u) => Some(u),
+            None if required() => panic!(
+                "{test}: SENTRY_LOAD_TEST_PGBOUNCER_URL must be set under CI (run scripts/test.sh)"
+            ),
+            None => {
+                eprintln!("{test}: skipped, no pgbouncer (run scripts/test.sh)");
+                None
+            }
+        }
+    }
+
     /// Drops the test's databases.
     pub async fn cleanup(self) {
         let ch = clickhouse::Client::default().with_url(&self.clickhouse_url);

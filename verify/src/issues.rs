@@ -3,10 +3,10 @@
 //! (`sentry_eventattachment`, when the project keeps crash reports); and the projects' DSNs,
 //! discovered from `sentry_projectkey`.
 
-use sentry_load_common::redact;
+use crate::postgres::PgSession;
 use sentry_load_config::PostgresConfig;
 use std::collections::{BTreeMap, BTreeSet};
-use tokio_postgres::NoTls;
+use tokio_postgres::types::Type;
 
 /// What the issue check found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,22 +32,32 @@ pub async fn check_issues(
     groups: &BTreeMap<u64, BTreeSet<u64>>,
     crashes: &BTreeMap<u64, Vec<uuid::Uuid>>,
 ) -> Result<IssueCheck, String> {
-    let shown = redact::url(cfg.url.expose());
-    let (client, conn) = tokio_postgres::connect(cfg.url.expose().as_str(), NoTls)
-        .await
-        .map_err(|e| format!("postgres {shown}: {e}"))?;
-    let conn = tokio::spawn(conn);
+    let pg = PgSession::connect(cfg).await?;
+    let result = issue_rows(&pg, groups, crashes).await;
+    pg.close().await;
+    result
+}
+
+async fn issue_rows(
+    pg: &PgSession,
+    groups: &BTreeMap<u64, BTreeSet<u64>>,
+    crashes: &BTreeMap<u64, Vec<uuid::Uuid>>,
+) -> Result<IssueCheck, String> {
     let mut check = IssueCheck::default();
     for (project, ids) in groups {
-        let wanted: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
-        let rows = client
-            .query(
-                "SELECT id FROM sentry_groupedmessage WHERE project_id = $1 AND id = ANY($2)",
-                &[&(*project as i64), &wanted],
-            )
-            .await
-            .map_err(|e| format!("postgres {shown}: {e}"))?;
-        let present: BTreeSet<u64> = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+        let project_id = *project as i64;
+        let all: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+        let mut present = BTreeSet::new();
+        for wanted in all.chunks(IDS_PER_QUERY) {
+            let wanted = wanted.to_vec();
+            let rows = pg
+                .query(
+                    "SELECT id FROM sentry_groupedmessage WHERE project_id = $1 AND id = ANY($2)",
+                    &[(&project_id, Type::INT8), (&wanted, Type::INT8_ARRAY)],
+                )
+                .await?;
+            present.extend(rows.iter().map(|r| r.get::<_, i64>(0) as u64));
+        }
         check.expected += ids.len() as u64;
         check.found += present.len() as u64;
         check
@@ -55,22 +65,21 @@ pub async fn check_issues(
             .extend(ids.difference(&present).map(|id| (*project, *id)));
     }
     for (project, ids) in crashes {
+        let project_id = *project as i64;
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let wanted: Vec<String> = chunk.iter().map(|i| i.simple().to_string()).collect();
-            let row = client
-                .query_one(
+            let rows = pg
+                .query(
                     "SELECT count(DISTINCT event_id) FROM sentry_eventattachment \
                      WHERE project_id = $1 AND event_id = ANY($2)",
-                    &[&(*project as i64), &wanted],
+                    &[(&project_id, Type::INT8), (&wanted, Type::TEXT_ARRAY)],
                 )
-                .await
-                .map_err(|e| format!("postgres {shown}: {e}"))?;
+                .await?;
+            let stored = rows.first().map_or(0, |r| r.get::<_, i64>(0));
             check.crashes += chunk.len() as u64;
-            check.crashes_with_attachment += row.get::<_, i64>(0) as u64;
+            check.crashes_with_attachment += stored as u64;
         }
     }
-    drop(client);
-    let _ = conn.await;
     Ok(check)
 }
 
@@ -94,24 +103,19 @@ pub async fn project_keys(
     cfg: &PostgresConfig,
     project: Option<u64>,
 ) -> Result<Vec<ProjectKeyRow>, String> {
-    let shown = redact::url(cfg.url.expose());
-    let (client, conn) = tokio_postgres::connect(cfg.url.expose().as_str(), NoTls)
-        .await
-        .map_err(|e| format!("postgres {shown}: {e}"))?;
-    let conn = tokio::spawn(conn);
-    let rows = client
+    let pg = PgSession::connect(cfg).await?;
+    let project = project.map(|p| p as i64);
+    let rows = pg
         .query(
             "SELECT k.project_id, coalesce(p.slug, ''), coalesce(k.label, ''), k.public_key \
              FROM sentry_projectkey k LEFT JOIN sentry_project p ON p.id = k.project_id \
              WHERE k.status = 0 AND ($1::bigint IS NULL OR k.project_id = $1) \
              ORDER BY k.project_id, k.id",
-            &[&project.map(|p| p as i64)],
+            &[(&project, Type::INT8)],
         )
-        .await
-        .map_err(|e| format!("postgres {shown}: {e}"))?;
-    drop(client);
-    let _ = conn.await;
-    Ok(rows
+        .await;
+    pg.close().await;
+    Ok(rows?
         .iter()
         .map(|r| ProjectKeyRow {
             project_id: r.get::<_, i64>(0) as u64,

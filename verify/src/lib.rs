@@ -11,6 +11,7 @@
 pub mod fidelity;
 mod issues;
 mod outcome;
+pub mod postgres;
 pub mod source;
 mod tracker;
 mod verifier;
