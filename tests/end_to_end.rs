@@ -178,7 +178,10 @@ async fn every_kind_reaches_its_snuba_table() {
     let Some(svc) = services("every_kind").await else {
         return;
     };
-    let sim = sentry_load_sim::start(svc.sim_config(KEY), ([127, 0, 0, 1], 0).into())
+    let mut config = svc.sim_config(KEY);
+    // The organization keeps every crash report; the project does not say.
+    config.crash_reports.organization = Some(-1);
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
         .await
         .expect("sim starts");
     let dir = tempfile::tempdir().unwrap();
@@ -218,10 +221,15 @@ async fn every_kind_reaches_its_snuba_table() {
     let native = count("SELECT count() FROM errors_local WHERE platform = 'native'").await;
     let javascript = count("SELECT count() FROM errors_local WHERE platform = 'javascript'").await;
     assert_eq!(transactions + errors + native + javascript, 300);
-    // Every native crash's minidump is in Postgres as an attachment.
+    // Every native crash's minidump is in Postgres as an attachment, as the organization's
+    // setting says.
     let crashes = &report["issues"];
     assert_eq!(crashes["crashes"], native, "{crashes}");
     assert_eq!(crashes["crashes_with_attachment"], native, "{crashes}");
+    let policy = &crashes["crash_reports"][0];
+    assert_eq!(policy["setting"], -1, "{policy}");
+    assert_eq!(policy["from"], "organization", "{policy}");
+    assert_eq!(policy["as_set"], true, "{policy}");
     // The DSN can be discovered from `sentry_projectkey`: the public key only.
     let out = sentry_load(
         dir.path(),
@@ -251,6 +259,25 @@ async fn every_kind_reaches_its_snuba_table() {
             "{n} {kind} rows of 300 evenly mixed"
         );
     }
+    // Snuba stores no stage times for transactions: the report says so instead of a stage.
+    let why = report["visibility"]["stages_unavailable"]["transaction"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.contains("message_timestamp"),
+        "{:#}",
+        report["visibility"]
+    );
+    assert!(
+        report["visibility"]["stages_unavailable"]["error"].is_null(),
+        "{:#}",
+        report["visibility"]
+    );
+    assert_eq!(
+        count("SELECT count() FROM transactions_local WHERE message_timestamp > 0").await,
+        0,
+        "the transactions processor sets no message_timestamp"
+    );
     // Transactions keep their span tree's times: finish after start, duration in ms.
     let bad =
         count("SELECT count() FROM transactions_local WHERE finish_ts < start_ts OR duration = 0")
@@ -265,12 +292,16 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     let Some(svc) = services("outcomes").await else {
         return;
     };
-    let sim = svc
-        .start_sim_with_faults(
-            KEY,
-            "[quota]\nper_second = 40\nburst = 5\n[[fault]]\nkind = \"reject\"\nfraction = 0.05\n",
-        )
-        .await;
+    let mut config = svc.sim_config(KEY);
+    config.crash_reports.project = Some(-1);
+    config.faults = sentry_load_sim::script::FaultScript::parse(
+        "faults.toml",
+        "[quota]\nper_second = 40\n[[fault]]\nkind = \"reject\"\nfraction = 0.05\n",
+    )
+    .unwrap();
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let profile = svc.relay_profile(sim.addr(), KEY, 80, 3).replace(
         "[traffic]\n",
@@ -283,15 +314,28 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     let truth = sim.truth().clone();
     sim.stop().await.unwrap();
     let limited = truth.ids_with(sentry_load_sim::Decision::RateLimited).len() as u64;
+    let late = truth
+        .ids_with(sentry_load_sim::Decision::RateLimitedLate)
+        .len() as u64;
     let stored = truth.ids_with(sentry_load_sim::Decision::Stored).len() as u64;
     assert!(limited > 50, "{limited}");
+    assert!(
+        late > 0,
+        "the quota is enforced after the 200 until the limit is cached"
+    );
     assert_eq!(report["loss"]["refused"]["rate_limited"], limited);
+    // Accepted, then dropped over the quota: explained by their own outcome, not silent.
+    assert_eq!(report["loss"]["explained"]["rate_limited:key_quota"], late);
+    assert_eq!(report["loss"]["silent"], 0, "{:#}", report["loss"]);
 
     let count = |sql: &'static str| svc.clickhouse_count(sql);
     assert_eq!(
-        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 2 AND reason = 'key_quota'")
-            .await,
-        limited
+        count(
+            "SELECT count() FROM outcomes_raw_local \
+             WHERE outcome = 2 AND reason = 'key_quota' AND category = 1"
+        )
+        .await,
+        limited + late
     );
     assert_eq!(
         count("SELECT count() FROM outcomes_raw_local WHERE outcome = 0").await,
@@ -300,7 +344,8 @@ async fn outcomes_and_attachments_are_written_where_sentry_writes_them() {
     let rejected = truth.ids_with(sentry_load_sim::Decision::Rejected).len() as u64;
     assert!(rejected > 0);
     assert_eq!(
-        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 1").await,
+        count("SELECT count() FROM outcomes_raw_local WHERE outcome = 3 AND reason = 'project_id'")
+            .await,
         rejected
     );
 

@@ -106,10 +106,9 @@ async fn weighted_projects_share_the_events() {
         return;
     };
     let mut config = svc.sim_config(KEY);
-    config.projects.push(sentry_load_sim::ProjectKey {
-        project_id: 2,
-        public_key: KEY2.into(),
-    });
+    config
+        .projects
+        .push(sentry_load_sim::ProjectKey::active(2, KEY2));
     let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();

@@ -13,6 +13,7 @@ pub mod kind;
 pub mod lognormal;
 pub mod outcome;
 pub mod redact;
+pub mod sentry_outcome;
 
 pub use ids::{RunId, event_id_for, fnv1a};
 pub use kind::{Dataset, EventKind};

@@ -6,7 +6,7 @@ use crate::kinds::kind_sections;
 use crate::model::*;
 use crate::send_summary::SendSummary;
 use crate::timeline::timeline;
-use sentry_load_common::{SendOutcome, clock};
+use sentry_load_common::{EventKind, SendOutcome, clock};
 use sentry_load_config::GatesConfig;
 use sentry_load_verify::{IssueCheck, VerifyOutcome};
 use std::collections::BTreeMap;
@@ -61,7 +61,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         .map(|o| (o.as_str().to_owned(), s.count(*o)))
         .collect();
     let seen = v.seen_count();
-    // Outcomes of missing events (one per event: the first found).
+    // Outcomes of missing events in their own category (one per event: the first found).
     let missing_ids: std::collections::HashSet<uuid::Uuid> =
         v.missing().iter().map(|m| m.event_id).collect();
     let mut explained: std::collections::HashMap<uuid::Uuid, String> = Default::default();
@@ -70,6 +70,12 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             explained.entry(e.event_id).or_insert_with(|| e.label());
         }
     }
+    let unexplained = v.missing().len() as u64 - explained.len() as u64;
+    let (silent, outcome_unknown) = if v.outcomes_visible {
+        (unexplained, 0)
+    } else {
+        (0, unexplained)
+    };
     let report_issues = input.issues.map(|r| match r {
         Ok(c) => IssuesSection {
             expected: c.expected,
@@ -77,6 +83,11 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             missing: c.missing,
             crashes: c.crashes,
             crashes_with_attachment: c.crashes_with_attachment,
+            crash_reports: c
+                .crash_reports
+                .iter()
+                .map(crate::crash_reports::section)
+                .collect(),
             error: None,
         },
         Err(e) => IssuesSection {
@@ -85,6 +96,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             missing: vec![],
             crashes: 0,
             crashes_with_attachment: 0,
+            crash_reports: vec![],
             error: Some(e),
         },
     });
@@ -152,6 +164,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             latency_ms,
             latency_histogram,
             stages: stages(v),
+            stages_unavailable: stages_unavailable(v),
             clock_offset_secs: clock_offset(v),
             polls: v.polls,
             queries: v.queries,
@@ -160,7 +173,24 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         },
         issues: report_issues,
         loss: LossSection {
-            silent: v.missing().len() as u64 - explained.len() as u64,
+            silent,
+            outcome_unknown,
+            outcome_unknown_why: (outcome_unknown > 0).then(|| {
+                format!(
+                    "{} keeps no per-event outcomes: whether Relay or Sentry dropped these \
+                     events with a reason is unknown — read back from ClickHouse \
+                     ([verify.clickhouse], `outcomes_raw_local`) to tell silent loss from \
+                     explained loss",
+                    v.source
+                )
+            }),
+            attachment_outcomes: v
+                .attachment_outcomes
+                .iter()
+                .fold(BTreeMap::new(), |mut m, o| {
+                    *m.entry(o.label()).or_insert(0) += 1;
+                    m
+                }),
             explained: explained.values().fold(BTreeMap::new(), |mut m, label| {
                 *m.entry(label.clone()).or_insert(0) += 1;
                 m
@@ -222,6 +252,34 @@ fn clock_offset(v: &sentry_load_verify::VerifyOutcome) -> Option<i64> {
         }
     }
     None
+}
+
+/// The kinds seen without stage times, and why.
+fn stages_unavailable(v: &sentry_load_verify::VerifyOutcome) -> BTreeMap<String, String> {
+    let mut timed: BTreeMap<EventKind, bool> = BTreeMap::new();
+    for e in v.seen() {
+        *timed.entry(e.kind).or_default() |= e.received.is_some() && e.message_timestamp.is_some();
+    }
+    timed
+        .into_iter()
+        .filter(|(_, t)| !t)
+        .map(|(kind, _)| {
+            let why = match kind {
+                EventKind::Transaction if v.source.starts_with("clickhouse") => {
+                    "no stage split: transactions_local has no `received`, and Snuba's \
+                     transactions processor does not set `message_timestamp` — only \
+                     intended send → visible is measured"
+                        .to_owned()
+                }
+                _ => format!(
+                    "no stage split: {} keeps no stage times (ClickHouse's `received` and \
+                     `message_timestamp` give them for errors)",
+                    v.source
+                ),
+            };
+            (kind.as_str().to_owned(), why)
+        })
+        .collect()
 }
 
 /// The stage split, from ClickHouse's `received` and `message_timestamp` (whole seconds).

@@ -26,15 +26,27 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
     if let Some(max) = g.max_silent_loss_ratio {
         let accepted = r.sending.outcomes.get("accepted").copied().unwrap_or(0);
         let m = ratio(r.loss.silent, accepted);
-        out.push(gate(
-            "max_silent_loss_ratio",
-            max.value(),
-            format!(
-                "{m:.6} ({} of {accepted} accepted events vanished)",
-                r.loss.silent
-            ),
-            m <= max.value(),
-        ));
+        out.push(if r.loss.outcome_unknown > 0 {
+            unmeasured(
+                "max_silent_loss_ratio",
+                max.value(),
+                &format!(
+                    "{} accepted events missing, outcome unknown: the source cannot see \
+                     outcomes (add [verify.clickhouse])",
+                    r.loss.outcome_unknown
+                ),
+            )
+        } else {
+            gate(
+                "max_silent_loss_ratio",
+                max.value(),
+                format!(
+                    "{m:.6} ({} of {accepted} accepted events vanished)",
+                    r.loss.silent
+                ),
+                m <= max.value(),
+            )
+        });
     }
     if let Some(max) = g.max_rejected_ratio {
         let refused: u64 = r.loss.refused.values().sum();

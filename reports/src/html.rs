@@ -123,7 +123,14 @@ fn tiles(b: &mut String, r: &Report) {
         ),
         ("visible", format!("{}", r.visibility.seen)),
         ("loss ratio", format!("{:.4} %", r.loss.loss_ratio * 100.0)),
-        ("silent loss", format!("{}", r.loss.silent)),
+        (
+            "silent loss",
+            if r.loss.outcome_unknown > 0 {
+                format!("unknown ({} missing)", r.loss.outcome_unknown)
+            } else {
+                format!("{}", r.loss.silent)
+            },
+        ),
         ("p50 visible", lat(|p| p.p50)),
         ("p99 visible", lat(|p| p.p99)),
     ];
@@ -290,6 +297,9 @@ fn table(b: &mut String, t: &tables::Table) {
 pub fn loss_bars(r: &Report) -> Vec<(String, u64)> {
     let l = &r.loss;
     let mut bars = vec![("silent (accepted, vanished)".to_owned(), l.silent)];
+    if l.outcome_unknown > 0 {
+        bars.push(("missing, outcome unknown".to_owned(), l.outcome_unknown));
+    }
     bars.extend(
         l.explained
             .iter()
@@ -305,9 +315,31 @@ pub fn loss_bars(r: &Report) -> Vec<(String, u64)> {
 
 fn loss_details(b: &mut String, r: &Report) {
     let l = &r.loss;
+    if let Some(why) = &l.outcome_unknown_why {
+        let _ = write!(b, "<p>Outcome unknown: {}.</p>", esc(why));
+    }
+    if !l.attachment_outcomes.is_empty() {
+        b.push_str(
+            "<p>Attachment outcomes (about an event's attachment, not the event: they explain \
+             no loss):</p><table><tr><th>outcome</th><th>attachments</th></tr>",
+        );
+        for (label, n) in &l.attachment_outcomes {
+            let _ = write!(
+                b,
+                "<tr><td><code>{}</code></td><td>{n}</td></tr>",
+                esc(label)
+            );
+        }
+        b.push_str("</table>");
+    }
     if l.missing_events.is_empty() {
         return;
     }
+    let unexplained = if l.outcome_unknown > 0 {
+        "unknown: the source sees no outcomes"
+    } else {
+        "none: silent"
+    };
     let _ = write!(
         b,
         "<p>{} accepted events never became visible (first 50 listed):</p>\
@@ -321,18 +353,25 @@ fn loss_details(b: &mut String, r: &Report) {
             m.seq,
             esc(&m.event_id),
             m.project_id,
-            esc(m.outcome.as_deref().unwrap_or("none: silent"))
+            esc(m.outcome.as_deref().unwrap_or(unexplained))
         );
     }
     b.push_str("</table>");
 }
 
 fn stages(b: &mut String, r: &Report) {
+    if r.visibility.stages.is_empty() && r.visibility.stages_unavailable.is_empty() {
+        return;
+    }
+    b.push_str("<h2>Stages</h2>");
+    for (kind, why) in &r.visibility.stages_unavailable {
+        let _ = write!(b, "<p>{}: {}.</p>", esc(kind), esc(why));
+    }
     if r.visibility.stages.is_empty() {
         return;
     }
     b.push_str(
-        "<h2>Stages</h2><table><tr><th>stage</th><th>resolution</th><th>p50</th><th>p95</th>\
+        "<table><tr><th>stage</th><th>resolution</th><th>p50</th><th>p95</th>\
          <th>p99</th><th>max</th></tr>",
     );
     for s in &r.visibility.stages {
@@ -365,13 +404,14 @@ fn postgres(b: &mut String, r: &Report) {
                  <code>sentry_groupedmessage</code>.</p>",
                 i.found, i.expected
             );
-            if i.crashes > 0 {
+            for c in &i.crash_reports {
+                let mark = if c.as_set { "" } else { " <b>Not as set.</b>" };
                 let _ = write!(
                     b,
-                    "<p>{} of {} seen native crashes have their minidump stored in \
-                     <code>sentry_eventattachment</code> (none when the project does not keep \
-                     crash reports).</p>",
-                    i.crashes_with_attachment, i.crashes
+                    "<p>Crash reports of project {} (minidumps in \
+                     <code>sentry_eventattachment</code>): {}.{mark}</p>",
+                    c.project_id,
+                    esc(&c.verdict)
                 );
             }
         }

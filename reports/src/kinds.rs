@@ -40,14 +40,19 @@ pub fn kind_sections(
         let offered = records - s.kind_count(kind, SendOutcome::HarnessDropped);
         let seen = seen.get(&kind).copied().unwrap_or(0);
         let missing = v.missing().iter().filter(|m| m.kind == kind);
-        let (mut silent, mut explained) = (0, 0);
+        let (mut unexplained, mut explained) = (0, 0);
         for m in missing {
             if explained_ids.contains(&m.event_id) {
                 explained += 1;
             } else {
-                silent += 1;
+                unexplained += 1;
             }
         }
+        let (silent, outcome_unknown) = if v.outcomes_visible {
+            (unexplained, 0)
+        } else {
+            (0, unexplained)
+        };
         let recorder = latency.get(&kind);
         out.insert(
             kind.as_str().to_owned(),
@@ -65,6 +70,7 @@ pub fn kind_sections(
                 seen,
                 silent,
                 explained,
+                outcome_unknown,
                 unverified: v.unverified().iter().filter(|m| m.kind == kind).count() as u64,
                 loss_ratio: if offered > 0 {
                     offered.saturating_sub(seen) as f64 / offered as f64

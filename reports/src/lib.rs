@@ -9,6 +9,7 @@
 mod build;
 pub mod charts;
 mod compare;
+mod crash_reports;
 mod gates;
 mod histogram;
 pub mod html;
@@ -27,9 +28,10 @@ pub use histogram::Percentiles;
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use model::{
-    BaselineRef, FidelityCounts, FidelityFailure, FidelitySection, GateResult, IssuesSection,
-    KindSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION, ScheduleSection,
-    SendingSection, StageSection, TimelinePoint, TimelineSection, VisibilitySection,
+    BaselineRef, CrashReportsSection, FidelityCounts, FidelityFailure, FidelitySection, GateResult,
+    IssuesSection, KindSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
+    ScheduleSection, SendingSection, StageSection, TimelinePoint, TimelineSection,
+    VisibilitySection,
 };
 pub use send_summary::{SendSummary, SummaryError};
 pub use summary::render_summary;

@@ -97,6 +97,9 @@ pub fn render_markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+    for (kind, why) in &v.stages_unavailable {
+        let _ = writeln!(s, "Stages of {kind}: {why}.\n");
+    }
     if let Some(offset) = v.clock_offset_secs.filter(|o| o.abs() >= 2) {
         let _ = writeln!(
             s,
@@ -116,6 +119,13 @@ pub fn render_markdown(r: &Report) -> String {
         "| accepted, never visible, no outcome (silent) | {} |",
         l.silent
     );
+    if l.outcome_unknown > 0 {
+        let _ = writeln!(
+            s,
+            "| accepted, never visible, outcome unknown (the source sees no outcomes) | {} |",
+            l.outcome_unknown
+        );
+    }
     for (reason, n) in &l.explained {
         let _ = writeln!(s, "| accepted, then dropped: `{reason}` | {n} |");
     }
@@ -130,6 +140,19 @@ pub fn render_markdown(r: &Report) -> String {
         l.harness_dropped
     );
     let _ = writeln!(s, "\nLoss ratio {:.6}.\n", l.loss_ratio);
+    if let Some(why) = &l.outcome_unknown_why {
+        let _ = writeln!(s, "Outcome unknown: {why}.\n");
+    }
+    if !l.attachment_outcomes.is_empty() {
+        let _ = writeln!(
+            s,
+            "Attachment outcomes (about an event's attachment, not the event: they explain no loss):\n\n| outcome | attachments |\n|---|---|"
+        );
+        for (label, n) in &l.attachment_outcomes {
+            let _ = writeln!(s, "| `{label}` | {n} |");
+        }
+        let _ = writeln!(s);
+    }
 
     if let Some(i) = &r.issues {
         let _ = writeln!(s, "## Issues\n");
@@ -139,11 +162,12 @@ pub fn render_markdown(r: &Report) -> String {
             }
             None => {
                 let _ = writeln!(s, "{} of {} found in Postgres.\n", i.found, i.expected);
-                if i.crashes > 0 {
+                for c in &i.crash_reports {
+                    let mark = if c.as_set { "" } else { " **Not as set.**" };
                     let _ = writeln!(
                         s,
-                        "{} of {} seen native crashes have their minidump stored as an attachment (none when the project does not keep crash reports).\n",
-                        i.crashes_with_attachment, i.crashes
+                        "Crash reports of project {}: {}.{mark}\n",
+                        c.project_id, c.verdict
                     );
                 }
             }

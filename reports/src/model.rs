@@ -138,8 +138,13 @@ pub struct VisibilitySection {
     pub latency_ms: Option<Percentiles>,
     /// The latency histogram, HdrHistogram V2 base64 (live verification only).
     pub latency_histogram: Option<String>,
-    /// Stage split, where the source keeps stage times.
+    /// Stage split, where the source keeps stage times (errors, native and JavaScript events
+    /// read from ClickHouse).
     pub stages: Vec<StageSection>,
+    /// Kinds the run saw that have no stage split, and why (transactions: Snuba stores no
+    /// stage times for them).
+    #[serde(default)]
+    pub stages_unavailable: BTreeMap<String, String>,
     /// Median of Relay's `received` minus the intended send second, where the source keeps
     /// `received`: about 0 when the clocks agree; several seconds off when the target's clock
     /// is off, which shifts every stage that mixes the two clocks.
@@ -171,8 +176,35 @@ pub struct IssuesSection {
     /// does not keep crash reports: `sentry:store_crash_reports`).
     #[serde(default)]
     pub crashes_with_attachment: u64,
+    /// Per project with seen crashes: its `sentry:store_crash_reports` setting, what it
+    /// allows, and what was stored.
+    #[serde(default)]
+    pub crash_reports: Vec<CrashReportsSection>,
     /// Why the check could not run, if it could not.
     pub error: Option<String>,
+}
+
+/// One project's crash-report setting and its crashes' stored minidumps.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CrashReportsSection {
+    /// The project.
+    pub project_id: u64,
+    /// `sentry:store_crash_reports` as it applies: -1 every minidump, 0 none, n at most n per
+    /// issue; absent when it could not be read.
+    pub setting: Option<i64>,
+    /// Where it came from: `project`, `organization`, `default` (unset: 0), or `unreadable`.
+    pub from: String,
+    /// Seen crashes.
+    pub crashes: u64,
+    /// Of those, stored with their minidump.
+    pub stored: u64,
+    /// The most this run could have stored under the setting, when it says.
+    pub keepable: Option<u64>,
+    /// What the numbers mean: `not kept by setting`, `capped at n per issue`, `every crash
+    /// kept`, or what is wrong.
+    pub verdict: String,
+    /// Whether what was stored agrees with the setting.
+    pub as_set: bool,
 }
 
 /// One event that never became visible.
@@ -192,8 +224,22 @@ pub struct MissingEntry {
 /// What did not make it, by cause. Harness drops are listed, never counted as Sentry's loss.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LossSection {
-    /// Accepted (200) but never visible, and no outcome says why: silent loss.
+    /// Accepted (200) but never visible, and no outcome says why: silent loss. Counted only
+    /// where the source sees outcomes; elsewhere such events are `outcome_unknown`.
     pub silent: u64,
+    /// Accepted but never visible, read back from a source that cannot see outcomes (the
+    /// Sentry web API): whether an outcome explains them is unknown, so they are neither
+    /// silent nor explained.
+    #[serde(default)]
+    pub outcome_unknown: u64,
+    /// Why outcomes could not be looked up, when they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_unknown_why: Option<String>,
+    /// Outcomes of attachments (a crash's minidump `filtered:crash-report-limit`), by outcome
+    /// and reason, counted per attachment outcome. They carry the crash's event id but are
+    /// about the attachment, never the event: reported apart, they explain no event.
+    #[serde(default)]
+    pub attachment_outcomes: BTreeMap<String, u64>,
     /// Accepted but never visible, with an outcome saying why (`filtered:release-version`,
     /// `invalid:…`), per outcome and reason — from the outcomes table, where the source has it.
     #[serde(default)]
@@ -248,6 +294,9 @@ pub struct KindSection {
     pub silent: u64,
     /// Accepted, never seen, with an outcome saying why.
     pub explained: u64,
+    /// Accepted, never seen, from a source that cannot see outcomes.
+    #[serde(default)]
+    pub outcome_unknown: u64,
     /// Accepted, never seen, last lookup failed.
     pub unverified: u64,
     /// `(offered − seen) / offered` for the kind.

@@ -82,6 +82,9 @@ pub fn render_summary(r: &Report) -> String {
             st.stage, st.seconds.p50, st.seconds.p99, st.resolution
         );
     }
+    for (kind, why) in &v.stages_unavailable {
+        let _ = writeln!(s, "stage    {kind}: {why}");
+    }
     if let Some(offset) = v.clock_offset_secs
         && offset.abs() >= 2
     {
@@ -104,6 +107,13 @@ pub fn render_summary(r: &Report) -> String {
         r.loss.harness_dropped,
         r.loss.loss_ratio
     );
+    if let Some(why) = &r.loss.outcome_unknown_why {
+        let _ = writeln!(
+            s,
+            "unknown  {} accepted events missing, outcome unknown: {why}",
+            r.loss.outcome_unknown
+        );
+    }
     if !r.loss.explained.is_empty() {
         let reasons: Vec<String> = r
             .loss
@@ -117,6 +127,19 @@ pub fn render_summary(r: &Report) -> String {
             reasons.join(" · ")
         );
     }
+    if !r.loss.attachment_outcomes.is_empty() {
+        let outcomes: Vec<String> = r
+            .loss
+            .attachment_outcomes
+            .iter()
+            .map(|(label, n)| format!("{label} {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "attachments outcomes of events' attachments (they explain no event): {}",
+            outcomes.join(" · ")
+        );
+    }
     if let Some(i) = &r.issues {
         match &i.error {
             Some(e) => {
@@ -128,12 +151,9 @@ pub fn render_summary(r: &Report) -> String {
                     "issues   {} of {} found in Postgres",
                     i.found, i.expected
                 );
-                if i.crashes > 0 {
-                    let _ = writeln!(
-                        s,
-                        "crashes  {} of {} seen native crashes have their minidump stored as an attachment",
-                        i.crashes_with_attachment, i.crashes
-                    );
+                for c in &i.crash_reports {
+                    let mark = if c.as_set { "" } else { " (NOT as set)" };
+                    let _ = writeln!(s, "crashes  project {}: {}{mark}", c.project_id, c.verdict);
                 }
             }
         }

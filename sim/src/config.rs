@@ -1,18 +1,33 @@
 //! What a sim instance is: its projects and keys, queue and batching, store and faults.
 
+use crate::crash_reports::CrashReportSettings;
 use crate::faults::DropRule;
 use crate::preset::{Preset, ServiceTimes};
 use crate::script::FaultScript;
 use crate::store::StoreConfig;
 use std::time::Duration;
 
-/// A project and the public key that may send to it.
+/// A project and a public key of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectKey {
     /// The Sentry project id.
     pub project_id: u64,
     /// The DSN's public key (32 hex digits in Sentry).
     pub public_key: String,
+    /// Whether the key is active (`sentry_projectkey.status = 0`); an inactive key is
+    /// refused as Relay refuses a disabled one.
+    pub active: bool,
+}
+
+impl ProjectKey {
+    /// An active key of `project_id`.
+    pub fn active(project_id: u64, public_key: &str) -> ProjectKey {
+        ProjectKey {
+            project_id,
+            public_key: public_key.to_owned(),
+            active: true,
+        }
+    }
 }
 
 /// Everything a sim instance needs.
@@ -24,7 +39,7 @@ pub struct SimConfig {
     pub org: String,
     /// Bearer token the read API requires.
     pub api_token: String,
-    /// Events the queue holds before ingest answers 503 (Kafka's place).
+    /// Events each topic's queue holds before ingest answers 503 (Kafka's place).
     pub queue_capacity: usize,
     /// Rows per store write at most.
     pub batch_rows: usize,
@@ -38,10 +53,16 @@ pub struct SimConfig {
     pub faults: FaultScript,
     /// Where ground truth is written as it happens (JSON lines), if anywhere.
     pub truth_file: Option<std::path::PathBuf>,
-    /// Events processed at once (`None`: unlimited).
+    /// Events each topic's pipeline processes at once (`None`: unlimited).
     pub workers: Option<usize>,
     /// Processing time per kind, holding a worker.
     pub service: ServiceTimes,
+    /// How long Relay takes to fetch a key's project config: the first envelopes of a key
+    /// are answered at once but wait this long before processing (Relay batches fetches
+    /// every 100 ms, then waits for the upstream).
+    pub config_fetch: Duration,
+    /// `sentry:store_crash_reports` of the projects and the organization.
+    pub crash_reports: CrashReportSettings,
 }
 
 impl SimConfig {
@@ -59,10 +80,7 @@ impl SimConfig {
     /// A sim storing in memory, accepting `project_id` with `public_key`.
     pub fn in_memory(project_id: u64, public_key: &str, api_token: &str) -> SimConfig {
         SimConfig {
-            projects: vec![ProjectKey {
-                project_id,
-                public_key: public_key.to_owned(),
-            }],
+            projects: vec![ProjectKey::active(project_id, public_key)],
             org: "sentry".into(),
             api_token: api_token.to_owned(),
             queue_capacity: 100_000,
@@ -74,6 +92,8 @@ impl SimConfig {
             truth_file: None,
             workers: None,
             service: ServiceTimes::default(),
+            config_fetch: Duration::from_millis(100),
+            crash_reports: CrashReportSettings::default(),
         }
     }
 }

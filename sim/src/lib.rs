@@ -17,6 +17,7 @@
 mod api;
 pub mod artifacts;
 mod config;
+pub mod crash_reports;
 mod faults;
 mod ingest;
 mod pipeline;
@@ -28,6 +29,7 @@ pub mod store;
 mod truth;
 
 pub use config::{ProjectKey, SimConfig};
+pub use crash_reports::CrashReportSettings;
 pub use faults::DropRule;
 pub use server::{SimHandle, run, start};
 pub use store::StoreConfig;

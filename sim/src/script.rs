@@ -4,9 +4,11 @@
 //! `fraction` is exact in expectation and the same events are hit on every run.
 //!
 //! ```toml
-//! [quota]                 # a per-key quota, answered with 429 as Relay answers it
-//! per_second = 200
-//! burst = 50
+//! [quota]                 # a per-key quota of `per_second` × `window` envelopes per window,
+//! per_second = 200        # enforced late as Relay enforces it: the first envelopes over it
+//! window = "1s"           # get 200 and a `rate_limited` outcome, then the cached limit
+//!                         # answers 429 until the window ends
+//! categories = ["attachment"]   # optional: only these categories (default all)
 //!
 //! [[fault]]
 //! kind = "drop"           # lose accepted events silently
@@ -219,19 +221,53 @@ pub struct TimedFault {
     pub fault: Fault,
 }
 
-/// A per-key quota: a token bucket per public key.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// A per-key quota, counted in fixed windows aligned to Unix time as Relay's Redis quotas are
+/// (getsentry/relay `relay-quotas/src/redis.rs`: the slot is `timestamp / window`), and
+/// consumed when an envelope is processed (after the 200).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
-    /// Envelopes per second.
+    /// Envelopes per second: the window's limit is `per_second` × `window`.
     pub per_second: f64,
-    /// How many may come at once.
-    #[serde(default = "default_burst")]
-    pub burst: f64,
+    /// The window (whole seconds, at least one).
+    #[serde(default = "one_second", with = "humantime_serde")]
+    pub window: Duration,
+    /// The data categories it limits (`error`, `transaction`, `attachment`); empty or absent:
+    /// all of them.
+    #[serde(default)]
+    pub categories: Vec<QuotaCategory>,
 }
 
-fn default_burst() -> f64 {
-    10.0
+/// A data category a quota limits, by Relay's name for it in `X-Sentry-Rate-Limits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaCategory {
+    /// Error events (and native and JavaScript errors).
+    Error,
+    /// Transactions.
+    Transaction,
+    /// Attachments (a crash's minidump).
+    Attachment,
+}
+
+impl QuotaCategory {
+    /// Relay's name of the category.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaCategory::Error => "error",
+            QuotaCategory::Transaction => "transaction",
+            QuotaCategory::Attachment => "attachment",
+        }
+    }
+
+    /// The header's `;`-separated category list (empty: all).
+    pub fn header_names(categories: &[QuotaCategory]) -> String {
+        categories
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
 }
 
 /// The whole script.
@@ -277,11 +313,16 @@ impl FaultScript {
                 return Err(at("`from` is not before `until`"));
             }
         }
-        if let Some(q) = script.quota
-            && (q.per_second <= 0.0 || q.burst < 1.0)
+        if let Some(q) = &script.quota
+            && !(q.per_second > 0.0
+                && q.per_second.is_finite()
+                && q.window.as_secs() >= 1
+                && q.window.subsec_nanos() == 0
+                && q.per_second * q.window.as_secs_f64() >= 1.0)
         {
             return Err(format!(
-                "{file}: quota: per_second must be > 0 and burst >= 1"
+                "{file}: quota: per_second must be > 0, window whole seconds (at least 1s), \
+                 and per_second × window at least 1"
             ));
         }
         Ok(script)

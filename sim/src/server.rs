@@ -3,8 +3,10 @@
 use crate::api::{self, ApiState};
 use crate::artifacts::{self, ArtifactState};
 use crate::config::SimConfig;
-use crate::ingest::{self, ENVELOPE_LIMIT, IngestState, relay_error};
-use crate::pipeline::Pipeline;
+use crate::crash_reports::CrashReportPolicy;
+use crate::ingest::projects::ProjectConfigs;
+use crate::ingest::{self, BODY_LIMIT, IngestState, relay_error};
+use crate::pipeline::{Pipeline, Shared, Topic};
 use crate::store::{MemoryStore, SentryDb, Store, StoreConfig, StoreError};
 use crate::truth::Truth;
 use axum::Router;
@@ -130,6 +132,7 @@ async fn open_store(config: &SimConfig) -> Result<(Store, Option<Arc<MemoryStore
                 clickhouse_database,
                 postgres_url,
                 &config.projects,
+                config.crash_reports,
             )
             .await?;
             (Store::Sentry(Box::new(db)), None)
@@ -157,7 +160,6 @@ async fn serve(
         truth,
         artifacts,
     } = opened;
-    let (queue, queued) = mpsc::channel(config.queue_capacity.max(1));
     let started = std::time::Instant::now();
     let skew_micros = config
         .faults
@@ -168,31 +170,56 @@ async fn serve(
             _ => None,
         })
         .unwrap_or(0);
+    let store = Arc::new(tokio::sync::Mutex::new(store));
     let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
-    let pipeline = Pipeline {
-        outcomes: outcomes_rx,
+    let outcome_writer = tokio::spawn(crate::pipeline::outcomes::run(
+        store.clone(),
+        outcomes_rx,
+        config.batch_interval,
+    ));
+    let admission = Arc::new(crate::ingest::admission::Admission::new(
+        config.faults.clone(),
+        started,
+    ));
+    let shared = Arc::new(Shared {
         store,
+        outcomes: outcomes.clone(),
         drop: config.drop.clone(),
         script: config.faults.clone(),
         started,
         skew_micros,
-        workers: config.workers,
-        service: config.service,
         truth: truth.clone(),
-        batch_rows: config.batch_rows.max(1),
-        batch_interval: config.batch_interval,
-    };
-    let worker = tokio::spawn(pipeline.run(queued));
+        admission: admission.clone(),
+        crash_reports: CrashReportPolicy::new(config.crash_reports),
+        nth: Default::default(),
+    });
+    let mut workers = Vec::new();
+    let queues = Topic::ALL.map(|topic| {
+        let (queue, queued) = mpsc::channel(config.queue_capacity.max(1));
+        let pipeline = Pipeline {
+            topic,
+            shared: shared.clone(),
+            workers: config.workers,
+            service: config.service,
+            batch_rows: config.batch_rows.max(1),
+            batch_interval: config.batch_interval,
+        };
+        workers.push(tokio::spawn(pipeline.run(queued)));
+        queue
+    });
+    drop(shared);
     let ingest = Arc::new(IngestState {
-        admission: crate::ingest::admission::Admission::new(config.faults.clone(), started),
+        admission,
+        configs: ProjectConfigs::new(
+            config
+                .projects
+                .iter()
+                .map(|p| (p.project_id, p.public_key.clone(), p.active)),
+            config.config_fetch,
+        ),
         outcomes,
         skew_micros,
-        keys: config
-            .projects
-            .iter()
-            .map(|p| (p.project_id, p.public_key.clone()))
-            .collect(),
-        queue,
+        queues,
         truth,
         processing: memory.is_some().then(|| artifacts.clone()),
     });
@@ -204,7 +231,7 @@ async fn serve(
             post(ingest::endpoints::minidump),
         )
         .with_state(ingest)
-        .layer(DefaultBodyLimit::max(ENVELOPE_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(
             Router::new()
                 .route(
@@ -243,7 +270,11 @@ async fn serve(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    // The router (and with it the queue's last sender) is gone: the worker drains and ends.
-    let _ = worker.await;
+    // The router (and with it the queues' last senders) is gone: the pipelines drain and
+    // end, and with them the last senders of outcomes.
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let _ = outcome_writer.await;
     served
 }

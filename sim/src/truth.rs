@@ -37,6 +37,20 @@ pub enum Decision {
     Discarded,
     /// It was stored, but not as sent (a scripted mangle).
     Mangled,
+    /// Ingest answered 200, then processing found the key over its quota: dropped with a
+    /// `rate_limited` outcome (Relay enforces quotas late), and the limit was cached.
+    RateLimitedLate,
+    /// Ingest answered 200 while the key's project config was fetched, then the config said
+    /// the key is unknown or disabled: dropped with `invalid:project_id`.
+    InvalidKey,
+    /// Its minidump was kept as an attachment (`sentry:store_crash_reports` allows it).
+    CrashReportStored,
+    /// Its minidump was not kept: `sentry:store_crash_reports` is off, or the cap was
+    /// reached (outcome `filtered:crash-report-limit`, category attachment).
+    CrashReportFiltered,
+    /// Its minidump was dropped by an attachment quota (outcome `rate_limited`, category
+    /// attachment); the event went on.
+    AttachmentRateLimited,
 }
 
 /// One decision about one event.

@@ -196,9 +196,13 @@ async fn issue_check(
     pg: &PostgresConfig,
     outcome: &VerifyOutcome,
 ) -> Result<sentry_load_verify::IssueCheck, String> {
-    let mut crashes: BTreeMap<u64, Vec<uuid::Uuid>> = BTreeMap::new();
+    let mut crashes: BTreeMap<u64, Vec<sentry_load_verify::Crash>> = BTreeMap::new();
     for e in outcome.seen().filter(|e| e.kind == EventKind::Native) {
-        crashes.entry(e.project_id).or_default().push(e.event_id);
+        let group = outcome.events.crash_group(e.event_id);
+        crashes
+            .entry(e.project_id)
+            .or_default()
+            .push((e.event_id, group));
     }
     check_issues(pg, outcome.events.groups(), &crashes).await
 }

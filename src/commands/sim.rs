@@ -14,10 +14,7 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
             .as_deref()
             .unwrap_or(&uuid::Uuid::new_v4().simple().to_string()),
     );
-    config.projects = vec![ProjectKey {
-        project_id: args.project,
-        public_key: args.key.clone(),
-    }];
+    config.projects = vec![ProjectKey::active(args.project, &args.key)];
     config = config.with_preset(args.preset);
     config.batch_interval = args.batch_interval;
     if let (Some(ch), Some(pg)) = (&args.clickhouse, &args.postgres) {

@@ -16,7 +16,7 @@ pub mod source;
 mod tracker;
 mod verifier;
 
-pub use issues::{IssueCheck, ProjectKeyRow, check_issues, project_keys};
+pub use issues::{Crash, CrashReports, IssueCheck, ProjectKeyRow, check_issues, project_keys};
 pub use outcome::{MissingEvent, SeenEvent, VerifyOutcome};
 pub use source::{Explained, Lookup, Sighting, Source, SourceError};
 pub use tracker::EventTable;

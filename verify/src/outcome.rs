@@ -58,9 +58,17 @@ pub struct VerifyOutcome {
     /// Every tracked event: seen ones, and the missing and unverified ones by sequence
     /// number.
     pub events: EventTable,
-    /// Outcomes found for missing events: why they were dropped. A missing event without one
-    /// is silent loss.
+    /// Outcomes found for missing events in their own data category, one per event: why they
+    /// were dropped. A missing event without one is silent loss — when the source sees
+    /// outcomes at all.
     pub explained: Vec<crate::source::Explained>,
+    /// Outcomes of attachments (a crash's minidump filtered by `crash-report-limit`, say) of
+    /// missing events and of seen native crashes: they carry the event's id but never
+    /// explain the event.
+    pub attachment_outcomes: Vec<crate::source::Explained>,
+    /// Whether the source can see outcomes. When it cannot (the Sentry web API), a missing
+    /// event's fate is unknown: never counted as silent loss.
+    pub outcomes_visible: bool,
     /// Accepted events nobody looked for (verification was switched off).
     pub skipped: u64,
     /// Polls made.
@@ -83,6 +91,8 @@ impl VerifyOutcome {
             tracked: accepted,
             events: EventTable::default(),
             explained: vec![],
+            attachment_outcomes: vec![],
+            outcomes_visible: false,
             skipped: accepted,
             polls: 0,
             queries: 0,

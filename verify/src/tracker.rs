@@ -95,6 +95,9 @@ pub struct Tracker {
     cursor: usize,
     /// Distinct issues of the seen events, per project.
     groups: BTreeMap<u64, BTreeSet<u64>>,
+    /// The issue of each seen native crash (few per run): the crash-report check counts
+    /// crashes per issue.
+    crash_groups: HashMap<Uuid, u64>,
 }
 
 impl Tracker {
@@ -214,8 +217,12 @@ impl Tracker {
             e.message_timestamp = s.message_timestamp.unwrap_or(0);
             e.state = ((*count).min(ROWS_MAX) as u8) << ROWS_SHIFT;
             let project = usize::from(e.project);
+            let native = e.kind == EventKind::Native;
             newly += 1;
             if let Some(g) = s.group_id {
+                if native {
+                    self.crash_groups.insert(*id, g);
+                }
                 let project = self.projects[project];
                 self.groups.entry(project).or_default().insert(g);
             }
@@ -305,6 +312,11 @@ impl EventTable {
     /// Distinct issues the seen events were grouped into, per project.
     pub fn groups(&self) -> &BTreeMap<u64, BTreeSet<u64>> {
         &self.tracker.groups
+    }
+
+    /// The issue a seen native crash was grouped into, where the source said.
+    pub fn crash_group(&self, event_id: Uuid) -> Option<u64> {
+        self.tracker.crash_groups.get(&event_id).copied()
     }
 }
 

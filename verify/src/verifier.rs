@@ -1,13 +1,14 @@
 //! The polling loop: intake of accepted sends, one poll per interval, stop when all are seen
 //! or the straggler deadline after the last send passes.
 
-use crate::outcome::{MissingEvent, VerifyOutcome};
+use crate::outcome::VerifyOutcome;
 use crate::source::{Explained, Lookup, Source};
-use crate::tracker::{Tracker, WINDOW_SLACK_SECS};
-use sentry_load_common::Dataset;
+use crate::tracker::{EventTable, Tracker, WINDOW_SLACK_SECS};
 use sentry_load_common::clock::now_unix_micros;
 use sentry_load_common::journal::JournalRecord;
-use std::collections::BTreeMap;
+use sentry_load_common::sentry_outcome::{OutcomeBearing, bearing};
+use sentry_load_common::{Dataset, EventKind};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError};
 use tokio::time::{Instant, MissedTickBehavior, interval};
@@ -106,16 +107,16 @@ impl Verifier {
         }
         let tracked = tracker.tracked();
         let events = tracker.finish();
-        let explained = self
-            .explain(&events.missing, &mut queries, &mut last_error)
-            .await;
+        let found = self.explain(&events, &mut queries, &mut last_error).await;
         VerifyOutcome {
             source: self.source.describe(),
             live: self.opts.live,
             poll_interval: self.opts.poll_interval,
             tracked,
             events,
-            explained,
+            explained: found.explained,
+            attachment_outcomes: found.attachments,
+            outcomes_visible: self.source.sees_outcomes(),
             skipped: 0,
             polls,
             queries,
@@ -124,27 +125,42 @@ impl Verifier {
         }
     }
 
-    /// Asks the outcomes table why the missing events are missing, in batches per project
-    /// and time window. The window reaches past the deadline: an outcome is stamped when the
-    /// event was dropped, which may be well after it was sent.
+    /// Asks the outcomes table why the missing events are missing, and what became of the
+    /// attachments of the missing events and of the seen native crashes, in batches per
+    /// project and time window. The window reaches past the deadline: an outcome is stamped
+    /// when the event was dropped, which may be well after it was sent. An outcome explains a
+    /// missing event only in the event's own data category: a crash's minidump outcome
+    /// (`filtered:crash-report-limit`) carries the crash's event id but says nothing about
+    /// the event.
     async fn explain(
         &self,
-        missing: &[MissingEvent],
+        events: &EventTable,
         queries: &mut u64,
         last_error: &mut Option<String>,
-    ) -> Vec<Explained> {
+    ) -> FoundOutcomes {
+        let mut found = FoundOutcomes::default();
+        if !self.source.sees_outcomes() {
+            return found;
+        }
         let mut by_project: BTreeMap<u64, Vec<(u64, Uuid)>> = BTreeMap::new();
-        for m in missing {
-            by_project
-                .entry(m.project_id)
-                .or_default()
-                .push((m.intended_micros, m.event_id));
+        let mut asked: HashMap<Uuid, (EventKind, bool)> = HashMap::new();
+        let crashes = events
+            .seen()
+            .filter(|e| e.kind == EventKind::Native)
+            .map(|e| (e.project_id, e.intended_micros, e.event_id, e.kind, false));
+        let missing = events
+            .missing
+            .iter()
+            .map(|m| (m.project_id, m.intended_micros, m.event_id, m.kind, true));
+        for (project, intended, id, kind, is_missing) in missing.chain(crashes) {
+            by_project.entry(project).or_default().push((intended, id));
+            asked.insert(id, (kind, is_missing));
         }
         let slack = WINDOW_SLACK_SECS + self.opts.deadline.as_secs();
-        let mut out = Vec::new();
-        for (project_id, mut events) in by_project {
-            events.sort_unstable();
-            for chunk in events.chunks(self.source.batch_size().max(1)) {
+        let mut explained: HashMap<Uuid, Explained> = HashMap::new();
+        for (project_id, mut ids) in by_project {
+            ids.sort_unstable();
+            for chunk in ids.chunks(self.source.batch_size().max(1)) {
                 let ids: Vec<Uuid> = chunk.iter().map(|(_, id)| *id).collect();
                 let lookup = Lookup {
                     project_id,
@@ -154,12 +170,38 @@ impl Verifier {
                     ids: &ids,
                 };
                 *queries += 1;
-                match self.source.outcomes(lookup).await {
-                    Ok(found) => out.extend(found),
-                    Err(e) => *last_error = Some(e.to_string()),
+                let rows = match self.source.outcomes(lookup).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        *last_error = Some(e.to_string());
+                        continue;
+                    }
+                };
+                for row in rows {
+                    let Some(&(kind, is_missing)) = asked.get(&row.event_id) else {
+                        continue;
+                    };
+                    match bearing(kind, row.category) {
+                        OutcomeBearing::Event if is_missing => {
+                            explained.entry(row.event_id).or_insert(row);
+                        }
+                        OutcomeBearing::Attachment => found.attachments.push(row),
+                        OutcomeBearing::Event | OutcomeBearing::Other => {}
+                    }
                 }
             }
         }
-        out
+        found.explained = explained.into_values().collect();
+        found.explained.sort_unstable_by_key(|e| e.event_id);
+        found
     }
+}
+
+/// What the outcomes table said, split by what each outcome is about.
+#[derive(Default)]
+struct FoundOutcomes {
+    /// One outcome per missing event, in the event's own category.
+    explained: Vec<Explained>,
+    /// Outcomes of attachments (of missing events and of seen native crashes).
+    attachments: Vec<Explained>,
 }

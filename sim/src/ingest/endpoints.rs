@@ -4,11 +4,14 @@
 //! - `POST /api/<pid>/store/`: one event as JSON; answers `{"id": "<event id>"}`.
 //! - `POST /api/<pid>/minidump/`: multipart, the dump in `upload_file_minidump` (must start
 //!   with `MDMP`), the event in an optional `sentry` field (JSON); answers the event id as
-//!   text, as crash reporters expect.
+//!   text, as crash reporters expect, and never 429: a rate-limited minidump is answered 200
+//!   and dropped (getsentry/relay `relay-server/src/endpoints/minidump.rs` at
+//!   012f7013b808416eb571cb0529c236dff6571f91: `Ok(_) | Err(BadStoreRequest::RateLimited(_))
+//!   => ()`).
 
 use super::{
     EVENT_LIMIT, IngestState, Item, Rejection, admit_and_queue, authenticate, decode_body,
-    ingest_item, reject,
+    ingest_item, reject, too_large,
 };
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, RawQuery, State};
@@ -25,19 +28,15 @@ pub async fn store(
     body: Bytes,
 ) -> Response {
     let result = (|| -> Result<_, Rejection> {
-        let (project_id, key) = authenticate(&state, &project, query.as_deref(), &headers)?;
+        let key = authenticate(&state, &project, query.as_deref(), &headers)?;
         let decoded = decode_body(&headers, &body)?;
         if decoded.len() > EVENT_LIMIT {
-            return Err(reject(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "event exceeded size limits",
-                Some(format!("{} bytes is over {EVENT_LIMIT}", decoded.len())),
-            ));
+            return Err(too_large("event"));
         }
         let item = Item {
             ty: "event",
             payload: &decoded,
-            project_id,
+            project_id: key.project_id,
             fallback_id: None,
             received: state.received_now(),
             dump: None,
@@ -46,7 +45,7 @@ pub async fn store(
         admit_and_queue(&state, vec![ev], &key)
     })();
     match result {
-        Ok(id) => (StatusCode::OK, axum::Json(serde_json::json!({ "id": id }))).into_response(),
+        Ok(a) => a.response(),
         Err(r) => *r,
     }
 }
@@ -59,7 +58,7 @@ pub async fn minidump(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
-    let (project_id, key) = match authenticate(&state, &project, query.as_deref(), &headers) {
+    let key = match authenticate(&state, &project, query.as_deref(), &headers) {
         Ok(k) => k,
         Err(r) => return *r,
     };
@@ -114,7 +113,7 @@ pub async fn minidump(
     let item = Item {
         ty: "event",
         payload: &payload,
-        project_id,
+        project_id: key.project_id,
         fallback_id: None,
         received: state.received_now(),
         dump: Some(&dump),
@@ -124,9 +123,13 @@ pub async fn minidump(
         Err(r) => return *r,
     };
     ev.minidumps.push(dump.len());
+    ev.native = true;
     let id = ev.event_id.hyphenated().to_string();
     match admit_and_queue(&state, vec![ev], &key) {
         Ok(_) => (StatusCode::OK, id).into_response(),
+        Err(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
+            (StatusCode::OK, id).into_response()
+        }
         Err(r) => *r,
     }
 }

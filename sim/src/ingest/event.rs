@@ -44,10 +44,20 @@ pub struct IngestedEvent {
     pub dataset: Dataset,
     /// The transaction's own fields, for transactions.
     pub transaction: Option<TransactionFields>,
-    /// Sizes of the minidumps that came with it.
+    /// Sizes of the minidumps that came with it (and are still with it: a quota or the
+    /// crash-report setting may remove them).
     pub minidumps: Vec<usize>,
+    /// Whether it came with a minidump: a native crash.
+    pub native: bool,
     /// When ingest took it (the pipeline's worker model starts service no earlier).
     pub accepted_at: std::time::Instant,
+    /// When its key's project config is there and Relay can process it.
+    pub ready_at: std::time::Instant,
+    /// Whether the config says the key is valid for the project; if not, Relay drops the
+    /// event with `invalid:project_id` once the config has arrived.
+    pub key_valid: bool,
+    /// The public key it was sent with (its quota).
+    pub key: std::sync::Arc<str>,
     /// The project it was sent to.
     pub project_id: u64,
     /// Its id.
@@ -83,6 +93,15 @@ pub struct IngestedEvent {
 }
 
 impl IngestedEvent {
+    /// The quota category the event counts in.
+    pub fn quota_category(&self) -> crate::script::QuotaCategory {
+        if self.transaction.is_some() {
+            crate::script::QuotaCategory::Transaction
+        } else {
+            crate::script::QuotaCategory::Error
+        }
+    }
+
     /// Sentry's numeric log level, as `sentry_groupedmessage.level` stores it.
     pub fn level_number(&self) -> i32 {
         match self.level.as_str() {
@@ -163,7 +182,11 @@ pub fn parse_value(
         },
         transaction,
         minidumps: Vec::new(),
+        native: false,
         accepted_at: std::time::Instant::now(),
+        ready_at: std::time::Instant::now(),
+        key_valid: true,
+        key: std::sync::Arc::from(""),
         project_id,
         event_id,
         timestamp,

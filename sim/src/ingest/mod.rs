@@ -1,49 +1,66 @@
 //! Relay's ingest endpoint: `POST /api/<project_id>/envelope/` (and, in [`endpoints`],
 //! `/store/` and `/minidump/`).
 //!
-//! Answers as Relay does: 200 `{"id":"<event id>"}`; 400 malformed; 401 missing or unknown
-//! key; 413 over Relay's default size limits (envelope 200 MiB, event 1 MiB); 429 for an
-//! exhausted key quota or a scripted storm ([`admission`]); 503 when the queue (Kafka's place)
-//! is full. Bodies may be gzip, deflate or zstd. Error bodies are `{"detail":"…","causes":[…]}`.
-//! `event` and `transaction` items are queued for storage; an `event.minidump` attachment
-//! must start with `MDMP` and rides along with its event; other item types are accepted and
-//! not stored.
+//! Answers as Relay does (getsentry/relay `relay-server/src/endpoints/common.rs`,
+//! `BadStoreRequest` and its statuses; `relay-server/src/extractors/request_meta.rs` at
+//! 01aef71f62365a6c2712a66b22de62fc99e8ae49 for the auth errors):
+//! - 200 `{"id":"<event id>"}`, also for a key whose project config is still being fetched
+//!   ([`projects`]) and for envelopes over a quota not cached yet ([`admission`]);
+//! - 400 malformed envelope, bad project path or malformed public key; 401 missing
+//!   authorization;
+//! - 403 `rejected with_reason: ProjectId` once a key's config says it is unknown or disabled;
+//! - 413 an event over Relay's `max_event_size` (1 MiB), a body over nginx's
+//!   `client_max_body_size 100m` (getsentry/self-hosted `nginx.conf` at
+//!   89a143f8e4d396a858cf6f462a832ae7da9fd2db) or decoded over Relay's `max_envelope_size`
+//!   (200 MiB; relay-config `config.rs` at 00191ff783db81675131903b8c5b289de8cfd903, `Limits`);
+//! - 429 with `Retry-After` and `X-Sentry-Rate-Limits` for a cached limit or a scripted storm;
+//! - 503 when the topic's queue (Kafka's place) is full.
+//!
+//! Bodies may be gzip, deflate or zstd. Error bodies are `{"detail":"…","causes":[…]}`.
+//! `event` and `transaction` items are queued on their topic ([`crate::pipeline::Topic`]);
+//! an `event.minidump` attachment must start with `MDMP` and rides along with its event;
+//! other item types are accepted and not stored.
 
 pub mod admission;
 mod auth;
 pub mod endpoints;
 mod envelope;
 pub mod event;
+pub mod projects;
 
+use crate::pipeline::Topic;
 use crate::store::outcomes::{Outcome, category, code};
 use crate::truth::{Decision, Truth};
+use admission::{Admission, Refusal};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use event::IngestedEvent;
-use std::collections::HashMap;
+use projects::{KeyState, ProjectConfigs};
 use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Relay's default envelope size limit.
+/// nginx's `client_max_body_size 100m` in front of Relay: the largest body on the wire.
+pub const BODY_LIMIT: usize = 100 * 1024 * 1024;
+/// Relay's default `max_envelope_size`: the largest envelope once decoded.
 pub const ENVELOPE_LIMIT: usize = 200 * 1024 * 1024;
-/// Relay's default event size limit.
+/// Relay's default `max_event_size`.
 pub const EVENT_LIMIT: usize = 1024 * 1024;
 
 /// What the ingest handler needs.
 pub struct IngestState {
-    /// Quotas and scripted refusals.
-    pub admission: admission::Admission,
+    /// Cached limits, quotas and scripted refusals.
+    pub admission: Arc<Admission>,
+    /// What Relay knows of each key.
+    pub configs: ProjectConfigs,
     /// The sim's clock offset, microseconds (a scripted clock skew).
     pub skew_micros: i64,
-    /// Public key per project id.
-    pub keys: HashMap<u64, String>,
-    /// The queue into the pipeline.
-    pub queue: mpsc::Sender<IngestedEvent>,
-    /// Outcomes of refused events, on their way to the store.
-    pub outcomes: mpsc::UnboundedSender<crate::store::outcomes::Outcome>,
+    /// The queue of each topic into its pipeline, by [`Topic::index`].
+    pub queues: [mpsc::Sender<IngestedEvent>; 3],
+    /// Outcomes of refused events, on their way to the outcomes consumer.
+    pub outcomes: mpsc::UnboundedSender<Outcome>,
     /// Ground truth.
     pub truth: Arc<Truth>,
     /// Where uploaded sourcemaps are, when processed events are kept (the in-memory store):
@@ -53,7 +70,11 @@ pub struct IngestState {
 
 /// A Relay-shaped error answer.
 pub fn relay_error(status: StatusCode, detail: &str, causes: &[String]) -> Response {
-    let body = serde_json::json!({ "detail": detail, "causes": causes });
+    let body = if causes.is_empty() {
+        serde_json::json!({ "detail": detail })
+    } else {
+        serde_json::json!({ "detail": detail, "causes": causes })
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -68,61 +89,148 @@ pub async fn envelope(
     let queued = accept(&state, &project, query.as_deref(), &headers, &body)
         .and_then(|(events, key)| admit_and_queue(&state, events, &key));
     match queued {
-        Ok(id) => (StatusCode::OK, axum::Json(serde_json::json!({ "id": id }))).into_response(),
+        Ok(a) => a.response(),
         Err(resp) => *resp,
     }
 }
 
-/// Admits and queues a request's events: the id Relay answers with, or the refusal. Every
-/// event's fate is recorded in ground truth.
+/// What an accepted request is answered with.
+pub(crate) struct Accepted {
+    /// The id Relay answers with.
+    pub id: Option<String>,
+    /// `X-Sentry-Rate-Limits` for the part a cached limit removed, if any.
+    pub rate_limits: Option<String>,
+}
+
+impl Accepted {
+    fn response(self) -> Response {
+        let mut resp = (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "id": self.id })),
+        )
+            .into_response();
+        if let Some(v) = self
+            .rate_limits
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            resp.headers_mut().insert("x-sentry-rate-limits", v);
+        }
+        resp
+    }
+}
+
+/// An authenticated request's key: which project, which key, and what Relay knows of it.
+pub(crate) struct Key {
+    pub project_id: u64,
+    pub key: Arc<str>,
+    pub state: KeyState,
+}
+
+/// Admits and queues a request's events: the answer, or the refusal. Every event's fate is
+/// recorded in ground truth.
 pub(crate) fn admit_and_queue(
     state: &IngestState,
-    events: Vec<IngestedEvent>,
-    key: &str,
-) -> Result<Option<String>, Rejection> {
+    mut events: Vec<IngestedEvent>,
+    key: &Key,
+) -> Result<Accepted, Rejection> {
     let id = events.first().map(|e| e.event_id.simple().to_string());
-    if let Some(first) = events.first()
-        && let Err(refusal) = state.admission.admit(key, first.event_id)
-    {
-        let decision = match refusal {
-            admission::Refusal::RateLimited { .. } => Decision::RateLimited,
-            admission::Refusal::Unavailable => Decision::Unavailable,
-            admission::Refusal::Rejected => Decision::Rejected,
-        };
+    if key.state == KeyState::Invalid {
         for ev in &events {
-            state.truth.record(ev.event_id, ev.project_id, decision);
-            match refusal {
-                admission::Refusal::RateLimited { reason, .. } => {
-                    let _ = state
-                        .outcomes
-                        .send(refused_outcome(ev, code::RATE_LIMITED, reason));
+            state
+                .truth
+                .record(ev.event_id, ev.project_id, Decision::Rejected);
+            let _ = state
+                .outcomes
+                .send(refused_outcome(state, ev, code::INVALID, "project_id"));
+        }
+        return Err(Box::new(Refusal::Rejected.response()));
+    }
+    let now = std::time::Instant::now();
+    let mut rate_limits = None;
+    if let Some(first) = events.first() {
+        let has_attachments = events.iter().any(|e| !e.minidumps.is_empty());
+        match state.admission.admit(
+            &key.key,
+            first.event_id,
+            first.quota_category(),
+            has_attachments,
+            now,
+        ) {
+            Err(refusal) => {
+                refuse(state, &events, &refusal);
+                return Err(Box::new(refusal.response()));
+            }
+            Ok(admitted) => {
+                if admitted.attachments_limited.is_some() {
+                    for ev in events.iter_mut().filter(|e| !e.minidumps.is_empty()) {
+                        state.truth.record(
+                            ev.event_id,
+                            ev.project_id,
+                            Decision::AttachmentRateLimited,
+                        );
+                        for size in std::mem::take(&mut ev.minidumps) {
+                            let mut o = refused_outcome(
+                                state,
+                                ev,
+                                code::RATE_LIMITED,
+                                admission::KEY_QUOTA,
+                            );
+                            o.category = category::ATTACHMENT;
+                            o.quantity = u32::try_from(size).unwrap_or(u32::MAX);
+                            let _ = state.outcomes.send(o);
+                        }
+                    }
                 }
-                admission::Refusal::Rejected => {
-                    let _ = state
-                        .outcomes
-                        .send(refused_outcome(ev, code::FILTERED, "project_id"));
-                }
-                // Relay emits no outcome for a 503: the client is expected to retry.
-                admission::Refusal::Unavailable => {}
+                rate_limits = admitted.attachments_limited;
             }
         }
-        return Err(Box::new(refusal.response()));
     }
-    for ev in events {
+    let (ready_at, key_valid) = match key.state {
+        KeyState::Fetching { until, valid } => (until, valid),
+        KeyState::Valid | KeyState::Invalid => (now, true),
+    };
+    for mut ev in events {
+        ev.ready_at = ready_at;
+        ev.key_valid = key_valid;
+        ev.key = key.key.clone();
         let (event_id, project_id) = (ev.event_id, ev.project_id);
-        if state.queue.try_send(ev).is_err() {
+        if state.queues[Topic::of(&ev).index()].try_send(ev).is_err() {
             state
                 .truth
                 .record(event_id, project_id, Decision::Unavailable);
             return Err(reject(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "event queue is full, retry later",
+                "failed to queue envelope",
                 None,
             ));
         }
         state.truth.record(event_id, project_id, Decision::Accepted);
     }
-    Ok(id)
+    Ok(Accepted { id, rate_limits })
+}
+
+/// Records a refusal in ground truth and its outcomes, per event.
+fn refuse(state: &IngestState, events: &[IngestedEvent], refusal: &Refusal) {
+    let decision = match refusal {
+        Refusal::RateLimited { .. } => Decision::RateLimited,
+        Refusal::Unavailable => Decision::Unavailable,
+        Refusal::Rejected => Decision::Rejected,
+    };
+    for ev in events {
+        state.truth.record(ev.event_id, ev.project_id, decision);
+        let outcome = match refusal {
+            Refusal::RateLimited { reason, .. } => Some((code::RATE_LIMITED, *reason)),
+            // A rejected project: `Outcome::Invalid(DiscardReason::ProjectId)`.
+            Refusal::Rejected => Some((code::INVALID, "project_id")),
+            // Relay emits no outcome for a 503: the client is expected to retry.
+            Refusal::Unavailable => None,
+        };
+        if let Some((outcome, reason)) = outcome {
+            let _ = state
+                .outcomes
+                .send(refused_outcome(state, ev, outcome, reason));
+        }
+    }
 }
 
 pub(crate) type Rejection = Box<Response>;
@@ -135,14 +243,26 @@ pub(crate) fn reject(status: StatusCode, detail: &str, cause: Option<String>) ->
     ))
 }
 
+/// The 413 Relay answers for an item over its limit (`BadStoreRequest::Overflow`).
+pub(crate) fn too_large(item: &str) -> Rejection {
+    reject(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "envelope exceeded size limits for type '{item}' \
+             (https://develop.sentry.dev/sdk/envelopes/#size-limits)"
+        ),
+        None,
+    )
+}
+
 fn accept(
     state: &IngestState,
     project: &str,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Vec<IngestedEvent>, String), Rejection> {
-    let (project_id, key) = authenticate(state, project, query, headers)?;
+) -> Result<(Vec<IngestedEvent>, Key), Rejection> {
+    let key = authenticate(state, project, query, headers)?;
     let decoded = decode_body(headers, body)?;
     let (env_header, items) = envelope::split(&decoded).map_err(|cause| {
         reject(
@@ -171,28 +291,22 @@ fn accept(
     let stored = |i: &&envelope::Item<'_>| i.header.ty == "event" || i.header.ty == "transaction";
     for item in items.iter().filter(stored) {
         if item.payload.len() > EVENT_LIMIT {
-            return Err(reject(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "envelope exceeded size limits",
-                Some(format!(
-                    "event of {} bytes is over {EVENT_LIMIT}",
-                    item.payload.len()
-                )),
-            ));
+            return Err(too_large(&item.header.ty));
         }
         let is_event = item.header.ty == "event";
         let dump = if is_event { first_dump.take() } else { None };
         let item_event = Item {
             ty: &item.header.ty,
             payload: item.payload,
-            project_id,
+            project_id: key.project_id,
             fallback_id: env_header.event_id.as_deref(),
             received,
             dump,
         };
         let mut ev = ingest_item(state, item_event)?;
-        if is_event {
+        if is_event && !minidumps.is_empty() {
             ev.minidumps = std::mem::take(&mut minidumps);
+            ev.native = true;
         }
         events.push(ev);
     }
@@ -236,12 +350,12 @@ pub(crate) fn ingest_item(state: &IngestState, item: Item<'_>) -> Result<Ingeste
     Ok(ev)
 }
 
-/// The outcome of a refused event.
-fn refused_outcome(ev: &IngestedEvent, outcome: u8, reason: &str) -> Outcome {
+/// The outcome of an event refused at the endpoint.
+fn refused_outcome(state: &IngestState, ev: &IngestedEvent, outcome: u8, reason: &str) -> Outcome {
     Outcome {
         project_id: ev.project_id,
         event_id: Some(ev.event_id),
-        timestamp: ev.received,
+        timestamp: state.received_now(),
         outcome,
         reason: Some(reason.to_owned()),
         category: if ev.transaction.is_some() {
@@ -261,16 +375,16 @@ impl IngestState {
     }
 }
 
-/// The project and public key of an authenticated request.
+/// The project and public key of an authenticated request, and what Relay knows of the key.
 pub(crate) fn authenticate(
     state: &IngestState,
     project: &str,
     query: Option<&str>,
     headers: &HeaderMap,
-) -> Result<(u64, String), Rejection> {
+) -> Result<Key, Rejection> {
     let project_id: u64 = project
         .parse()
-        .map_err(|_| reject(StatusCode::NOT_FOUND, "invalid project id", None))?;
+        .map_err(|_| reject(StatusCode::BAD_REQUEST, "bad project path parameter", None))?;
     let auth = headers.get("x-sentry-auth").and_then(|h| h.to_str().ok());
     let key = auth::public_key(auth, query).ok_or_else(|| {
         reject(
@@ -279,10 +393,21 @@ pub(crate) fn authenticate(
             None,
         )
     })?;
-    if state.keys.get(&project_id) != Some(&key) {
-        return Err(reject(StatusCode::UNAUTHORIZED, "invalid public key", None));
+    if !projects::well_formed(&key) {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "bad sentry DSN public key",
+            None,
+        ));
     }
-    Ok((project_id, key))
+    let state = state
+        .configs
+        .state(project_id, &key, std::time::Instant::now());
+    Ok(Key {
+        project_id,
+        key: Arc::from(key),
+        state,
+    })
 }
 
 /// The body as sent, decoded per `Content-Encoding`.
@@ -329,11 +454,7 @@ fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8
         )
     })?;
     if out.len() > ENVELOPE_LIMIT {
-        return Err(reject(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "envelope exceeded size limits",
-            None,
-        ));
+        return Err(too_large("envelope"));
     }
     Ok(out.into())
 }

@@ -7,25 +7,7 @@
 
 use uuid::Uuid;
 
-/// Outcome codes (Relay's `Outcome`).
-pub mod code {
-    /// Stored.
-    pub const ACCEPTED: u8 = 0;
-    /// Rejected by a filter (or a disabled project).
-    pub const FILTERED: u8 = 1;
-    /// Refused by a quota or rate limit.
-    pub const RATE_LIMITED: u8 = 2;
-    /// Found invalid during processing.
-    pub const INVALID: u8 = 3;
-}
-
-/// Data categories (Relay's `DataCategory`).
-pub mod category {
-    /// An error event.
-    pub const ERROR: u8 = 1;
-    /// A transaction.
-    pub const TRANSACTION: u8 = 2;
-}
+pub use sentry_load_common::sentry_outcome::{category, code};
 
 /// One outcome row.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -82,8 +82,15 @@ pub const OUTCOMES_RAW_LOCAL: &str = "CREATE TABLE IF NOT EXISTS outcomes_raw_lo
 PARTITION BY toMonday(timestamp)
 ORDER BY (org_id, project_id, timestamp)";
 
-/// Sentry's Postgres tables the sim writes: organizations, projects and keys (seeded), issues
-/// and the hashes that map events to them.
+/// Sentry's Postgres tables the sim writes: organizations, projects and keys (seeded), their
+/// options, issues and the hashes that map events to them, and attachments. Options hold
+/// JSON: `sentry_projectoptions.value` is a text column written as JSON since Sentry's
+/// picklefield writes JSON (`src/sentry/db/models/fields/picklefield.py`,
+/// `PICKLE_WRITE_JSON = True`; migration `0454_pickle_to_json_sentry_projectoptions`
+/// converted old rows), `sentry_organizationoptions.value` is a `JSONField` (jsonb)
+/// (getsentry/sentry `src/sentry/models/options/organization_option.py` at
+/// 03cdb81bb2c50764169a65334e0b2a6aba88a6ab). A key's `status` is 0 when active, 1 when not
+/// (`src/sentry/models/projectkey.py`, `ProjectKeyStatus`).
 pub const POSTGRES: &str = "
 CREATE TABLE IF NOT EXISTS sentry_organization (
     id bigserial PRIMARY KEY, name varchar(64) NOT NULL, slug varchar(50) NOT NULL UNIQUE,
@@ -109,13 +116,23 @@ CREATE TABLE IF NOT EXISTS sentry_eventattachment (
     content_type varchar(64), date_added timestamptz NOT NULL DEFAULT now());
 CREATE INDEX IF NOT EXISTS sentry_eventattachment_project_event
     ON sentry_eventattachment (project_id, event_id);
+CREATE TABLE IF NOT EXISTS sentry_projectoptions (
+    id bigserial PRIMARY KEY, project_id bigint NOT NULL, key varchar(64) NOT NULL,
+    value text, UNIQUE (project_id, key));
+CREATE TABLE IF NOT EXISTS sentry_organizationoptions (
+    id bigserial PRIMARY KEY, organization_id bigint NOT NULL, key varchar(64) NOT NULL,
+    value jsonb, UNIQUE (organization_id, key));
 CREATE TABLE IF NOT EXISTS sentry_grouphash (
     id bigserial PRIMARY KEY, project_id bigint, hash varchar(32) NOT NULL, group_id bigint,
     UNIQUE (project_id, hash));
 ";
 
-/// Statements that seed the organization, projects and keys a sim accepts (idempotent).
-pub fn postgres_seed(projects: &[ProjectKey]) -> Vec<(String, Vec<String>)> {
+/// Statements that seed the organization, projects, keys and crash-report options of a sim
+/// (idempotent).
+pub fn postgres_seed(
+    projects: &[ProjectKey],
+    crash_reports: crate::crash_reports::CrashReportSettings,
+) -> Vec<(String, Vec<String>)> {
     let mut out = vec![(
         "INSERT INTO sentry_organization (id, name, slug) VALUES (1, 'Sentry', 'sentry') \
          ON CONFLICT DO NOTHING"
@@ -134,11 +151,34 @@ pub fn postgres_seed(projects: &[ProjectKey]) -> Vec<(String, Vec<String>)> {
         out.push((
             format!(
                 "INSERT INTO sentry_projectkey (project_id, label, public_key, status) \
-                 VALUES ({id}, 'Default', $1, 0) ON CONFLICT DO NOTHING",
-                id = p.project_id
+                 VALUES ({id}, 'Default', $1, {status}) ON CONFLICT DO NOTHING",
+                id = p.project_id,
+                status = if p.active { 0 } else { 1 }
             ),
             vec![p.public_key.clone()],
+        ));
+        if let Some(v) = crash_reports.project {
+            out.push((
+                format!(
+                    "INSERT INTO sentry_projectoptions (project_id, key, value) \
+                     VALUES ({id}, '{CRASH_REPORTS_OPTION}', '{v}') ON CONFLICT DO NOTHING",
+                    id = p.project_id
+                ),
+                vec![],
+            ));
+        }
+    }
+    if let Some(v) = crash_reports.organization {
+        out.push((
+            format!(
+                "INSERT INTO sentry_organizationoptions (organization_id, key, value) \
+                 VALUES (1, '{CRASH_REPORTS_OPTION}', '{v}'::jsonb) ON CONFLICT DO NOTHING"
+            ),
+            vec![],
         ));
     }
     out
 }
+
+/// The option that says whether minidumps are kept.
+pub const CRASH_REPORTS_OPTION: &str = "sentry:store_crash_reports";

@@ -199,6 +199,7 @@ impl SentryDb {
         database: &str,
         postgres_url: &str,
         projects: &[ProjectKey],
+        crash_reports: crate::crash_reports::CrashReportSettings,
     ) -> Result<SentryDb, StoreError> {
         let admin = clickhouse::Client::default()
             .with_url(clickhouse_url)
@@ -225,7 +226,7 @@ impl SentryDb {
             let _ = conn.await;
         });
         postgres.batch_execute(schema::POSTGRES).await?;
-        for (sql, params) in schema::postgres_seed(projects) {
+        for (sql, params) in schema::postgres_seed(projects, crash_reports) {
             let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                 params.iter().map(|p| p as _).collect();
             postgres.execute(sql.as_str(), &params).await?;

@@ -8,8 +8,11 @@
 //!   AND deleted = 0 AND event_id IN ('9ec79c33-ec99-42ab-8353-589fcb2e04dc', …)
 //! ```
 //!
-//! Transactions are bounded by `finish_ts` (their event time) and have neither `received` nor
-//! an issue. There is no index on `event_id`: the project and time bounds keep the scan
+//! Transactions are bounded by `finish_ts` (their event time) and have no `received`, no
+//! `message_timestamp` and no issue: `transactions_local` has no `received` column, and
+//! Snuba's transactions processor never sets `message_timestamp`, which stays 1970-01-01
+//! (getsentry/snuba `snuba/datasets/processors/transactions_processor.py` at
+//! 61009262d9a0b81ba952265a7f245e502674cef2), so neither is read. There is no index on `event_id`: the project and time bounds keep the scan
 //! narrow. The SQL is the subset ClickHouse 18.16 and 25.8 both understand.
 
 use super::{Explained, Lookup, Sighting, SourceError};
@@ -106,7 +109,7 @@ impl ClickHouseSource {
                 Sighting {
                     event_id: r.id,
                     received: errors.then_some(r.received),
-                    message_timestamp: Some(r.message_timestamp),
+                    message_timestamp: errors.then_some(r.message_timestamp),
                     group_id: errors.then_some(r.group_id),
                 }
             })
@@ -119,15 +122,17 @@ struct OutcomeFound {
     id: String,
     outcome: u8,
     reason: String,
+    category: u8,
 }
 
 impl ClickHouseSource {
-    /// The outcomes of the asked-for ids: why events that never arrived were dropped. Outcome
-    /// times are the drop's, so the window is widened by the verifier's deadline.
+    /// The outcomes of the asked-for ids, with their data category: why events that never
+    /// arrived were dropped, and what became of their attachments. Outcome times are the
+    /// drop's, so the window is widened by the verifier's deadline.
     pub(super) async fn outcomes(&self, l: Lookup<'_>) -> Result<Vec<Explained>, SourceError> {
         let mut sql = format!(
-            "SELECT ifNull(toString(event_id), '') AS id, outcome, ifNull(reason, '') AS reason \
-             FROM {} \
+            "SELECT ifNull(toString(event_id), '') AS id, outcome, ifNull(reason, '') AS reason, \
+             category FROM {} \
              WHERE project_id = {} AND timestamp >= toDateTime({}) \
              AND timestamp <= toDateTime({}) AND outcome != 0 AND event_id IN (",
             self.outcomes_table, l.project_id, l.from_secs, l.to_secs
@@ -141,18 +146,19 @@ impl ClickHouseSource {
                     event_id: Uuid::parse_str(&r.id).ok()?,
                     outcome: r.outcome,
                     reason: (!r.reason.is_empty()).then_some(r.reason),
+                    category: r.category,
                 })
             })
             .collect())
     }
 }
 
-/// The transactions query: the same columns, `received` and `group_id` as 0 (the table has
-/// neither), bounded by `finish_ts`.
+/// The transactions query: the same columns, `received`, `message_timestamp` and `group_id`
+/// as 0 (see the module docs), bounded by `finish_ts`.
 fn transactions_query(table: &str, l: Lookup<'_>) -> String {
     let mut sql = format!(
         "SELECT event_id AS id, toUInt32(0) AS received, \
-         toUInt32(message_timestamp) AS message_timestamp, toUInt64(0) AS group_id \
+         toUInt32(0) AS message_timestamp, toUInt64(0) AS group_id \
          FROM {table} WHERE project_id = {} AND finish_ts >= toDateTime({}) \
          AND finish_ts <= toDateTime({}) AND deleted = 0 AND event_id IN (",
         l.project_id, l.from_secs, l.to_secs

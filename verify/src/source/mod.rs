@@ -37,29 +37,25 @@ pub struct Sighting {
     pub group_id: Option<u64>,
 }
 
-/// Why an event that never became visible was dropped, from the outcomes table.
+/// An outcome recorded for an asked-for event id, from the outcomes table: why the event, or
+/// one of its attachments, was dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explained {
-    /// The event.
+    /// The event the outcome names.
     pub event_id: Uuid,
-    /// The outcome code (1 filtered, 2 rate limited, 3 invalid, 4 abuse, 5 client discard).
+    /// The outcome code (see [`sentry_load_common::sentry_outcome::code`]).
     pub outcome: u8,
     /// The outcome's reason, if it has one.
     pub reason: Option<String>,
+    /// The data category it was counted in: the event's own, or an attachment's (see
+    /// [`sentry_load_common::sentry_outcome::bearing`]).
+    pub category: u8,
 }
 
 impl Explained {
     /// `filtered`, `invalid`, … — the outcome's name, with its reason when there is one.
     pub fn label(&self) -> String {
-        let name = match self.outcome {
-            0 => "accepted",
-            1 => "filtered",
-            2 => "rate_limited",
-            3 => "invalid",
-            4 => "abuse",
-            5 => "client_discard",
-            _ => "outcome",
-        };
+        let name = sentry_load_common::sentry_outcome::outcome_name(self.outcome);
         match &self.reason {
             Some(r) => format!("{name}:{r}"),
             None => name.to_owned(),
@@ -118,8 +114,17 @@ impl Source {
         }
     }
 
-    /// The outcomes recorded for the asked-for ids, where the source keeps outcomes
-    /// (ClickHouse); other sources explain nothing.
+    /// Whether the source can see outcomes at all. One that cannot (the Sentry web API has
+    /// per-event outcomes nowhere) leaves a missing event's fate unknown: never silent.
+    pub fn sees_outcomes(&self) -> bool {
+        match self {
+            Source::ClickHouse(_) => true,
+            Source::SentryApi(_) => false,
+        }
+    }
+
+    /// The outcomes recorded for the asked-for ids, in every category, where the source keeps
+    /// outcomes (ClickHouse); other sources explain nothing.
     pub async fn outcomes(&self, lookup: Lookup<'_>) -> Result<Vec<Explained>, SourceError> {
         match self {
             Source::ClickHouse(s) => s.outcomes(lookup).await,
