@@ -108,3 +108,79 @@ async fn store_takes_a_zstd_event_and_minidump_takes_a_multipart_dump() {
     sim.stop().await.unwrap();
     assert_eq!(truth.ids_with(Decision::Stored).len(), 2);
 }
+
+/// The answers Relay gives that the harness must classify: a malformed key 400, no auth 401,
+/// an unknown key 200 while its config is fetched and 403 after, an event over 1 MiB and a
+/// body over nginx's 100 MiB 413.
+#[tokio::test]
+async fn keys_and_sizes_are_answered_as_relay_and_nginx_answer_them() {
+    let mut config = SimConfig::in_memory(1, KEY, "token");
+    config.config_fetch = std::time::Duration::from_millis(200);
+    let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/api/1/envelope/", sim.addr());
+    let envelope = |payload: &str| {
+        format!(
+            "{{}}\n{{\"type\":\"event\",\"length\":{}}}\n{payload}\n",
+            payload.len()
+        )
+    };
+    let small = envelope(r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","message":"x"}"#);
+    let post = |key: Option<&str>, body: Vec<u8>| {
+        let mut req = client.post(&url).body(body);
+        if let Some(k) = key {
+            req = req.header(
+                "x-sentry-auth",
+                format!("Sentry sentry_version=7, sentry_key={k}"),
+            );
+        }
+        req.send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(
+        status(post(Some("not-a-key"), small.clone().into()).await.unwrap()),
+        400
+    );
+    assert_eq!(status(post(None, small.clone().into()).await.unwrap()), 401);
+    let unknown = "ffffffffffffffffffffffffffffffff";
+    assert_eq!(
+        status(post(Some(unknown), small.clone().into()).await.unwrap()),
+        200,
+        "Relay cannot tell before the config arrives"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let resp = post(Some(unknown), small.clone().into()).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "event submission rejected with_reason: ProjectId"
+    );
+    let big = envelope(&format!(
+        r#"{{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","message":"{}"}}"#,
+        "x".repeat(1024 * 1024)
+    ));
+    let resp = post(Some(KEY), big.into()).await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("envelope exceeded size limits for type 'event'"),
+        "{body}"
+    );
+    let huge = vec![b' '; 100 * 1024 * 1024 + 1];
+    assert_eq!(status(post(Some(KEY), huge).await.unwrap()), 413);
+    let truth = sim.truth().entries();
+    assert_eq!(
+        truth
+            .iter()
+            .filter(|e| e.decision == Decision::InvalidKey)
+            .count(),
+        1
+    );
+    sim.stop().await.unwrap();
+}

@@ -223,11 +223,13 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             run_id: b.run.id.clone(),
             path: path.clone(),
         }),
+        verdicts: vec![],
         gates: vec![],
         passed: true,
     };
     let explained_ids = explained.keys().copied().collect();
     report.kinds = kind_sections(s, v, &explained_ids);
+    report.verdicts = crate::verdicts::verdicts(&report);
     report.gates = evaluate_gates(&report, input.gates, input.baseline.map(|(b, _)| b));
     report.passed = report.gates.iter().all(|g| g.passed);
     report

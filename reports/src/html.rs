@@ -142,6 +142,13 @@ fn tiles(b: &mut String, r: &Report) {
 }
 
 fn gates(b: &mut String, r: &Report) {
+    if !r.verdicts.is_empty() {
+        b.push_str("<h2>Verdicts</h2><ul>");
+        for v in &r.verdicts {
+            let _ = write!(b, "<li>{}</li>", esc(v));
+        }
+        b.push_str("</ul>");
+    }
     b.push_str("<h2>Gates</h2>");
     if r.gates.is_empty() {
         b.push_str("<p>The profile sets no gates.</p>");

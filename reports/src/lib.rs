@@ -20,6 +20,7 @@ mod send_summary;
 mod summary;
 mod tables;
 mod timeline;
+mod verdicts;
 
 pub use build::{ReportInput, build_report};
 pub use compare::{compare_html, compare_markdown};

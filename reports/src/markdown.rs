@@ -176,6 +176,14 @@ pub fn render_markdown(r: &Report) -> String {
 
     fidelity(&mut s, r);
 
+    if !r.verdicts.is_empty() {
+        let _ = writeln!(s, "## Verdicts\n");
+        for v in &r.verdicts {
+            let _ = writeln!(s, "- {v}");
+        }
+        let _ = writeln!(s);
+    }
+
     if !r.gates.is_empty() {
         let _ = writeln!(s, "## Gates\n");
         let _ = writeln!(

@@ -40,6 +40,10 @@ pub struct Report {
     /// The run the baseline gates compared against, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineRef>,
+    /// What the numbers say, where a pattern needs words (a wrong DSN key, quotas enforced
+    /// after the 200): one sentence each, most important first.
+    #[serde(default)]
+    pub verdicts: Vec<String>,
     /// Each gate of the profile, checked.
     pub gates: Vec<GateResult>,
     /// Whether every gate passed.
@@ -132,7 +136,9 @@ pub struct VisibilitySection {
     /// Not seen, and the last query asking for them failed: unknown, not counted as Sentry's
     /// loss (but counted in `loss.loss_ratio`, so a loss gate cannot pass on them).
     pub unverified: u64,
-    /// Events stored more than once.
+    /// Events stored more than once, as the query that first found each saw it. Snuba's
+    /// tables are ReplacingMergeTrees: a background merge keeps one copy, and queries without
+    /// `FINAL` see every copy only until then — a floor on duplicates, not a count.
     pub duplicated: u64,
     /// Intended send → first seen, milliseconds (live verification only).
     pub latency_ms: Option<Percentiles>,

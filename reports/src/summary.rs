@@ -165,6 +165,9 @@ pub fn render_summary(r: &Report) -> String {
             v.failed_queries
         );
     }
+    for v in &r.verdicts {
+        let _ = writeln!(s, "verdict  {v}");
+    }
     for g in &r.gates {
         let mark = if g.passed { "pass" } else { "FAIL" };
         let bound = if g.gate.starts_with("min_") {

@@ -63,6 +63,9 @@ pub struct SimConfig {
     pub config_fetch: Duration,
     /// `sentry:store_crash_reports` of the projects and the organization.
     pub crash_reports: CrashReportSettings,
+    /// How long an event stored twice stays visible twice in the in-memory store, until
+    /// the modeled merge (ClickHouse's own merges decide it in the ClickHouse store).
+    pub duplicate_merge: Duration,
 }
 
 impl SimConfig {
@@ -94,6 +97,7 @@ impl SimConfig {
             service: ServiceTimes::default(),
             config_fetch: Duration::from_millis(100),
             crash_reports: CrashReportSettings::default(),
+            duplicate_merge: crate::store::DEFAULT_MERGE_AFTER,
         }
     }
 }

@@ -119,7 +119,7 @@ pub enum StartError {
 async fn open_store(config: &SimConfig) -> Result<(Store, Option<Arc<MemoryStore>>), StartError> {
     Ok(match &config.store {
         StoreConfig::Memory => {
-            let m = Arc::new(MemoryStore::default());
+            let m = Arc::new(MemoryStore::merging_after(config.duplicate_merge));
             (Store::Memory(m.clone()), Some(m))
         }
         StoreConfig::Sentry {

@@ -1,20 +1,43 @@
 //! The in-memory store behind embedded runs: rows indexed by event id, issues by grouping
 //! hash, queried by the read API.
+//!
+//! An event stored twice is seen twice until a merge, as in Snuba's tables: they are
+//! `ReplacingMergeTree`s (`errors_local`: `ReplacingMergeTree(deleted)`, getsentry/snuba
+//! `snuba/snuba_migrations/events/0011_rebuild_errors.py` at
+//! 61009262d9a0b81ba952265a7f245e502674cef2) that keep one row per sorting key only once a
+//! background merge has run, and a query without `FINAL` sees every copy until then (as
+//! ClickHouse 18.16 here does too: two equal rows in one insert stay two rows until
+//! `OPTIMIZE … FINAL`). The store merges a duplicate [`MemoryStore::merge_after`] after its
+//! last copy was written.
 
 use super::StoredRow;
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Events and issues kept in memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    merge_after: Duration,
 }
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::merging_after(DEFAULT_MERGE_AFTER)
+    }
+}
+
+/// How long a duplicate stays visible by default: ClickHouse merges new parts within
+/// seconds to minutes.
+pub const DEFAULT_MERGE_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default)]
 struct Inner {
     rows: Vec<StoredRow>,
+    /// When the last copy of each id was written, for ids stored more than once.
+    duplicated_at: HashMap<Uuid, Instant>,
     by_id: HashMap<Uuid, Vec<usize>>,
     groups: HashMap<(u64, Uuid), u64>,
     /// Processed events by id, for the event-details API (the first [`MAX_DETAILS`]).
@@ -42,6 +65,19 @@ pub struct RowFilter {
 }
 
 impl MemoryStore {
+    /// A store whose duplicates merge `merge_after` after their last copy.
+    pub fn merging_after(merge_after: Duration) -> MemoryStore {
+        MemoryStore {
+            inner: RwLock::default(),
+            merge_after,
+        }
+    }
+
+    /// How long a duplicate stays visible.
+    pub fn merge_after(&self) -> Duration {
+        self.merge_after
+    }
+
     /// Groups and stores a batch.
     pub fn write(&self, batch: &mut [StoredRow]) {
         let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -53,7 +89,13 @@ impl MemoryStore {
                 row.group_id = *inner.groups.entry(key).or_insert(next);
             }
             let idx = inner.rows.len();
-            inner.by_id.entry(row.event.event_id).or_default().push(idx);
+            let copies = inner.by_id.entry(row.event.event_id).or_default();
+            copies.push(idx);
+            if copies.len() > 1 {
+                inner
+                    .duplicated_at
+                    .insert(row.event.event_id, Instant::now());
+            }
             if let Some(d) = row.event.details.take()
                 && inner.details.len() < MAX_DETAILS
             {
@@ -97,11 +139,25 @@ impl MemoryStore {
                     .iter()
                     .all(|(k, v)| e.tags.iter().any(|(tk, tv)| tk == k && tv == v))
         };
+        let merged = |id: &Uuid| {
+            inner
+                .duplicated_at
+                .get(id)
+                .is_some_and(|at| at.elapsed() >= self.merge_after)
+        };
         match &f.ids {
             Some(ids) => {
                 let mut idx: Vec<usize> = ids
                     .iter()
-                    .filter_map(|id| inner.by_id.get(id))
+                    .filter_map(|id| {
+                        let copies = inner.by_id.get(id)?;
+                        // After a merge, one row is left: the last written.
+                        Some(if merged(id) {
+                            &copies[copies.len() - 1..]
+                        } else {
+                            &copies[..]
+                        })
+                    })
                     .flatten()
                     .copied()
                     .collect();
@@ -113,7 +169,18 @@ impl MemoryStore {
                     .cloned()
                     .collect()
             }
-            None => inner.rows.iter().filter(keep).cloned().collect(),
+            None => inner
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| {
+                    let id = &r.event.event_id;
+                    !merged(id) || inner.by_id[id].last() == Some(i)
+                })
+                .map(|(_, r)| r)
+                .filter(keep)
+                .cloned()
+                .collect(),
         }
     }
 }

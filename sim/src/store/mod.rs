@@ -7,7 +7,7 @@ pub mod schema;
 mod sentry_db;
 
 use crate::ingest::event::IngestedEvent;
-pub use memory::{MemoryStore, RowFilter};
+pub use memory::{DEFAULT_MERGE_AFTER, MemoryStore, RowFilter};
 pub use sentry_db::SentryDb;
 use std::sync::Arc;
 
