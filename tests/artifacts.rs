@@ -1,12 +1,14 @@
 //! The artifact-bundle upload against the sim's chunk-upload and assemble API: chunking and
-//! batching by the server's options, deduplication of chunks the server has, one assembly per
-//! release, the manifest's debug id, and the exit codes of `upload-artifacts`.
+//! batching by the server's options, deduplication of chunks the server has, a bundle per
+//! release (one zip assembled twice is bound once: Sentry caches the assemble per
+//! organization and checksum), the manifest's debug id, and the exit codes of
+//! `upload-artifacts`.
 
 mod support;
 
 use sentry_load_engine::generate::artifacts::artifact_bundle;
 use sentry_load_engine::generate::js_bundle::Bundle;
-use sentry_load_engine::upload::{UploadTarget, upload_artifact_bundle};
+use sentry_load_engine::upload::{UploadTarget, upload_artifact_bundles};
 use sentry_load_sim::SimConfig;
 use support::{sentry_load, shown};
 
@@ -27,11 +29,10 @@ fn target(sim: &sentry_load_sim::SimHandle, token: &str) -> UploadTarget {
     }
 }
 
-#[tokio::test]
-async fn a_large_bundle_is_chunked_batched_deduplicated_and_assembled_per_release() {
-    let sim = sim().await;
+/// A bundle with the minified file grown past several chunks, with bytes that do not
+/// compress away.
+fn large_bundle() -> Bundle {
     let mut bundle = Bundle::generate(3);
-    // Grow the minified file past several chunks, with bytes that do not compress away.
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let filler: String = (0..300_000)
         .map(|_| {
@@ -42,15 +43,30 @@ async fn a_large_bundle_is_chunked_batched_deduplicated_and_assembled_per_releas
         })
         .collect();
     bundle.minified.push_str(&format!("//{filler}\n"));
-    let zip = artifact_bundle(&bundle, "sentry", "internal", "storefront@3.8.0");
+    bundle
+}
+
+#[tokio::test]
+async fn a_large_bundle_is_chunked_batched_deduplicated_and_assembled_per_release() {
+    let sim = sim().await;
+    let bundle = large_bundle();
+    let releases = ["storefront@3.8.0", "storefront@3.8.1"];
+    let bundles: Vec<(String, Vec<u8>)> = releases
+        .iter()
+        .map(|r| {
+            (
+                r.to_string(),
+                artifact_bundle(&bundle, "sentry", "internal", r),
+            )
+        })
+        .collect();
     let chunk = sentry_load_sim::artifacts::CHUNK_SIZE;
-    let expected_chunks = zip.len().div_ceil(chunk);
+    let expected_chunks: usize = bundles.iter().map(|(_, z)| z.len().div_ceil(chunk)).sum();
     assert!(
-        expected_chunks > sentry_load_sim::artifacts::CHUNKS_PER_REQUEST,
+        expected_chunks > 2 * sentry_load_sim::artifacts::CHUNKS_PER_REQUEST,
         "{expected_chunks}"
     );
-    let releases = vec!["storefront@3.8.0".to_owned(), "storefront@3.8.1".to_owned()];
-    let first = upload_artifact_bundle(&target(&sim, "upload-token"), &zip, &releases)
+    let first = upload_artifact_bundles(&target(&sim, "upload-token"), &bundles)
         .await
         .unwrap();
     assert_eq!(
@@ -58,14 +74,14 @@ async fn a_large_bundle_is_chunked_batched_deduplicated_and_assembled_per_releas
         (expected_chunks, expected_chunks, 2)
     );
     // The server has every chunk now: a second upload sends none.
-    let again = upload_artifact_bundle(&target(&sim, "upload-token"), &zip, &releases)
+    let again = upload_artifact_bundles(&target(&sim, "upload-token"), &bundles)
         .await
         .unwrap();
     assert_eq!(again.sent, 0);
-    let bundles = sim.artifact_bundles();
-    assert_eq!(bundles.len(), 2, "{bundles:?}");
-    for (b, release) in bundles.iter().zip(&releases) {
-        assert_eq!(b.release.as_deref(), Some(release.as_str()));
+    let assembled = sim.artifact_bundles();
+    assert_eq!(assembled.len(), 2, "{assembled:?}");
+    for (b, release) in assembled.iter().zip(releases) {
+        assert_eq!(b.releases, [release]);
         assert_eq!(b.projects, ["internal"]);
         assert_eq!(b.debug_ids, [bundle.debug_id.hyphenated().to_string()]);
         assert!(
@@ -77,11 +93,46 @@ async fn a_large_bundle_is_chunked_batched_deduplicated_and_assembled_per_releas
     sim.stop().await.unwrap();
 }
 
+/// What the harness did before: one zip assembled for every release. Sentry answers the
+/// repeats `ok` from its cache and binds nothing, so only the first release has the bundle;
+/// once the cache expires, assembling again binds the next release too.
+#[tokio::test]
+async fn one_zip_assembled_for_several_releases_is_bound_to_the_first_only() {
+    let sim = sim().await;
+    let zip = artifact_bundle(
+        &Bundle::generate(4),
+        "sentry",
+        "internal",
+        "storefront@3.8.0",
+    );
+    let same_zip = |r: &str| (r.to_owned(), zip.clone());
+    let t = target(&sim, "upload-token");
+    let summary = upload_artifact_bundles(
+        &t,
+        &[same_zip("storefront@3.8.0"), same_zip("storefront@3.8.1")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.releases, 2, "both assembles answered ok");
+    let assembled = sim.artifact_bundles();
+    assert_eq!(assembled.len(), 1);
+    assert_eq!(assembled[0].releases, ["storefront@3.8.0"]);
+    sim.expire_assemble_cache();
+    upload_artifact_bundles(&t, &[same_zip("storefront@3.8.1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.artifact_bundles()[0].releases,
+        ["storefront@3.8.0", "storefront@3.8.1"]
+    );
+    sim.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_wrong_token_is_refused_and_named_without_the_token() {
     let sim = sim().await;
     let zip = artifact_bundle(&Bundle::generate(1), "sentry", "internal", "r");
-    let err = upload_artifact_bundle(&target(&sim, "not-the-token"), &zip, &["r".to_owned()])
+    let err = upload_artifact_bundles(&target(&sim, "not-the-token"), &[("r".to_owned(), zip)])
         .await
         .unwrap_err()
         .to_string();
@@ -108,9 +159,99 @@ async fn a_wrong_token_is_refused_and_named_without_the_token() {
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let bundles = sim.artifact_bundles();
     assert_eq!(bundles.len(), 3, "one per default release: {bundles:?}");
-    assert_eq!(
-        bundles[0].debug_ids,
-        [Bundle::generate(5).debug_id.hyphenated().to_string()]
+    for (i, b) in bundles.iter().enumerate() {
+        assert_eq!(b.releases, [format!("storefront@3.8.{i}")]);
+        assert_eq!(
+            b.debug_ids,
+            [Bundle::generate(5).debug_id.hyphenated().to_string()]
+        );
+    }
+    sim.stop().await.unwrap();
+}
+
+/// A JavaScript error as the sim resolves it: by its `sourcemap` image's debug id whatever
+/// its release, by URL only within the bundles bound to its release, and never through
+/// another project's bundle.
+#[tokio::test]
+async fn javascript_frames_resolve_by_debug_id_or_by_release() {
+    use sentry_load_common::{EventKind, RunId};
+    let sim = sim().await;
+    let seed = 6;
+    let bundle = Bundle::generate(seed);
+    let zip = artifact_bundle(&bundle, "sentry", "internal", "storefront@3.8.0");
+    upload_artifact_bundles(
+        &target(&sim, "upload-token"),
+        &[("storefront@3.8.0".to_owned(), zip)],
+    )
+    .await
+    .unwrap();
+    let generator = sentry_load_engine::Generator::new(
+        RunId::parse("js").unwrap(),
+        seed,
+        &sentry_load_config::RealismKnobs::defaults(4),
+        &[EventKind::Javascript],
     );
+    let client = reqwest::Client::new();
+    let addr = sim.addr();
+    // Sends event `seq` with `release`, with or without its debug image, to `project`;
+    // returns the processing errors and the first frame's file as the API shows them.
+    let resolve = |seq: u64, release: &'static str, image: bool| {
+        let built = generator.envelope(seq, EventKind::Javascript, std::time::SystemTime::now());
+        let (_, items) = sentry_load_common::envelope::split(&built.body).unwrap();
+        let mut event: serde_json::Value = serde_json::from_slice(items[0].payload).unwrap();
+        assert_eq!(event["debug_meta"]["images"][0]["type"], "sourcemap");
+        assert_eq!(event["debug_meta"]["images"][0]["code_file"], bundle.url());
+        event["release"] = serde_json::json!(release);
+        if !image {
+            event.as_object_mut().unwrap().remove("debug_meta");
+        }
+        let id = built.event_id.simple().to_string();
+        let client = client.clone();
+        async move {
+            let resp = client
+                .post(format!("http://{addr}/api/1/store/"))
+                .header(
+                    "x-sentry-auth",
+                    "Sentry sentry_version=7, sentry_key=0123456789abcdef0123456789abcdef",
+                )
+                .json(&event)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let details = loop {
+                let r = client
+                    .get(format!(
+                        "http://{addr}/api/0/projects/sentry/1/events/{id}/"
+                    ))
+                    .bearer_auth("upload-token")
+                    .send()
+                    .await
+                    .unwrap();
+                if r.status() == 200 {
+                    break r.json::<serde_json::Value>().await.unwrap();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            };
+            let file = details["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["type"] == "exception")
+                .map(|e| e["data"]["values"][0]["stacktrace"]["frames"][0]["filename"].clone())
+                .unwrap();
+            (details["errors"].as_array().unwrap().len(), file)
+        }
+    };
+    let minified = serde_json::json!(format!("/static/js/{}", bundle.file_name));
+    let (errors, file) = resolve(1, "storefront@3.8.0", false).await;
+    assert_eq!(errors, 0, "by URL within the bound release");
+    assert_ne!(file, minified);
+    let (errors, file) = resolve(2, "storefront@3.8.1", false).await;
+    assert_eq!(errors, 1, "no bundle bound to 3.8.1, and no debug id");
+    assert_eq!(file, minified);
+    let (errors, file) = resolve(3, "storefront@3.8.1", true).await;
+    assert_eq!(errors, 0, "the debug id needs no release");
+    assert_ne!(file, minified);
     sim.stop().await.unwrap();
 }

@@ -195,7 +195,7 @@ async fn every_kind_reaches_its_snuba_table() {
             "[send]\n",
             &format!(
                 "[traffic.native]\nattachment_size = {{ p50 = \"40 KiB\", p99 = \"200 KiB\" }}\n\
-                 [artifacts]\nurl = \"http://{}/\"\ntoken = \"token\"\nproject = \"project-1\"\n[send]\n",
+                 [artifacts]\nurl = \"http://{}/\"\ntoken = \"token\"\n[send]\n",
                 sim.addr()
             ),
         );
@@ -210,8 +210,12 @@ async fn every_kind_reaches_its_snuba_table() {
         serde_json::to_string_pretty(&report["loss"]).unwrap()
     );
     assert_eq!(report["visibility"]["missing"], 0);
-    // The bundle went up first, once per JavaScript release.
-    assert_eq!(sim.artifact_bundles().len(), 3);
+    // The bundles went up first, one per JavaScript release, each bound to it.
+    let bundles = sim.artifact_bundles();
+    assert_eq!(bundles.len(), 3);
+    for (i, b) in bundles.iter().enumerate() {
+        assert_eq!(b.releases, [format!("storefront@3.8.{i}")]);
+    }
 
     let count = |sql: &'static str| svc.clickhouse_count(sql);
     let transactions = count("SELECT count() FROM transactions_local").await;

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod envelope;
 pub mod ids;
 pub mod journal;
 pub mod kind;

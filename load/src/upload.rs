@@ -1,8 +1,17 @@
-//! Uploads the run's artifact bundle the way `sentry-cli sourcemaps upload` does, before any
-//! JavaScript error is sent: ask `chunk-upload/` for the server's chunking options, upload the
-//! chunks the server does not have yet (gzip-compressed when it accepts that), then ask
-//! `artifactbundle/assemble/` to assemble them — once per release the JavaScript events carry
-//! — and wait until it reports `ok`.
+//! Uploads the run's artifact bundles the way `sentry-cli sourcemaps upload --release R` does,
+//! before any JavaScript error is sent: ask `chunk-upload/` for the server's chunking options,
+//! upload the chunks the server does not have yet (gzip-compressed when it accepts that), then
+//! ask `artifactbundle/assemble/` to assemble them and wait until it reports `ok` — one bundle
+//! per release the JavaScript events carry, each its own zip (its manifest names the release,
+//! so each has its own checksum).
+//!
+//! One zip assembled again for another release would not be bound to it: Sentry caches an
+//! assemble's state per organization and checksum for ten minutes and answers a repeat `ok`
+//! without assembling (getsentry/sentry `src/sentry/tasks/assemble.py`, `_get_cache_key`:
+//! `assemble-status:` + sha1 of `org id | checksum | task`, `set_assemble_status(…, ex=600)`;
+//! `src/sentry/api/endpoints/organization_artifactbundle_assemble.py`: a cached `ok` returns at
+//! once, schedules nothing). The events also carry the bundle's debug id, which makes the
+//! lookup independent of the release where Sentry supports debug ids.
 //!
 //! ```text
 //! GET  /api/0/organizations/<org>/chunk-upload/         → {"url", "chunkSize", "chunksPerRequest", "compression", …}
@@ -40,7 +49,7 @@ pub struct UploadSummary {
     pub chunks: usize,
     /// Chunks actually sent (the server had the others).
     pub sent: usize,
-    /// Releases the bundle was assembled for.
+    /// Releases a bundle was assembled for, one bundle each.
     pub releases: usize,
 }
 
@@ -97,11 +106,10 @@ fn sha1_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Uploads `bundle` and assembles it for each of `releases`.
-pub async fn upload_artifact_bundle(
+/// Uploads and assembles each `(release, bundle zip)` in turn.
+pub async fn upload_artifact_bundles(
     target: &UploadTarget,
-    bundle: &[u8],
-    releases: &[String],
+    bundles: &[(String, Vec<u8>)],
 ) -> Result<UploadSummary, UploadError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -131,20 +139,21 @@ pub async fn upload_artifact_bundle(
             .join(&options.url)
             .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?,
     };
-    let chunks: Vec<&[u8]> = bundle.chunks(options.chunk_size.max(1)).collect();
-    let checksums: Vec<String> = chunks.iter().map(|c| sha1_hex(c)).collect();
-    let checksum = sha1_hex(bundle);
     let gzip = options.compression.iter().any(|c| c == "gzip");
     let per_request = options.chunks_per_request.max(1);
     let max_request = options.max_request_size.unwrap_or(usize::MAX);
     let mut sent = 0;
     let mut summary = UploadSummary {
-        bytes: bundle.len(),
-        chunks: chunks.len(),
+        bytes: bundles.iter().map(|(_, b)| b.len()).sum(),
+        chunks: 0,
         sent: 0,
-        releases: releases.len(),
+        releases: bundles.len(),
     };
-    for release in releases {
+    for (release, bundle) in bundles {
+        let chunks: Vec<&[u8]> = bundle.chunks(options.chunk_size.max(1)).collect();
+        let checksums: Vec<String> = chunks.iter().map(|c| sha1_hex(c)).collect();
+        let checksum = sha1_hex(bundle);
+        summary.chunks += chunks.len();
         let mut attempts = 0;
         loop {
             let body = serde_json::json!({

@@ -4,6 +4,24 @@
 //! An assembled bundle is checked the way Sentry checks it — the checksum, a zip holding a
 //! `manifest.json` — and kept, so tests can see what was uploaded.
 //!
+//! The assemble state is cached per (organization, checksum) for ten minutes, as Sentry caches
+//! it (getsentry/sentry `src/sentry/tasks/assemble.py`: key `assemble-status:` + sha1 of
+//! `org id | checksum | task`, `ex=600`): while it is cached, asking again — for another
+//! release too — answers the cached state and assembles nothing, so the bundle is not bound
+//! to that release (`src/sentry/api/endpoints/organization_artifactbundle_assemble.py`: a
+//! cached `ok` returns `{"state":"ok","detail":null,"missingChunks":[]}` at once). After it
+//! expires, assembling the same checksum again binds the bundle to the new release too
+//! (`_create_or_update_artifact_bundle` updates the bundle found by its id).
+//!
+//! A bundle serves events the way Sentry looks sourcemaps up (getsentry/sentry
+//! `src/sentry/debug_files/artifact_bundles.py` at 003a5e843d38ed1f9f65f54e00377e291cb86339,
+//! `query_artifact_bundles_containing_file`): by debug id first, among the bundles of the
+//! event's project, whatever the release (`get_artifact_bundles_containing_debug_id` filters
+//! on organization, project and debug id only); without a debug id, by the frame's URL among
+//! the bundles bound to the event's release (`get_artifact_bundles_containing_url`; a URL is
+//! only valid with a release: getsentry/symbolicator `crates/symbolicator-js/src/api_lookup.rs`
+//! at 87e6456fe8072f6bcfa61b87c1633958b8d96dfa).
+//!
 //! The chunk size is deliberately small (32 KiB, 4 per request; Sentry offers 8 MiB and 64) so
 //! that every client's chunking and batching is exercised.
 
@@ -14,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
@@ -23,13 +41,16 @@ pub const CHUNK_SIZE: usize = 32 * 1024;
 /// Chunks per upload request the sim accepts.
 pub const CHUNKS_PER_REQUEST: usize = 4;
 
+/// How long an assemble's state is cached per (organization, checksum).
+pub const ASSEMBLE_CACHE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// One assembled bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssembledBundle {
     /// The bundle's SHA-1.
     pub checksum: String,
-    /// The release it is bound to, if any.
-    pub release: Option<String>,
+    /// The releases it is bound to, in the order they were bound.
+    pub releases: Vec<String>,
     /// Projects it belongs to.
     pub projects: Vec<String>,
     /// Debug ids its manifest names.
@@ -44,45 +65,88 @@ pub struct ArtifactState {
     pub org: String,
     /// The bearer token it requires.
     pub token: String,
+    /// The slug of each project (Sentry's default project, id 1, is `internal`).
+    project_slugs: HashMap<u64, String>,
     chunks: Mutex<HashMap<String, Vec<u8>>>,
-    /// `(checksum, release)` of assemblies started: the next ask answers `ok`.
-    started: Mutex<HashSet<(String, Option<String>)>>,
+    /// The cached assemble state per checksum (one organization), and when it was set.
+    states: Mutex<HashMap<String, (&'static str, std::time::Instant)>>,
     bundles: Mutex<Vec<AssembledBundle>>,
     /// Sourcemaps of the assembled bundles, parsed once, by debug id (lowercase): what
     /// processing resolves JavaScript frames with.
     sourcemaps: Mutex<HashMap<String, Arc<sourcemap::SourceMap>>>,
-    /// The debug id of each minified file, by its `~/…` URL.
-    debug_ids_by_url: Mutex<HashMap<String, String>>,
+    /// The debug id of each minified file, by its `~/…` URL and the checksum of the bundle
+    /// holding it.
+    debug_ids_by_url: Mutex<HashMap<(String, String), String>>,
+}
+
+/// The slug the sim gives project `id`: `internal` for 1, as self-hosted names its first
+/// project (DESIGN: `sentry_project`, default `internal`, id 1), `project-<id>` otherwise.
+pub fn project_slug(id: u64) -> String {
+    if id == 1 {
+        "internal".to_owned()
+    } else {
+        format!("project-{id}")
+    }
 }
 
 impl ArtifactState {
-    /// An empty store for `org`, guarded by `token`.
-    pub fn new(org: &str, token: &str) -> ArtifactState {
+    /// An empty store for `org` and its projects, guarded by `token`.
+    pub fn new(org: &str, token: &str, projects: impl IntoIterator<Item = u64>) -> ArtifactState {
         ArtifactState {
             org: org.to_owned(),
             token: token.to_owned(),
+            project_slugs: projects.into_iter().map(|p| (p, project_slug(p))).collect(),
             chunks: Mutex::default(),
-            started: Mutex::default(),
+            states: Mutex::default(),
             bundles: Mutex::default(),
             sourcemaps: Mutex::default(),
             debug_ids_by_url: Mutex::default(),
         }
     }
 
-    /// The sourcemap of the minified file a frame's `abs_path` points at
-    /// (`https://host/static/js/app.js` is uploaded as `~/static/js/app.js`).
-    pub fn sourcemap_for_url(&self, abs_path: &str) -> Option<Arc<sourcemap::SourceMap>> {
-        let path = url::Url::parse(abs_path).ok()?.path().to_owned();
-        let id = lock(&self.debug_ids_by_url)
-            .get(&format!("~{path}"))?
-            .clone();
-        self.sourcemap(&id)
+    /// Whether a bundle's `projects` (slugs or ids) include project `id`.
+    fn belongs_to(&self, b: &AssembledBundle, id: u64) -> bool {
+        let slug = self.project_slugs.get(&id);
+        b.projects
+            .iter()
+            .any(|p| Some(p) == slug || p.parse() == Ok(id))
     }
 
-    /// The sourcemap uploaded for `debug_id`, if an assembled bundle has one.
-    pub fn sourcemap(&self, debug_id: &str) -> Option<Arc<sourcemap::SourceMap>> {
+    /// The sourcemap for the minified file a frame's `abs_path` points at, in an event of
+    /// `project` and `release` that names `debug_id` for that file (`None`: no image of that
+    /// file): by debug id among the project's bundles, else by the file's `~/…` URL
+    /// (`https://host/static/js/app.js` is uploaded as `~/static/js/app.js`) among the bundles
+    /// bound to the release.
+    pub fn sourcemap_for(
+        &self,
+        project: u64,
+        release: Option<&str>,
+        debug_id: Option<&str>,
+        abs_path: &str,
+    ) -> Option<Arc<sourcemap::SourceMap>> {
+        let bundles = lock(&self.bundles).clone();
+        if let Some(id) = debug_id {
+            let id = id.to_ascii_lowercase();
+            let ours = bundles.iter().any(|b| {
+                self.belongs_to(b, project)
+                    && b.debug_ids.iter().any(|d| d.eq_ignore_ascii_case(&id))
+            });
+            if ours && let Some(map) = lock(&self.sourcemaps).get(&id).cloned() {
+                return Some(map);
+            }
+        }
+        let release = release?;
+        let path = format!("~{}", url::Url::parse(abs_path).ok()?.path());
+        let urls = lock(&self.debug_ids_by_url);
+        let id = bundles
+            .iter()
+            .rev()
+            .filter(|b| b.releases.iter().any(|r| r == release) && self.belongs_to(b, project))
+            .find_map(|b| urls.get(&(b.checksum.clone(), path.clone())))?
+            .clone();
+        drop(urls);
         lock(&self.sourcemaps)
-            .get(&debug_id.to_ascii_lowercase())
+            .get(&id.to_ascii_lowercase())
             .cloned()
     }
 
@@ -113,6 +177,20 @@ impl ArtifactState {
             Some(_) => return Ok(()),
         };
         Err(Box::new(refused))
+    }
+}
+
+impl ArtifactState {
+    /// The assemble state cached for `checksum`, if it has not expired.
+    fn cached_state(&self, checksum: &str) -> Option<&'static str> {
+        let states = lock(&self.states);
+        let (state, at) = states.get(checksum)?;
+        (at.elapsed() < ASSEMBLE_CACHE).then_some(*state)
+    }
+
+    /// Forgets every cached assemble state, as ten minutes passing would (for tests).
+    pub fn expire_assemble_cache(&self) {
+        lock(&self.states).clear();
     }
 }
 
@@ -259,9 +337,8 @@ pub async fn assemble(
         return axum::Json(json!({ "state": "not_found", "missingChunks": missing }))
             .into_response();
     }
-    let key = (req.checksum.clone(), req.version.clone());
-    if lock(&s.started).contains(&key) {
-        return axum::Json(json!({ "state": "ok", "detail": null, "missingChunks": [] }))
+    if let Some(state) = s.cached_state(&req.checksum) {
+        return axum::Json(json!({ "state": state, "detail": null, "missingChunks": [] }))
             .into_response();
     }
     let file: Vec<u8> = {
@@ -278,21 +355,39 @@ pub async fn assemble(
     };
     match checked {
         Ok((debug_ids, urls, maps, minified)) => {
-            lock(&s.started).insert(key);
-            lock(&s.debug_ids_by_url).extend(minified);
+            lock(&s.states).insert(req.checksum.clone(), ("ok", std::time::Instant::now()));
+            lock(&s.debug_ids_by_url).extend(
+                minified
+                    .into_iter()
+                    .map(|(url, id)| ((req.checksum.clone(), url), id)),
+            );
             // A sourcemap that does not parse is left out: its frames stay unresolved, as
             // they would in Sentry.
             lock(&s.sourcemaps).extend(maps.into_iter().filter_map(|(id, map)| {
                 let parsed = sourcemap::SourceMap::from_slice(&map).ok()?;
                 Some((id.to_ascii_lowercase(), Arc::new(parsed)))
             }));
-            lock(&s.bundles).push(AssembledBundle {
-                checksum: req.checksum,
-                release: req.version,
-                projects: req.projects,
-                debug_ids,
-                urls,
-            });
+            let mut bundles = lock(&s.bundles);
+            match bundles.iter_mut().find(|b| b.checksum == req.checksum) {
+                // Assembled again after the cache expired: the same bundle, bound to the new
+                // release too.
+                Some(b) => {
+                    b.releases
+                        .extend(req.version.filter(|v| !b.releases.contains(v)));
+                    for p in req.projects {
+                        if !b.projects.contains(&p) {
+                            b.projects.push(p);
+                        }
+                    }
+                }
+                None => bundles.push(AssembledBundle {
+                    checksum: req.checksum,
+                    releases: req.version.into_iter().collect(),
+                    projects: req.projects,
+                    debug_ids,
+                    urls,
+                }),
+            }
             axum::Json(json!({ "state": "created", "missingChunks": [] })).into_response()
         }
         Err(detail) => {

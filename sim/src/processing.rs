@@ -1,7 +1,8 @@
 //! Event processing, as Sentry's pipeline does it before an event is shown: JavaScript frames
 //! are resolved through the uploaded sourcemaps (the artifact bundles' source maps, found by
-//! the event's debug id), and a native crash's exception, threads and modules are read from
-//! its minidump. The result is the event as Sentry's event-details API shows it
+//! the debug id the event's `sourcemap` image gives the frame's file, or by URL among the
+//! bundles bound to the event's release: see [`crate::artifacts`]), and a native crash's
+//! exception, threads and modules are read from its minidump. The result is the event as Sentry's event-details API shows it
 //! (`GET /api/0/projects/<org>/<project>/events/<id>/`), which the in-memory store keeps for
 //! the harness's fidelity check.
 
@@ -15,6 +16,7 @@ use serde_json::{Map, Value, json};
 /// do.
 pub fn process(
     event: &Value,
+    project_id: u64,
     title: &str,
     minidump: Option<&[u8]>,
     artifacts: &ArtifactState,
@@ -41,15 +43,22 @@ pub fn process(
         .cloned()
         .unwrap_or_default();
     if text("platform") == Some("javascript") {
-        let debug_ids: Vec<&str> = event
+        // `sourcemap` images: which debug id each minified file (`code_file`) has.
+        let images: Vec<(&str, &str)> = event
             .pointer("/debug_meta/images")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|i| i.get("debug_id").and_then(Value::as_str))
+            .filter(|i| i.get("type").and_then(Value::as_str) == Some("sourcemap"))
+            .filter_map(|i| Some((i.get("code_file")?.as_str()?, i.get("debug_id")?.as_str()?)))
             .collect();
+        let event = Event {
+            project_id,
+            release: text("release"),
+            images: &images,
+        };
         for e in &mut exceptions {
-            resolve_javascript(e, &debug_ids, artifacts, &mut errors);
+            resolve_javascript(e, &event, artifacts, &mut errors);
         }
     }
     let mut debug_images = event
@@ -139,11 +148,19 @@ fn api_exception(e: &Value) -> Value {
     })
 }
 
+/// What a JavaScript event's sourcemap lookup goes by.
+struct Event<'a> {
+    project_id: u64,
+    release: Option<&'a str>,
+    /// `(code_file, debug_id)` of its `sourcemap` images.
+    images: &'a [(&'a str, &'a str)],
+}
+
 /// Rewrites a JavaScript exception's frames to their original file, line, column and
-/// enclosing function, through the sourcemap of one of the event's debug ids.
+/// enclosing function, through the sourcemap of their minified file.
 fn resolve_javascript(
     e: &mut Value,
-    debug_ids: &[&str],
+    event: &Event<'_>,
     artifacts: &ArtifactState,
     errors: &mut Vec<Value>,
 ) {
@@ -152,14 +169,20 @@ fn resolve_javascript(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let map = debug_ids
+    let debug_id = event
+        .images
         .iter()
-        .find_map(|id| artifacts.sourcemap(id))
-        .or_else(|| artifacts.sourcemap_for_url(&abs_path));
+        .find(|(file, _)| *file == abs_path)
+        .map(|(_, id)| *id);
+    let map = artifacts.sourcemap_for(event.project_id, event.release, debug_id, &abs_path);
     let Some(sm) = map else {
         errors.push(json!({
             "type": "js_no_source",
-            "message": format!("no sourcemap for {abs_path} or the event's debug ids"),
+            "message": format!(
+                "no sourcemap for {abs_path}: no bundle of the project has its debug id, and none \
+                 bound to release {} has the file",
+                event.release.unwrap_or("(none)")
+            ),
         }));
         return;
     };

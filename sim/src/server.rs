@@ -45,6 +45,11 @@ impl SimHandle {
         self.artifacts.bundles()
     }
 
+    /// Forgets the cached assemble states, as ten minutes passing would.
+    pub fn expire_assemble_cache(&self) {
+        self.artifacts.expire_assemble_cache();
+    }
+
     /// Stops taking requests, drains the queue, flushes the last batch, and returns.
     pub async fn stop(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -60,7 +65,11 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
     let addr = listener.local_addr().map_err(StartError::Bind)?;
     let truth = Arc::new(Truth::open(config.truth_file.as_deref()).map_err(StartError::Truth)?);
     let (store, memory) = open_store(&config).await?;
-    let artifacts = Arc::new(ArtifactState::new(&config.org, &config.api_token));
+    let artifacts = Arc::new(ArtifactState::new(
+        &config.org,
+        &config.api_token,
+        config.projects.iter().map(|p| p.project_id),
+    ));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(serve(
         listener,
@@ -95,7 +104,11 @@ pub async fn run(
         store,
         memory,
         truth: Arc::new(Truth::open(config.truth_file.as_deref()).map_err(StartError::Truth)?),
-        artifacts: Arc::new(ArtifactState::new(&config.org, &config.api_token)),
+        artifacts: Arc::new(ArtifactState::new(
+            &config.org,
+            &config.api_token,
+            config.projects.iter().map(|p| p.project_id),
+        )),
     };
     serve(listener, config, opened, shutdown)
         .await

@@ -78,10 +78,9 @@ pub async fn check(f: &Fidelity<'_>, outcome: &VerifyOutcome) -> FidelitySection
 fn sent_event(generator: &Generator, e: &SeenEvent) -> Option<Value> {
     let intended = UNIX_EPOCH + Duration::from_micros(e.intended_micros);
     let built = generator.envelope(e.seq, e.kind, intended);
-    let envelope = sentry::Envelope::from_slice(&built.body).ok()?;
-    envelope.items().find_map(|item| match item {
-        sentry::protocol::EnvelopeItem::Event(ev) => serde_json::to_value(ev).ok(),
-        sentry::protocol::EnvelopeItem::Transaction(tx) => serde_json::to_value(tx).ok(),
-        _ => None,
-    })
+    let (_, items) = sentry_load_common::envelope::split(&built.body).ok()?;
+    items
+        .iter()
+        .find(|i| i.header.ty == "event" || i.header.ty == "transaction")
+        .and_then(|i| serde_json::from_slice(i.payload).ok())
 }

@@ -1,6 +1,6 @@
 //! `sentry-load upload-artifacts`, and the upload `run` does before JavaScript traffic: the
 //! run's artifact bundle (minified bundle + sourcemap, from the profile's seed) goes to the
-//! Sentry web API through chunk-upload and `artifactbundle/assemble`, once per release the
+//! Sentry web API through chunk-upload and `artifactbundle/assemble`, a bundle per release the
 //! JavaScript events carry.
 
 use super::load_profile;
@@ -10,7 +10,7 @@ use sentry_load_common::{EventKind, redact};
 use sentry_load_config::{ArtifactsConfig, Profile, SentryApiConfig};
 use sentry_load_engine::generate::artifacts::{artifact_bundle, javascript_releases};
 use sentry_load_engine::generate::js_bundle::Bundle;
-use sentry_load_engine::upload::{UploadError, UploadTarget, upload_artifact_bundle};
+use sentry_load_engine::upload::{UploadError, UploadTarget, upload_artifact_bundles};
 
 /// `upload-artifacts --profile P`.
 pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
@@ -56,9 +56,14 @@ pub async fn upload(profile: &Profile, target: &UploadTarget) -> Result<(), Exit
         .get_ref()
         .realism()
         .of(EventKind::Javascript);
-    let releases = javascript_releases(realism.releases);
-    let zip = artifact_bundle(&bundle, &target.org, &target.project, &releases[0]);
-    let summary = upload_artifact_bundle(target, &zip, &releases)
+    let bundles: Vec<(String, Vec<u8>)> = javascript_releases(realism.releases)
+        .into_iter()
+        .map(|release| {
+            let zip = artifact_bundle(&bundle, &target.org, &target.project, &release);
+            (release, zip)
+        })
+        .collect();
+    let summary = upload_artifact_bundles(target, &bundles)
         .await
         .map_err(|e| match &e {
             UploadError::Refused {
@@ -67,8 +72,8 @@ pub async fn upload(profile: &Profile, target: &UploadTarget) -> Result<(), Exit
             _ => Exit::unreachable(anyhow::Error::new(e).context("uploading the artifact bundle")),
         })?;
     eprintln!(
-        "artifact bundle {} ({} bytes, {} chunks, {} sent) assembled for {} release(s) at {} \
-         org {} project {}",
+        "artifact bundles of {} ({} bytes, {} chunks, {} sent) assembled, one for each of {} \
+         release(s), at {} org {} project {}",
         bundle.debug_id,
         summary.bytes,
         summary.chunks,

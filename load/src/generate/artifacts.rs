@@ -53,7 +53,7 @@ pub fn artifact_bundle(bundle: &Bundle, org: &str, project: &str, release: &str)
     zip.finish().map(|c| c.into_inner()).unwrap_or_default()
 }
 
-/// The releases the run's JavaScript errors carry (one artifact bundle serves them all).
+/// The releases the run's JavaScript errors carry (an artifact bundle is assembled for each).
 pub fn javascript_releases(releases: u32) -> Vec<String> {
     (0..releases.max(1))
         .map(|i| format!("{}{i}", super::javascript::RELEASE_PREFIX))

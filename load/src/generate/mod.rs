@@ -152,8 +152,12 @@ impl Generator {
                     let spec = spec_of(kind, &r, v, classes);
                     let payload = build(&bundle, seed, kind, &r, spec, &markers);
                     // Every builder's output has the shape a template needs.
-                    Template::new(serialize(payload, SystemTime::UNIX_EPOCH))
-                        .expect("an SDK-serialized envelope is a valid template")
+                    Template::new(serialize(
+                        payload,
+                        SystemTime::UNIX_EPOCH,
+                        images(kind, &bundle),
+                    ))
+                    .expect("an SDK-serialized envelope is a valid template")
                 })
                 .collect();
             all[slot(kind)] = Some(KindTemplates {
@@ -335,6 +339,7 @@ impl Generator {
         serialize(
             build(&self.bundle, self.seed, kind, &k.realism, spec, &values),
             sent_at,
+            images(kind, &self.bundle),
         )
     }
 }
@@ -450,8 +455,29 @@ pub(crate) fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Serializes one payload as an SDK envelope.
-fn serialize(payload: Payload, sent_at: SystemTime) -> Vec<u8> {
+/// The `debug_meta` a kind's events carry beyond what the SDK's types express: a JavaScript
+/// error names its bundle's debug id with a `sourcemap` image whose `code_file` is the
+/// minified file's URL, as the JavaScript SDK does for bundles built with debug ids. Sentry
+/// then finds the sourcemap by debug id, whatever the release (getsentry/sentry
+/// `src/sentry/lang/javascript/processing.py` at 0042e02db2775a6eb80c51f121680b4807293ff6,
+/// `is_sourcemap_image`: `type == "sourcemap"`, a `debug_id` and a `code_file`;
+/// getsentry/symbolicator `crates/symbolicator-js/src/lookup.rs` at
+/// 87e6456fe8072f6bcfa61b87c1633958b8d96dfa keys modules by `code_file`, matched against a
+/// frame's `abs_path`).
+fn images(kind: EventKind, bundle: &js_bundle::Bundle) -> Option<String> {
+    (kind == EventKind::Javascript).then(|| {
+        let image = serde_json::json!({"images": [{
+            "type": "sourcemap",
+            "code_file": bundle.url(),
+            "debug_id": bundle.debug_id.hyphenated().to_string(),
+        }]});
+        format!("\"debug_meta\":{image}")
+    })
+}
+
+/// Serializes one payload as an SDK envelope, with `fields` added to its event (see
+/// [`images`]).
+fn serialize(payload: Payload, sent_at: SystemTime, fields: Option<String>) -> Vec<u8> {
     let event_id = match &payload {
         Payload::Event(e, _) => e.event_id,
         Payload::Transaction(t) => t.event_id,
@@ -473,7 +499,12 @@ fn serialize(payload: Payload, sent_at: SystemTime) -> Vec<u8> {
     let mut body = Vec::with_capacity(4096);
     // Writing into a Vec cannot fail; serde_json cannot fail on these types.
     let _ = envelope.to_writer(&mut body);
-    body
+    match fields {
+        // The SDK writes `{"type":"event","length":N}` and a JSON object: the splice holds.
+        Some(f) => sentry_load_common::envelope::with_first_item_fields(&body, &f)
+            .expect("the SDK's envelope has a first item with a length and a JSON object"),
+        None => body,
+    }
 }
 
 #[cfg(test)]

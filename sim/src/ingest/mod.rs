@@ -24,7 +24,6 @@
 pub mod admission;
 mod auth;
 pub mod endpoints;
-mod envelope;
 pub mod event;
 pub mod projects;
 
@@ -38,6 +37,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use event::IngestedEvent;
 use projects::{KeyState, ProjectConfigs};
+use sentry_load_common::envelope;
 use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -344,7 +344,8 @@ pub(crate) fn ingest_item(state: &IngestState, item: Item<'_>) -> Result<Ingeste
     )
     .map_err(invalid)?;
     if let Some(artifacts) = &state.processing {
-        let details = crate::processing::process(&json, &ev.title, item.dump, artifacts);
+        let details =
+            crate::processing::process(&json, item.project_id, &ev.title, item.dump, artifacts);
         ev.details = Some(Arc::new(details));
     }
     Ok(ev)

@@ -146,7 +146,7 @@ pub fn postgres_seed(
                  VALUES ({id}, $1, $1, 1) ON CONFLICT DO NOTHING",
                 id = p.project_id
             ),
-            vec![format!("project-{}", p.project_id)],
+            vec![crate::artifacts::project_slug(p.project_id)],
         ));
         out.push((
             format!(
