@@ -264,3 +264,35 @@ async fn mangled_events_are_exactly_the_fidelity_failures() {
         );
     }
 }
+
+/// Against sentry.io's API limits (event details 5/s), the fidelity sample is paced and the
+/// 429s Sentry answers without `Retry-After` are waited out by `X-Sentry-Rate-Limit-Reset`:
+/// every sampled event is compared, none counted as a difference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fidelity_fetches_are_paced_and_429s_waited_out() {
+    for pace in ["", "event_details_per_second = 0"] {
+        let mut config = SimConfig::in_memory(1, KEY, "token");
+        config.batch_interval = std::time::Duration::from_millis(50);
+        config.api_rate_limits = true;
+        let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let profile = format!(
+            "seed = 3\n[target]\nkind = \"relay\"\ndsn = \"http://{KEY}@{addr}/1\"\n\
+             [traffic]\nrate = 100\ncount = 60\n[verify]\npoll_interval = \"100ms\"\n\
+             deadline = \"5s\"\nfidelity_sample = 15\n\
+             [verify.sentry_api]\nurl = \"http://{addr}/\"\ntoken = \"token\"\n{pace}\n",
+            addr = sim.addr()
+        );
+        std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+        let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
+        assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+        let (_, report) = only_report(dir.path());
+        let counts = &report["fidelity"]["kinds"]["error"];
+        assert_eq!(counts["sampled"], 15, "{pace}: {counts}");
+        assert_eq!(counts["passed"], 15, "{pace}: {counts}");
+        assert_eq!(counts["throttled"], 0, "{pace}: {counts}");
+        sim.stop().await.unwrap();
+    }
+}

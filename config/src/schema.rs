@@ -524,6 +524,23 @@ pub struct SentryApiConfig {
     pub org: String,
     /// An auth token with `event:read`, usually `${SENTRY_AUTH_TOKEN}`.
     pub token: Secret,
+    /// Event-details requests (the fidelity sample) per second at most; 0: unpaced. sentry.io
+    /// allows 5 a second (`ProjectEventDetailsEndpoint`); self-hosted enforces no API limits,
+    /// so an operator may raise it there.
+    #[serde(default = "default_event_details_rate")]
+    pub event_details_per_second: u32,
+    /// Discover requests (read-back) per second at most; 0: unpaced. Sentry allows 50 a
+    /// second, 30 with `organizations:discover-events-rate-limit`.
+    #[serde(default = "default_discover_rate")]
+    pub discover_per_second: u32,
+}
+
+fn default_event_details_rate() -> u32 {
+    5
+}
+
+fn default_discover_rate() -> u32 {
+    25
 }
 
 fn default_org() -> String {

@@ -387,6 +387,9 @@ pub struct FidelityCounts {
     pub failed: u64,
     /// Could not be fetched (not counted as a failure).
     pub unavailable: u64,
+    /// Still throttled (429) after waiting: not compared, never a failure.
+    #[serde(default)]
+    pub throttled: u64,
 }
 
 /// One stored event that differs from what was sent.

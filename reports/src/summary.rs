@@ -66,12 +66,18 @@ pub fn render_summary(r: &Report) -> String {
         }
     }
     if let Some(f) = &r.fidelity {
-        let (sampled, passed, unavailable) = f.kinds.values().fold((0, 0, 0), |a, k| {
-            (a.0 + k.sampled, a.1 + k.passed, a.2 + k.unavailable)
-        });
+        let (sampled, passed, unavailable, throttled) =
+            f.kinds.values().fold((0, 0, 0, 0), |a, k| {
+                (
+                    a.0 + k.sampled,
+                    a.1 + k.passed,
+                    a.2 + k.unavailable,
+                    a.3 + k.throttled,
+                )
+            });
         let _ = writeln!(
             s,
-            "fidelity {passed} of {sampled} sampled events stored as sent · {} differ · {unavailable} unavailable",
+            "fidelity {passed} of {sampled} sampled events stored as sent · {} differ · {unavailable} unavailable · {throttled} throttled",
             f.failed()
         );
     }

@@ -73,11 +73,19 @@ pub fn fidelity(r: &Report) -> Table {
                 k.passed.to_string(),
                 k.failed.to_string(),
                 k.unavailable.to_string(),
+                k.throttled.to_string(),
             ]
         })
         .collect();
     Table {
-        headers: &["kind", "sampled", "matched", "differed", "unavailable"],
+        headers: &[
+            "kind",
+            "sampled",
+            "matched",
+            "differed",
+            "unavailable",
+            "throttled",
+        ],
         rows,
     }
 }

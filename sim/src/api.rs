@@ -27,6 +27,62 @@ pub struct ApiState {
     pub token: String,
     /// The store it reads.
     pub store: Arc<MemoryStore>,
+    /// Sentry's API rate limits, when the sim enforces them.
+    pub limits: Option<ApiLimits>,
+}
+
+/// Sentry's API rate limits, as sentry.io enforces them (self-hosted skips API rate limiting:
+/// getsentry/sentry `src/sentry/middleware/ratelimit.py`, `if settings.SENTRY_SELF_HOSTED:
+/// return None`): event details 5 requests in 1 s (`ProjectEventDetailsEndpoint.rate_limits`,
+/// `RateLimit(limit=5, window=1)` per IP, user and organization, in
+/// `src/sentry/api/endpoints/project_event_details.py`), Discover 50 in 1 s
+/// (`OrganizationEventsEndpoint`, `DEFAULT_RATE_LIMIT = 50`, `src/sentry/api/endpoints/
+/// organization_events.py`). Over a limit: 429 `{"detail": "You are attempting to use this
+/// endpoint too frequently. Limit is N requests in W seconds"}` with
+/// `X-Sentry-Rate-Limit-Limit`, `-Remaining` and `-Reset` (epoch seconds) and no
+/// `Retry-After`.
+#[derive(Debug, Default)]
+pub struct ApiLimits {
+    windows: std::sync::Mutex<std::collections::HashMap<&'static str, (u64, u32)>>,
+}
+
+/// Event-details requests per second.
+pub const EVENT_DETAILS_LIMIT: u32 = 5;
+/// Discover requests per second.
+pub const DISCOVER_LIMIT: u32 = 50;
+
+impl ApiLimits {
+    /// `None` when the request to `endpoint` (limited to `limit` a second) may go on, else
+    /// the 429 to answer.
+    fn check(&self, endpoint: &'static str, limit: u32) -> Option<Response> {
+        let now = sentry_load_common::clock::now_unix_micros() / 1_000_000;
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let (window, used) = w.entry(endpoint).or_insert((now, 0));
+        if *window != now {
+            (*window, *used) = (now, 0);
+        }
+        *used += 1;
+        let remaining = limit.saturating_sub(*used);
+        if *used <= limit {
+            return None;
+        }
+        let mut resp = relay_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "You are attempting to use this endpoint too frequently. Limit is {limit} \
+                 requests in 1 seconds"
+            ),
+            &[],
+        );
+        let h = resp.headers_mut();
+        h.insert("x-sentry-rate-limit-limit", HeaderValue::from(limit));
+        h.insert(
+            "x-sentry-rate-limit-remaining",
+            HeaderValue::from(remaining),
+        );
+        h.insert("x-sentry-rate-limit-reset", HeaderValue::from(now + 1));
+        Some(resp)
+    }
 }
 
 const FIELDS: &[(&str, &str)] = &[
@@ -51,6 +107,13 @@ pub async fn discover(
 ) -> Response {
     if let Err(r) = authorize(&api, &org, &headers) {
         return *r;
+    }
+    if let Some(r) = api
+        .limits
+        .as_ref()
+        .and_then(|l| l.check("discover", DISCOVER_LIMIT))
+    {
+        return r;
     }
     match answer(&api.store, query.as_deref().unwrap_or_default()) {
         Ok((body, more, next_offset)) => {
@@ -108,6 +171,13 @@ pub async fn event_details(
 ) -> Response {
     if let Err(r) = authorize(&api, &org, &headers) {
         return *r;
+    }
+    if let Some(r) = api
+        .limits
+        .as_ref()
+        .and_then(|l| l.check("event_details", EVENT_DETAILS_LIMIT))
+    {
+        return r;
     }
     let not_found = || relay_error(StatusCode::NOT_FOUND, "Event not found", &[]);
     let (Ok(project), Ok(id)) = (project.parse::<u64>(), Uuid::parse_str(&event_id)) else {

@@ -66,6 +66,9 @@ pub struct SimConfig {
     /// How long an event stored twice stays visible twice in the in-memory store, until
     /// the modeled merge (ClickHouse's own merges decide it in the ClickHouse store).
     pub duplicate_merge: Duration,
+    /// Whether the read API enforces sentry.io's rate limits (event details 5/s, Discover
+    /// 50/s); self-hosted enforces none, the default.
+    pub api_rate_limits: bool,
 }
 
 impl SimConfig {
@@ -98,6 +101,7 @@ impl SimConfig {
             config_fetch: Duration::from_millis(100),
             crash_reports: CrashReportSettings::default(),
             duplicate_merge: crate::store::DEFAULT_MERGE_AFTER,
+            api_rate_limits: false,
         }
     }
 }

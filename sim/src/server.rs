@@ -262,6 +262,7 @@ async fn serve(
             org: config.org.clone(),
             token: config.api_token.clone(),
             store,
+            limits: config.api_rate_limits.then(Default::default),
         });
         app = app.merge(
             Router::new()

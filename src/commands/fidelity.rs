@@ -5,7 +5,7 @@
 use sentry_load_common::EventKind;
 use sentry_load_engine::Generator;
 use sentry_load_reports::{FidelityFailure, FidelitySection};
-use sentry_load_verify::source::SentryApiSource;
+use sentry_load_verify::source::{EventFetch, SentryApiSource};
 use sentry_load_verify::{SeenEvent, VerifyOutcome, fidelity};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -48,8 +48,19 @@ pub async fn check(f: &Fidelity<'_>, outcome: &VerifyOutcome) -> FidelitySection
         for e in events {
             counts.sampled += 1;
             let sent = sent_event(f.generator, &e);
-            let stored = f.api.event(e.project_id, e.event_id).await;
-            let (Some(sent), Ok(Some(stored))) = (sent, stored) else {
+            let stored = match f.api.event(e.project_id, e.event_id).await {
+                Ok(EventFetch::Found(stored)) => stored,
+                // Throttled: not looked at, never a difference.
+                Ok(EventFetch::Throttled) => {
+                    counts.throttled += 1;
+                    continue;
+                }
+                Ok(EventFetch::NotFound) | Err(_) => {
+                    counts.unavailable += 1;
+                    continue;
+                }
+            };
+            let Some(sent) = sent else {
                 counts.unavailable += 1;
                 continue;
             };

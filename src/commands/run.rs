@@ -187,6 +187,9 @@ async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiC
             .map_err(|e: String| Exit::internal(anyhow!(e)))?,
         org: "sentry".into(),
         token: Secret::new(token),
+        // The embedded sim enforces no API limits (as self-hosted does not).
+        event_details_per_second: 0,
+        discover_per_second: 0,
     };
     Ok((sim, dsn, api))
 }

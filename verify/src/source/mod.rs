@@ -5,7 +5,7 @@ mod clickhouse;
 mod sentry_api;
 
 pub use self::clickhouse::ClickHouseSource;
-pub use self::sentry_api::SentryApiSource;
+pub use self::sentry_api::{EventFetch, SentryApiSource};
 use sentry_load_common::Dataset;
 use uuid::Uuid;
 

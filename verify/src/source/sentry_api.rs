@@ -5,17 +5,95 @@
 //! (`dataset=transactions&field=id` for transactions)
 //! &project=<pid>&start=<rfc3339>&end=<rfc3339>&per_page=100&query=id:[<hex>,…]`
 //! with `Authorization: Bearer <token>`, following `Link: …; rel="next"; results="true"`.
+//!
+//! Requests are paced per endpoint (`discover_per_second`, `event_details_per_second`) and a
+//! 429 is waited out and asked again: Sentry's API answers 429 without `Retry-After` but with
+//! `X-Sentry-Rate-Limit-Reset` (epoch seconds) (getsentry/sentry
+//! `src/sentry/middleware/ratelimit.py`); `Retry-After` is honoured too when a proxy sends it.
+//! A lookup still throttled after [`MAX_THROTTLED`] tries fails (its events stay unverified);
+//! an event-details fetch still throttled is [`EventFetch::Throttled`], never a difference.
 
 use super::{Lookup, Sighting, SourceError};
 use sentry_load_common::{clock, redact};
 use sentry_load_config::SentryApiConfig;
 use serde::Deserialize;
+use std::time::Duration;
 use url::Url;
 use uuid::Uuid;
 
 /// Discover answers at most 100 rows a page; one page per query keeps it to one request.
 pub const MAX_IDS: usize = 100;
 const MAX_PAGES: usize = 10;
+/// Tries of one request answered 429 before giving up.
+pub const MAX_THROTTLED: u32 = 6;
+/// The longest wait for one 429.
+const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(30);
+
+/// Spaces requests at least `interval` apart (none when zero).
+#[derive(Debug)]
+struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn per_second(rate: u32) -> Pacer {
+        Pacer {
+            interval: if rate == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(1.0 / f64::from(rate))
+            },
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for the next slot.
+    async fn wait(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let mut next = self.next.lock().await;
+        let now = tokio::time::Instant::now();
+        if *next > now {
+            tokio::time::sleep_until(*next).await;
+        }
+        *next = (*next).max(now) + self.interval;
+    }
+}
+
+/// How long a 429 asks to wait: `Retry-After` (seconds), else Sentry's
+/// `X-Sentry-Rate-Limit-Reset` (epoch seconds), else `fallback`; at most
+/// [`MAX_THROTTLE_WAIT`].
+fn throttle_wait(headers: &reqwest::header::HeaderMap, fallback: Duration) -> Duration {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    let wait = if let Some(secs) = number("retry-after") {
+        Duration::from_secs_f64(secs.min(MAX_THROTTLE_WAIT.as_secs_f64()))
+    } else if let Some(reset) = number("x-sentry-rate-limit-reset") {
+        let now = clock::now_unix_micros() as f64 / 1e6;
+        Duration::from_secs_f64((reset - now).clamp(0.0, MAX_THROTTLE_WAIT.as_secs_f64()))
+    } else {
+        fallback
+    };
+    wait.clamp(Duration::from_millis(100), MAX_THROTTLE_WAIT)
+}
+
+/// What an event-details fetch found.
+#[derive(Debug)]
+pub enum EventFetch {
+    /// The event as the API shows it.
+    Found(serde_json::Value),
+    /// The API does not know it.
+    NotFound,
+    /// Still answered 429 after [`MAX_THROTTLED`] tries.
+    Throttled,
+}
 
 /// A Sentry-API read-back source.
 pub struct SentryApiSource {
@@ -25,6 +103,8 @@ pub struct SentryApiSource {
     projects_url: Url,
     token: String,
     shown: String,
+    discover: Pacer,
+    details: Pacer,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +144,8 @@ impl SentryApiSource {
             projects_url,
             token: cfg.token.expose().to_owned(),
             shown,
+            discover: Pacer::per_second(cfg.discover_per_second),
+            details: Pacer::per_second(cfg.event_details_per_second),
         })
     }
 
@@ -73,13 +155,9 @@ impl SentryApiSource {
     }
 
     /// The stored event as the event-details API shows it
-    /// (`GET /api/0/projects/<org>/<project id>/events/<event id>/`); `None` when the API does
-    /// not know it.
-    pub async fn event(
-        &self,
-        project_id: u64,
-        event_id: Uuid,
-    ) -> Result<Option<serde_json::Value>, SourceError> {
+    /// (`GET /api/0/projects/<org>/<project id>/events/<event id>/`), paced and with 429s
+    /// waited out.
+    pub async fn event(&self, project_id: u64, event_id: Uuid) -> Result<EventFetch, SourceError> {
         let err = |detail: String| SourceError::SentryApi {
             url: self.shown.clone(),
             detail,
@@ -88,29 +166,43 @@ impl SentryApiSource {
             .projects_url
             .join(&format!("{project_id}/events/{}/", event_id.simple()))
             .map_err(|e| err(format!("bad address: {e}")))?;
-        let resp = self.get(url).await?;
+        let Some(resp) = self.get(url, &self.details).await? else {
+            return Ok(EventFetch::Throttled);
+        };
         match resp.status().as_u16() {
             200 => resp
                 .json()
                 .await
-                .map(Some)
+                .map(EventFetch::Found)
                 .map_err(|e| err(format!("event details: {e}"))),
-            404 => Ok(None),
+            404 => Ok(EventFetch::NotFound),
             s => Err(err(format!("event details answered {s}"))),
         }
     }
 
-    /// An authenticated GET; the error is secret-free (no URL, no token).
-    async fn get(&self, url: Url) -> Result<reqwest::Response, SourceError> {
-        self.client
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| SourceError::SentryApi {
-                url: self.shown.clone(),
-                detail: format!("unreachable: {}", e.without_url()),
-            })
+    /// An authenticated GET paced by `pacer`, a 429 waited out and asked again; `None` when
+    /// it is still throttled after [`MAX_THROTTLED`] tries. The error is secret-free (no URL,
+    /// no token).
+    async fn get(&self, url: Url, pacer: &Pacer) -> Result<Option<reqwest::Response>, SourceError> {
+        for attempt in 0..MAX_THROTTLED {
+            pacer.wait().await;
+            let resp = self
+                .client
+                .get(url.clone())
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| SourceError::SentryApi {
+                    url: self.shown.clone(),
+                    detail: format!("unreachable: {}", e.without_url()),
+                })?;
+            if resp.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Ok(Some(resp));
+            }
+            let fallback = Duration::from_millis(500 << attempt.min(6));
+            tokio::time::sleep(throttle_wait(resp.headers(), fallback)).await;
+        }
+        Ok(None)
     }
 
     pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
@@ -157,7 +249,11 @@ impl SentryApiSource {
                 q.append_pair("cursor", c);
             }
         }
-        let resp = self.get(url).await?;
+        let Some(resp) = self.get(url, &self.discover).await? else {
+            return Err(err(format!(
+                "throttled: still answered 429 after {MAX_THROTTLED} tries"
+            )));
+        };
         let status = resp.status();
         let next = next_cursor(resp.headers());
         let body = resp
@@ -200,6 +296,30 @@ fn next_cursor(headers: &reqwest::header::HeaderMap) -> Option<String> {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue, LINK};
+
+    #[test]
+    fn a_429_waits_for_retry_after_or_sentrys_reset_bounded() {
+        let fallback = Duration::from_secs(2);
+        let mut h = HeaderMap::new();
+        assert_eq!(throttle_wait(&h, fallback), fallback);
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(throttle_wait(&h, fallback), Duration::from_secs(3));
+        h.insert("retry-after", HeaderValue::from_static("1e30"));
+        assert_eq!(throttle_wait(&h, fallback), MAX_THROTTLE_WAIT);
+        let mut h = HeaderMap::new();
+        let reset = clock::now_unix_micros() / 1_000_000 + 5;
+        h.insert("x-sentry-rate-limit-reset", HeaderValue::from(reset));
+        let w = throttle_wait(&h, fallback);
+        assert!(
+            w > Duration::from_secs(3) && w <= Duration::from_secs(5),
+            "{w:?}"
+        );
+        h.insert(
+            "x-sentry-rate-limit-reset",
+            HeaderValue::from_static("nonsense"),
+        );
+        assert_eq!(throttle_wait(&h, fallback), fallback);
+    }
 
     #[test]
     fn follows_only_next_links_with_results() {
