@@ -36,6 +36,10 @@ pub enum Command {
     Sim(SimArgs),
     /// Upload the JavaScript artifact bundle (minified bundle + sourcemap) per `[artifacts]`.
     UploadArtifacts(UploadArgs),
+    /// Check, without sending anything, what `run` checks first: the target answers, the DSN's
+    /// key is active, the read-back tables exist, the artifacts project and upload URL, and
+    /// whether the install stores transactions.
+    Preflight(UploadArgs),
 }
 
 /// `upload-artifacts`.

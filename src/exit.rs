@@ -15,7 +15,8 @@ pub const OK: u8 = 0;
 /// A gate failed.
 pub const GATE_FAILED: u8 = 1;
 const USAGE: u8 = 2;
-const UNREACHABLE: u8 = 3;
+/// The target or a service is unreachable.
+pub const UNREACHABLE: u8 = 3;
 const INTERNAL: u8 = 4;
 
 /// A command's failure, with the exit code it maps to.
@@ -45,6 +46,16 @@ impl Exit {
             code: INTERNAL,
             error,
         }
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+
+    /// The error chain on one line.
+    pub fn message(&self) -> String {
+        format!("{:#}", self.error)
     }
 }
 

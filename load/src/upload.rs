@@ -20,6 +20,7 @@
 //!      {"checksum", "chunks", "projects", "version"}    → {"state": "created"|"assembling"|"ok"|"not_found"|"error", "missingChunks"}
 //! ```
 
+use sentry_load_common::redact;
 use sentry_load_config::Secret;
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
@@ -106,39 +107,105 @@ fn sha1_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An HTTP client for the upload API.
+fn client() -> Result<reqwest::Client, UploadError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| UploadError::Unreachable("http client".into(), e.to_string()))
+}
+
+impl UploadTarget {
+    /// `<url>/api/0/organizations/<org>/<path>`.
+    fn org_api(&self, path: &str) -> url::Url {
+        let mut u = self.url.clone();
+        u.set_path(&format!(
+            "{}/api/0/organizations/{}/{path}",
+            self.url.path().trim_end_matches('/'),
+            self.org
+        ));
+        u
+    }
+
+    /// The server's chunking options, with the chunk URL made absolute.
+    async fn chunk_options(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<(ChunkOptions, url::Url), UploadError> {
+        let options: ChunkOptions = send_json(
+            &self.shown,
+            client
+                .get(self.org_api("chunk-upload/"))
+                .bearer_auth(self.token.expose()),
+        )
+        .await?;
+        let chunk_url = match url::Url::parse(&options.url) {
+            Ok(u) => u,
+            // A relative URL is relative to the server (getsentry/sentry
+            // `src/sentry/api/endpoints/chunk.py`: relative for some sentry-cli versions,
+            // absolute from `system.upload-url-prefix` or the region URL otherwise).
+            Err(_) => self
+                .url
+                .join(&options.url)
+                .map_err(|e| UploadError::Unreachable(self.shown.clone(), e.to_string()))?,
+        };
+        Ok((options, chunk_url))
+    }
+
+    /// Where Sentry says chunks go, once that address accepts a connection from here: a
+    /// self-hosted `system.url-prefix` set to a name this machine cannot reach fails here,
+    /// before the run, instead of in the middle of the upload.
+    pub async fn chunk_url_reachable(&self) -> Result<url::Url, UploadError> {
+        let (_, url) = self.chunk_options(&client()?).await?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let shown = redact::url(&url);
+        let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+        match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(Ok(_)) => Ok(url),
+            Ok(Err(e)) => Err(UploadError::Unreachable(shown, e.to_string())),
+            Err(_) => Err(UploadError::Unreachable(
+                shown,
+                "no connection within 10 s".into(),
+            )),
+        }
+    }
+
+    /// The id of the project the target names (`GET /api/0/projects/<org>/<project>/`,
+    /// whose `id` is a string).
+    pub async fn project_id(&self) -> Result<u64, UploadError> {
+        #[derive(Deserialize)]
+        struct Project {
+            id: String,
+        }
+        let mut u = self.url.clone();
+        u.set_path(&format!(
+            "{}/api/0/projects/{}/{}/",
+            self.url.path().trim_end_matches('/'),
+            self.org,
+            self.project
+        ));
+        let p: Project = send_json(
+            &self.shown,
+            client()?.get(u).bearer_auth(self.token.expose()),
+        )
+        .await?;
+        p.id.parse().map_err(|_| UploadError::Refused {
+            url: self.shown.clone(),
+            status: 200,
+            body: format!("project id `{}` is not a number", p.id),
+        })
+    }
+}
+
 /// Uploads and assembles each `(release, bundle zip)` in turn.
 pub async fn upload_artifact_bundles(
     target: &UploadTarget,
     bundles: &[(String, Vec<u8>)],
 ) -> Result<UploadSummary, UploadError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?;
-    let api = |path: &str| {
-        let mut u = target.url.clone();
-        u.set_path(&format!(
-            "{}/api/0/organizations/{}/{path}",
-            target.url.path().trim_end_matches('/'),
-            target.org
-        ));
-        u
-    };
-    let options: ChunkOptions = send_json(
-        &target.shown,
-        client
-            .get(api("chunk-upload/"))
-            .bearer_auth(target.token.expose()),
-    )
-    .await?;
-    let chunk_url = match url::Url::parse(&options.url) {
-        Ok(u) => u,
-        // A relative URL is relative to the server.
-        Err(_) => target
-            .url
-            .join(&options.url)
-            .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?,
-    };
+    let client = client()?;
+    let api = |path: &str| target.org_api(path);
+    let (options, chunk_url) = target.chunk_options(&client).await?;
     let gzip = options.compression.iter().any(|c| c == "gzip");
     let per_request = options.chunks_per_request.max(1);
     let max_request = options.max_request_size.unwrap_or(usize::MAX);

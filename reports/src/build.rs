@@ -16,6 +16,8 @@ const MISSING_LISTED: usize = 10_000;
 
 /// Everything a report is built from.
 pub struct ReportInput<'a> {
+    /// What preflight changed about the run.
+    pub notes: &'a [String],
     /// The journal, summed up.
     pub sending: &'a SendSummary,
     /// What verification found.
@@ -124,6 +126,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                 .map(|t| t.display.clone())
                 .collect::<Vec<_>>()
                 .join(", "),
+            notes: input.notes.to_vec(),
         },
         schedule: ScheduleSection {
             planned: input.planned,

@@ -65,6 +65,10 @@ pub struct RunSection {
     pub started_at: String,
     /// The target, redacted.
     pub target: String,
+    /// What preflight changed about the run (transactions taken out of the mix of an
+    /// errors-only install).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// What was planned.

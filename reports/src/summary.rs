@@ -12,6 +12,9 @@ pub fn render_summary(r: &Report) -> String {
         "run {} · profile {} · target {}",
         r.run.id, r.run.profile, r.run.target
     );
+    for n in &r.run.notes {
+        let _ = writeln!(s, "note     {n}");
+    }
     let _ = writeln!(
         s,
         "sent     {} of {} planned · {:.1}/s of {:.1}/s ({:.1} %) · accepted {}",

@@ -67,6 +67,9 @@ pub struct ArtifactState {
     pub token: String,
     /// The slug of each project (Sentry's default project, id 1, is `internal`).
     project_slugs: HashMap<u64, String>,
+    /// The chunk-upload URL the options answer, when not the sim's own (relative) one: what a
+    /// Sentry with a `system.url-prefix` this machine cannot reach answers.
+    pub chunk_url: Option<String>,
     chunks: Mutex<HashMap<String, Vec<u8>>>,
     /// The cached assemble state per checksum (one organization), and when it was set.
     states: Mutex<HashMap<String, (&'static str, std::time::Instant)>>,
@@ -96,6 +99,7 @@ impl ArtifactState {
             org: org.to_owned(),
             token: token.to_owned(),
             project_slugs: projects.into_iter().map(|p| (p, project_slug(p))).collect(),
+            chunk_url: None,
             chunks: Mutex::default(),
             states: Mutex::default(),
             bundles: Mutex::default(),
@@ -223,7 +227,10 @@ pub async fn options(
         return *r;
     }
     axum::Json(json!({
-        "url": format!("/api/0/organizations/{org}/chunk-upload/"),
+        "url": s
+            .chunk_url
+            .clone()
+            .unwrap_or_else(|| format!("/api/0/organizations/{org}/chunk-upload/")),
         "chunkSize": CHUNK_SIZE,
         "chunksPerRequest": CHUNKS_PER_REQUEST,
         "maxFileSize": 2_147_483_648u64,

@@ -69,6 +69,11 @@ pub struct SimConfig {
     /// Whether the read API enforces sentry.io's rate limits (event details 5/s, Discover
     /// 50/s); self-hosted enforces none, the default.
     pub api_rate_limits: bool,
+    /// Whether the install runs errors-only (self-hosted's `COMPOSE_PROFILES=errors-only`):
+    /// Relay still takes transactions, nothing consumes `ingest-transactions`.
+    pub errors_only: bool,
+    /// The chunk-upload URL to answer instead of the sim's own (relative) one.
+    pub chunk_upload_url: Option<String>,
 }
 
 impl SimConfig {
@@ -102,6 +107,8 @@ impl SimConfig {
             crash_reports: CrashReportSettings::default(),
             duplicate_merge: crate::store::DEFAULT_MERGE_AFTER,
             api_rate_limits: false,
+            errors_only: false,
+            chunk_upload_url: None,
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod script;
 mod server;
 pub mod store;
 mod truth;
+mod web;
 
 pub use config::{ProjectKey, SimConfig};
 pub use crash_reports::CrashReportSettings;

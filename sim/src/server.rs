@@ -65,11 +65,7 @@ pub async fn start(config: SimConfig, addr: SocketAddr) -> Result<SimHandle, Sta
     let addr = listener.local_addr().map_err(StartError::Bind)?;
     let truth = Arc::new(Truth::open(config.truth_file.as_deref()).map_err(StartError::Truth)?);
     let (store, memory) = open_store(&config).await?;
-    let artifacts = Arc::new(ArtifactState::new(
-        &config.org,
-        &config.api_token,
-        config.projects.iter().map(|p| p.project_id),
-    ));
+    let artifacts = Arc::new(artifact_state(&config));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(serve(
         listener,
@@ -104,15 +100,21 @@ pub async fn run(
         store,
         memory,
         truth: Arc::new(Truth::open(config.truth_file.as_deref()).map_err(StartError::Truth)?),
-        artifacts: Arc::new(ArtifactState::new(
-            &config.org,
-            &config.api_token,
-            config.projects.iter().map(|p| p.project_id),
-        )),
+        artifacts: Arc::new(artifact_state(&config)),
     };
     serve(listener, config, opened, shutdown)
         .await
         .map_err(StartError::Bind)
+}
+
+fn artifact_state(config: &SimConfig) -> ArtifactState {
+    let mut a = ArtifactState::new(
+        &config.org,
+        &config.api_token,
+        config.projects.iter().map(|p| p.project_id),
+    );
+    a.chunk_url = config.chunk_upload_url.clone();
+    a
 }
 
 /// A sim could not start.
@@ -216,6 +218,7 @@ async fn serve(
             service: config.service,
             batch_rows: config.batch_rows.max(1),
             batch_interval: config.batch_interval,
+            consumed: !(config.errors_only && topic == Topic::Transactions),
         };
         workers.push(tokio::spawn(pipeline.run(queued)));
         queue
@@ -256,6 +259,17 @@ async fn serve(
                     post(artifacts::assemble),
                 )
                 .with_state(artifacts),
+        )
+        .merge(
+            Router::new()
+                .route("/api/client-config/", get(crate::web::client_config))
+                .route("/api/0/projects/{org}/{project}/", get(crate::web::project))
+                .with_state(Arc::new(crate::web::WebState {
+                    org: config.org.clone(),
+                    token: config.api_token.clone(),
+                    projects: config.projects.iter().map(|p| p.project_id).collect(),
+                    errors_only: config.errors_only,
+                })),
         );
     if let Some(store) = memory {
         let api = Arc::new(ApiState {

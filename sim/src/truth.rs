@@ -51,6 +51,9 @@ pub enum Decision {
     /// Its minidump was dropped by an attachment quota (outcome `rate_limited`, category
     /// attachment); the event went on.
     AttachmentRateLimited,
+    /// Accepted onto a topic no consumer reads (a transaction on an errors-only install):
+    /// never stored, and no outcome says so.
+    NotConsumed,
 }
 
 /// One decision about one event.

@@ -6,6 +6,7 @@ mod fidelity;
 mod gate;
 mod generate;
 mod leg;
+mod preflight;
 mod profiles;
 mod readback;
 mod run;
@@ -28,6 +29,15 @@ pub async fn run(cli: Cli) -> Result<u8, Exit> {
         Command::Sim(args) => sim::sim(args).await,
         Command::Generate(args) => generate::generate(args),
         Command::UploadArtifacts(args) => upload::upload_artifacts(&args.profile).await,
+        Command::Preflight(args) => {
+            let loaded = load_profile(&args.profile)?;
+            let p = preflight::check(&loaded.profile, true).await;
+            p.print(false);
+            match p.failure() {
+                Some(e) => Err(e),
+                None => Ok(crate::exit::OK),
+            }
+        }
     }
 }
 

@@ -37,6 +37,10 @@ pub struct RunFile {
     /// `mirror` when this folder holds a run's mirror leg (read back per `[mirror.verify]`).
     #[serde(default)]
     pub leg: Option<String>,
+    /// What preflight changed about the run (transactions taken out of the mix of an
+    /// errors-only install), for the report.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// The read-back source a `[verify]` (or `[mirror.verify]`) table names.
@@ -154,6 +158,7 @@ pub async fn finish(
         None => None,
     };
     let report = build_report(ReportInput {
+        notes: &planned.notes,
         sending: &sending,
         verify: outcome,
         issues,

@@ -17,10 +17,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(args: RunArgs) -> Result<u8, Exit> {
-    let loaded = load_profile(&args.profile)?;
+    let mut loaded = load_profile(&args.profile)?;
     if let Some(b) = &args.baseline {
         // Refuse a bad baseline before sending anything.
         super::readback::read_report(b)?;
+    }
+    // Nothing is sent until preflight passes.
+    let checks = super::preflight::check(&loaded.profile, !args.no_verify).await;
+    checks.print(args.quiet);
+    if let Some(e) = checks.failure() {
+        return Err(e);
+    }
+    let mut notes = Vec::new();
+    if checks.drop_transactions {
+        let mix = loaded.profile.traffic.get_mut().mix.get_mut();
+        mix.transaction = Default::default();
+        notes.push(
+            "the install is errors-only: transactions were taken out of the mix (preflight)"
+                .to_owned(),
+        );
     }
     let profile = &loaded.profile;
     let overrides = Overrides {
@@ -59,15 +74,13 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
             _ => {}
         }
     }
-    let datasets = readback::datasets(profile);
-    let router = destination(&dsns, source.as_ref(), &datasets, profile.seed).await?;
+    let router = destination(&dsns, profile.seed);
     let mirror = match &profile.mirror {
         Some(m) => {
             let m = m.get_ref();
             let source = (!args.no_verify).then(|| readback::source_for(&m.verify));
             let source = source.transpose()?;
-            let router = destination(&m.dsns(), source.as_ref(), &datasets, profile.seed).await?;
-            Some((router, source, &m.verify))
+            Some((destination(&m.dsns(), profile.seed), source, &m.verify))
         }
         None => None,
     };
@@ -101,6 +114,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         embedded,
         shard: (shard != Shard::WHOLE).then(|| format!("{}/{}", shard.index, shard.count)),
         leg: None,
+        notes,
     };
     let mode = match (args.quiet, args.progress) {
         (true, _) | (false, ProgressArg::None) => ProgressMode::Quiet,
@@ -194,41 +208,12 @@ async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiC
     Ok((sim, dsn, api))
 }
 
-/// The router over a deployment's DSNs, once the deployment answers and its read-back source
-/// (if any) does too.
-async fn destination(
-    dsns: &[(Dsn, f64)],
-    source: Option<&sentry_load_verify::Source>,
-    datasets: &[sentry_load_common::Dataset],
-    seed: u64,
-) -> Result<Router, Exit> {
+/// The router over a deployment's DSNs (preflight has checked they answer).
+fn destination(dsns: &[(Dsn, f64)], seed: u64) -> Router {
     let targets: Vec<(Target, f64)> = dsns
         .iter()
         .enumerate()
         .map(|(i, (dsn, w))| (Target::from_dsn(i as u16, dsn), *w))
         .collect();
-    // The projects share one deployment (the profile checks it): one probe answers for all.
-    probe_target(&targets[0].0).await?;
-    if let Some(source) = source {
-        readback::ping(source, datasets).await?;
-    }
-    Ok(Router::weighted(targets, seed))
-}
-
-/// Opens one TCP connection to the target before any load: exit 3 when it is not there.
-async fn probe_target(target: &Target) -> Result<(), Exit> {
-    let url = &target.envelope_url;
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
-    match tokio::time::timeout(Duration::from_secs(10), connect).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(Exit::unreachable(
-            anyhow::Error::new(e).context(format!("target {} does not answer", target.display)),
-        )),
-        Err(_) => Err(Exit::unreachable(anyhow!(
-            "target {} did not accept a connection within 10 s",
-            target.display
-        ))),
-    }
+    Router::weighted(targets, seed)
 }

@@ -29,6 +29,7 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
         embedded: false,
         shard: None,
         leg: None,
+        notes: vec![],
     };
     for dir in dirs {
         let run = read_run_file(dir)?;
@@ -40,6 +41,11 @@ pub async fn verify(args: VerifyArgs) -> Result<u8, Exit> {
             )));
         }
         planned.leg = run.leg.clone();
+        for note in &run.notes {
+            if !planned.notes.contains(note) {
+                planned.notes.push(note.clone());
+            }
+        }
         planned.planned += run.planned;
         planned.target_rate += run.target_rate;
         planned.duration_secs = planned.duration_secs.max(run.duration_secs);

@@ -12,6 +12,7 @@ pub mod fidelity;
 mod issues;
 mod outcome;
 pub mod postgres;
+pub mod preflight;
 pub mod source;
 mod tracker;
 mod verifier;

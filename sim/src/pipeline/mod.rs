@@ -83,6 +83,11 @@ pub struct Pipeline {
     pub batch_rows: usize,
     /// Longest a row waits in a batch.
     pub batch_interval: Duration,
+    /// Whether anything consumes the topic (an errors-only install reads no
+    /// `ingest-transactions`: getsentry/self-hosted `docker-compose.yml` at
+    /// 89a143f8e4d396a858cf6f462a832ae7da9fd2db gives `transactions-consumer` and
+    /// `snuba-transactions-consumer` the `feature-complete` profile only).
+    pub consumed: bool,
 }
 
 /// Salts of the pipeline's fault selections.
@@ -341,6 +346,11 @@ impl Pipeline {
             };
             if was_delayed {
                 pending_delayed -= 1;
+            }
+            if !self.consumed {
+                s.truth
+                    .record(ev.event_id, ev.project_id, Decision::NotConsumed);
+                continue;
             }
             if step == Step::Relay {
                 // Relay holds the event until its key's project config has arrived.

@@ -26,6 +26,7 @@ use uuid::Uuid;
 /// A ClickHouse read-back source.
 pub struct ClickHouseSource {
     client: clickhouse::Client,
+    database: String,
     table: String,
     transactions_table: String,
     outcomes_table: String,
@@ -56,6 +57,7 @@ impl ClickHouseSource {
         }
         ClickHouseSource {
             client,
+            database: cfg.database.as_str().to_owned(),
             table: format!("{}.{}", cfg.database.as_str(), cfg.errors_table.as_str()),
             transactions_table: format!(
                 "{}.{}",
@@ -73,11 +75,54 @@ impl ClickHouseSource {
         }
     }
 
+    /// The server's version (`SELECT version()`).
+    pub async fn version(&self) -> Result<String, SourceError> {
+        #[derive(Row, Deserialize)]
+        struct Version {
+            v: String,
+        }
+        let rows: Vec<Version> = self.fetch("SELECT version() AS v").await?;
+        Ok(rows.into_iter().next().map(|r| r.v).unwrap_or_default())
+    }
+
+    /// Of the tables read for `datasets` and the outcomes table, those that do not exist
+    /// (`database.table`).
+    pub async fn missing_tables(&self, datasets: &[Dataset]) -> Result<Vec<String>, SourceError> {
+        #[derive(Row, Deserialize)]
+        struct Name {
+            name: String,
+        }
+        let mut wanted: Vec<&str> = datasets
+            .iter()
+            .map(|d| match d {
+                Dataset::Errors => self.table.as_str(),
+                Dataset::Transactions => self.transactions_table.as_str(),
+            })
+            .collect();
+        wanted.push(&self.outcomes_table);
+        // Table names are validated identifiers (see `ClickHouseConfig`).
+        let rows: Vec<Name> = self
+            .fetch(&format!(
+                "SELECT name FROM system.tables WHERE database = '{}'",
+                self.database
+            ))
+            .await?;
+        Ok(wanted
+            .into_iter()
+            .filter(|t| {
+                let name = t.rsplit('.').next().unwrap_or(t);
+                !rows.iter().any(|r| r.name == name)
+            })
+            .map(str::to_owned)
+            .collect())
+    }
+
     pub(super) fn batch_size(&self) -> usize {
         self.batch_size
     }
 
-    pub(super) fn describe(&self) -> String {
+    /// A secret-free description, for reports.
+    pub fn describe(&self) -> String {
         self.shown.clone()
     }
 
