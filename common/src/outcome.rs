@@ -30,11 +30,14 @@ pub enum SendOutcome {
     /// Not sent: an earlier 429 asked to back off for this event's category, and the run
     /// behaves like an SDK (which discards such events as `ratelimit_backoff`).
     BackedOff,
+    /// Not sent: the target's protocol cannot carry this kind (a transaction to Sentry 9's
+    /// `/store/`, which predates transactions). Never Sentry's loss.
+    Unsupported,
 }
 
 impl SendOutcome {
     /// Every outcome, in report order.
-    pub const ALL: [SendOutcome; 10] = [
+    pub const ALL: [SendOutcome; 11] = [
         SendOutcome::Accepted,
         SendOutcome::RateLimited,
         SendOutcome::TooLarge,
@@ -45,6 +48,7 @@ impl SendOutcome {
         SendOutcome::TransportError,
         SendOutcome::HarnessDropped,
         SendOutcome::BackedOff,
+        SendOutcome::Unsupported,
     ];
 
     /// Classifies an HTTP status as Relay uses it.
@@ -73,12 +77,23 @@ impl SendOutcome {
             SendOutcome::TransportError => "transport_error",
             SendOutcome::HarnessDropped => "harness_dropped",
             SendOutcome::BackedOff => "backed_off",
+            SendOutcome::Unsupported => "unsupported",
         }
     }
 
-    /// Whether a request went out (everything but harness drops and SDK back-off).
+    /// Whether a request went out (everything but harness drops, SDK back-off and kinds the
+    /// target's protocol cannot carry).
     pub fn was_sent(self) -> bool {
-        !matches!(self, SendOutcome::HarnessDropped | SendOutcome::BackedOff)
+        !matches!(
+            self,
+            SendOutcome::HarnessDropped | SendOutcome::BackedOff | SendOutcome::Unsupported
+        )
+    }
+
+    /// Whether the schedule offered the event to Sentry: everything but harness drops and
+    /// kinds the target cannot take (back-off is the client's choice, and counts).
+    pub fn was_offered(self) -> bool {
+        !matches!(self, SendOutcome::HarnessDropped | SendOutcome::Unsupported)
     }
 
     /// Whether the target answered and refused the send (any status but 200).
@@ -107,6 +122,7 @@ impl SendOutcome {
             SendOutcome::TransportError => 8,
             SendOutcome::HarnessDropped => 9,
             SendOutcome::BackedOff => 10,
+            SendOutcome::Unsupported => 11,
         }
     }
 

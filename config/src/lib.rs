@@ -36,10 +36,10 @@ pub use realism::{
     CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
 };
 pub use schema::{
-    ArrivalProcess, ArtifactsConfig, BaselineGatesConfig, ClickHouseConfig, GatesConfig, KindGates,
-    KindGatesConfig, KindMix, MIN_POLL_INTERVAL, MirrorConfig, PostgresConfig, Profile,
-    ProjectTarget, RateLimitPolicy, SendConfig, SentryApiConfig, SpikeConfig, StageConfig,
-    TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
+    ApiLookup, ArrivalProcess, ArtifactsConfig, BaselineGatesConfig, ClickHouseConfig, GatesConfig,
+    KindGates, KindGatesConfig, KindMix, MIN_POLL_INTERVAL, MirrorConfig, PostgresConfig, Profile,
+    ProjectTarget, Protocol, RateLimitPolicy, SendConfig, SentryApiConfig, SpikeConfig,
+    StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

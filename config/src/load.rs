@@ -76,7 +76,7 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
     let de = toml::de::Deserializer::parse(text).map_err(|e| {
         ProfileError::at(file, text, e.span(), String::new(), e.message().to_owned())
     })?;
-    let profile: Profile = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut profile: Profile = serde_path_to_error::deserialize(de).map_err(|e| {
         let mut segments: Vec<String> = e
             .path()
             .iter()
@@ -93,7 +93,30 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
         ProfileError::at(file, text, inner.span(), segments.join("."), message)
     })?;
     check(&profile, file, text)?;
+    settle_defaults(&mut profile);
     Ok(profile)
+}
+
+/// Defaults that depend on other keys: a `store` deployment (Sentry 9) is looked up one
+/// event id at a time through its web API, as its Discover needs Snuba.
+fn settle_defaults(p: &mut Profile) {
+    let settle = |protocol: crate::Protocol, verify: &mut crate::VerifyConfig| {
+        if let Some(api) = &mut verify.sentry_api {
+            let lookup = *api.lookup.get_or_insert(match protocol {
+                crate::Protocol::Store => crate::ApiLookup::EventIds,
+                crate::Protocol::Envelope => crate::ApiLookup::Discover,
+            });
+            api.discover_per_second.get_or_insert(match lookup {
+                crate::ApiLookup::Discover => 25,
+                crate::ApiLookup::EventIds => 0,
+            });
+        }
+    };
+    settle(*p.target.protocol.get_ref(), &mut p.verify);
+    if let Some(m) = &mut p.mirror {
+        let m = m.get_mut();
+        settle(*m.protocol.get_ref(), &mut m.verify);
+    }
 }
 
 /// `dsn` or `[[target.projects]]`, not both; projects of one deployment, weights above 0.
@@ -348,6 +371,27 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
         return err(span, &key, message);
     }
     let relay = *p.target.kind.get_ref() == TargetKind::Relay;
+    if *p.target.protocol.get_ref() == crate::Protocol::Store && mix.transaction.value() > 0.0 {
+        return err(
+            p.target.protocol.span(),
+            "target.protocol",
+            format!(
+                "protocol = \"store\" (Sentry 9) takes no transactions, but the mix gives \
+                 `transaction` weight {}: set it to 0 (a [mirror] with protocol = \"store\" \
+                 skips them instead)",
+                mix.transaction.value()
+            ),
+        );
+    }
+    if *p.target.protocol.get_ref() == crate::Protocol::Store && !relay {
+        return err(
+            p.target.protocol.span(),
+            "target.protocol",
+            "protocol = \"store\" needs kind = \"relay\" and a DSN; the embedded sim speaks \
+             envelopes"
+                .into(),
+        );
+    }
     if relay && mix.javascript.value() > 0.0 && p.artifacts.is_none() {
         return err(
             traffic.mix.span(),

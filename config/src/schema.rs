@@ -83,6 +83,26 @@ pub struct TargetConfig {
     /// (instead of `dsn`).
     #[serde(default)]
     pub projects: Vec<Spanned<ProjectTarget>>,
+    /// How events are sent: `envelope` (Relay, Sentry 10 and later) or `store` (Sentry 9).
+    #[serde(default = "default_protocol")]
+    pub protocol: Spanned<Protocol>,
+}
+
+/// How a deployment takes events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// `POST /api/<id>/envelope/` through Relay (Sentry 10 and later).
+    #[default]
+    Envelope,
+    /// `POST /api/<id>/store/` (one event as JSON) and `/api/<id>/minidump/` (a crash as
+    /// multipart): Sentry 9, which predates envelopes, Relay and transactions.
+    Store,
+}
+
+/// The default protocol is never wrong, so its empty span is never shown.
+fn default_protocol() -> Spanned<Protocol> {
+    Spanned::new(0..0, Protocol::Envelope)
 }
 
 /// One `[[target.projects]]` entry.
@@ -127,6 +147,11 @@ pub struct MirrorConfig {
     /// Where the mirror's events are read back.
     #[serde(default)]
     pub verify: VerifyConfig,
+    /// How the mirror takes events (`store` for a Sentry 9 beside a Sentry 10 or later).
+    #[serde(default = "default_protocol")]
+    pub protocol: Spanned<Protocol>,
+    /// Where the mirror's JavaScript sourcemaps are uploaded (release files for `store`).
+    pub artifacts: Option<Spanned<ArtifactsConfig>>,
 }
 
 impl MirrorConfig {
@@ -529,18 +554,29 @@ pub struct SentryApiConfig {
     /// so an operator may raise it there.
     #[serde(default = "default_event_details_rate")]
     pub event_details_per_second: u32,
-    /// Discover requests (read-back) per second at most; 0: unpaced. Sentry allows 50 a
-    /// second, 30 with `organizations:discover-events-rate-limit`.
-    #[serde(default = "default_discover_rate")]
-    pub discover_per_second: u32,
+    /// Read-back requests per second at most; 0: unpaced. Unset: 25 for Discover (Sentry
+    /// allows 50 a second, 30 with `organizations:discover-events-rate-limit`), unpaced for
+    /// `event_ids` (Sentry 9 limits no API requests).
+    pub discover_per_second: Option<u32>,
+    /// How events are looked up: `discover` (Sentry 10 and later: id lists through
+    /// `organizations/<org>/events/`) or `event_ids` (one
+    /// `organizations/<org>/eventids/<id>/` per event: Sentry 9, whose Discover needs
+    /// Snuba). Unset: `event_ids` for a `store` deployment, `discover` otherwise.
+    pub lookup: Option<ApiLookup>,
+}
+
+/// How the Sentry API source looks events up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiLookup {
+    /// Discover, 100 ids a request.
+    Discover,
+    /// One request per event id.
+    EventIds,
 }
 
 fn default_event_details_rate() -> u32 {
     5
-}
-
-fn default_discover_rate() -> u32 {
-    25
 }
 
 fn default_org() -> String {

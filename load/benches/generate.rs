@@ -90,7 +90,13 @@ fn benches(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("send", mean), |b| {
             b.iter(|| {
                 i = (i + 1) % bodies.len();
-                let answer = rt.block_on(transport.send(&mut session, &target, &bodies[i], false));
+                let answer = rt.block_on(transport.send(
+                    &mut session,
+                    &target,
+                    sentry_load_engine::Endpoint::Envelope,
+                    &bodies[i],
+                    false,
+                ));
                 assert_eq!(answer.status, Some(200));
             })
         });

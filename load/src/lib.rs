@@ -27,4 +27,4 @@ pub use send::{
     RunClock, SendOptions, Transport, drive, parse_header,
 };
 pub use stats::LiveStats;
-pub use target::{Router, Target};
+pub use target::{Endpoint, Router, Target};

@@ -357,3 +357,78 @@ async fn check(shown: &str, resp: reqwest::Response) -> Result<bytes::Bytes, Upl
     }
     Ok(body)
 }
+
+/// One release file for Sentry 9's release-files API.
+#[derive(Debug, Clone)]
+pub struct ReleaseFile {
+    /// Its name, the URL or `~/path` frames are looked up by.
+    pub name: String,
+    /// A `Key: value` header stored with it (`Sourcemap: app.js.map`).
+    pub header: Option<String>,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Uploads `files` as release files of each of `releases`, the way Sentry 9 takes
+/// sourcemaps (it has no artifact bundles nor debug ids): `POST
+/// /api/0/projects/<org>/<project>/releases/` with `{"version"}` (an existing release is
+/// fine), then `POST …/releases/<version>/files/` as multipart `file`, `name` and `header`
+/// (an existing file, 409, is fine) (getsentry/sentry at tag 9.1.2:
+/// `src/sentry/api/endpoints/project_release_files.py`, blob
+/// f60cf3fc982583598cf48b6c8605dd0feffb11b7). Returns how many files were uploaded.
+pub async fn upload_release_files(
+    target: &UploadTarget,
+    files: &[ReleaseFile],
+    releases: &[String],
+) -> Result<usize, UploadError> {
+    let client = client()?;
+    let project_api = |path: &str| {
+        let mut u = target.url.clone();
+        u.set_path(&format!(
+            "{}/api/0/projects/{}/{}/{path}",
+            target.url.path().trim_end_matches('/'),
+            target.org,
+            target.project
+        ));
+        u
+    };
+    let mut uploaded = 0;
+    for release in releases {
+        let resp = client
+            .post(project_api("releases/"))
+            .bearer_auth(target.token.expose())
+            .json(&serde_json::json!({ "version": release }))
+            .send()
+            .await
+            .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?;
+        if resp.status().as_u16() != 208 && resp.status().as_u16() != 409 {
+            check(&target.shown, resp).await?;
+        }
+        let files_url = project_api(&format!("releases/{release}/files/"));
+        for f in files {
+            let mut form = reqwest::multipart::Form::new()
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(f.bytes.clone())
+                        .file_name(f.name.rsplit('/').next().unwrap_or("file").to_owned()),
+                )
+                .text("name", f.name.clone());
+            if let Some(h) = &f.header {
+                form = form.text("header", h.clone());
+            }
+            let resp = client
+                .post(files_url.clone())
+                .bearer_auth(target.token.expose())
+                .multipart(form)
+                .send()
+                .await
+                .map_err(|e| UploadError::Unreachable(target.shown.clone(), e.to_string()))?;
+            if resp.status().as_u16() == 409 {
+                continue;
+            }
+            check(&target.shown, resp).await?;
+            uploaded += 1;
+        }
+    }
+    Ok(uploaded)
+}

@@ -45,7 +45,11 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
     let header = &s.header;
     let started = s.started();
     // Everything the schedule offered to Sentry: sent, or held back by SDK-like back-off.
-    let offered = s.records - s.count(SendOutcome::HarnessDropped);
+    let offered: u64 = SendOutcome::ALL
+        .iter()
+        .filter(|o| o.was_offered())
+        .map(|o| s.count(*o))
+        .sum();
     let span_secs = (s.last_sent_micros.saturating_sub(header.started_at_micros) as f64 / 1e6)
         .max(input.duration_secs);
     let achieved_rate = if span_secs > 0.0 {
@@ -201,6 +205,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             refused,
             transport_errors: s.count(SendOutcome::TransportError),
             harness_dropped: s.count(SendOutcome::HarnessDropped),
+            unsupported: s.count(SendOutcome::Unsupported),
             backed_off: s.count(SendOutcome::BackedOff),
             loss_ratio: if offered > 0 {
                 offered.saturating_sub(seen) as f64 / offered as f64

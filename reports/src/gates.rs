@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Every configured gate, checked.
 pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) -> Vec<GateResult> {
     let mut out = Vec::new();
-    let offered = r.sending.records - r.loss.harness_dropped;
+    let offered = r.sending.records - r.loss.harness_dropped - r.loss.unsupported;
     if let Some(max) = g.max_loss_ratio {
         let m = r.loss.loss_ratio;
         out.push(gate(

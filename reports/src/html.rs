@@ -317,6 +317,9 @@ pub fn loss_bars(r: &Report) -> Vec<(String, u64)> {
     bars.push(("backed off (429)".into(), l.backed_off));
     bars.push(("unverified (lookup failed)".into(), r.visibility.unverified));
     bars.push(("harness dropped (not Sentry's)".into(), l.harness_dropped));
+    if l.unsupported > 0 {
+        bars.push(("not sent: kind unsupported by target".into(), l.unsupported));
+    }
     bars
 }
 

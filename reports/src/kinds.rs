@@ -35,9 +35,16 @@ pub fn kind_sections(
         if records == 0 {
             continue;
         }
-        let not_sent = s.kind_count(kind, SendOutcome::HarnessDropped)
-            + s.kind_count(kind, SendOutcome::BackedOff);
-        let offered = records - s.kind_count(kind, SendOutcome::HarnessDropped);
+        let not_sent: u64 = SendOutcome::ALL
+            .iter()
+            .filter(|o| !o.was_sent())
+            .map(|o| s.kind_count(kind, *o))
+            .sum();
+        let offered: u64 = SendOutcome::ALL
+            .iter()
+            .filter(|o| o.was_offered())
+            .map(|o| s.kind_count(kind, *o))
+            .sum();
         let seen = seen.get(&kind).copied().unwrap_or(0);
         let missing = v.missing().iter().filter(|m| m.kind == kind);
         let (mut unexplained, mut explained) = (0, 0);

@@ -139,6 +139,13 @@ pub fn render_markdown(r: &Report) -> String {
         "| dropped by the harness (not Sentry's) | {} |",
         l.harness_dropped
     );
+    if l.unsupported > 0 {
+        let _ = writeln!(
+            s,
+            "| not sent: the target's protocol cannot carry the kind | {} |",
+            l.unsupported
+        );
+    }
     let _ = writeln!(s, "\nLoss ratio {:.6}.\n", l.loss_ratio);
     if let Some(why) = &l.outcome_unknown_why {
         let _ = writeln!(s, "Outcome unknown: {why}.\n");

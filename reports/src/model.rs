@@ -262,6 +262,10 @@ pub struct LossSection {
     pub harness_dropped: u64,
     /// Not sent because a 429 asked to back off (the `back_off` policy, like an SDK).
     pub backed_off: u64,
+    /// Not sent: the target's protocol cannot carry the kind (transactions to Sentry 9's
+    /// `/store/`). Not offered, never Sentry's loss.
+    #[serde(default)]
+    pub unsupported: u64,
     /// `(offered − seen) / offered`, offered = every arrival but harness drops: events that
     /// did not become visible, whatever the cause (refused, backed off, lost, unverified).
     pub loss_ratio: f64,

@@ -116,6 +116,13 @@ pub fn render_summary(r: &Report) -> String {
         r.loss.harness_dropped,
         r.loss.loss_ratio
     );
+    if r.loss.unsupported > 0 {
+        let _ = writeln!(
+            s,
+            "unsent   {} events not sent: the target's protocol cannot carry their kind (no transactions before Sentry 10)",
+            r.loss.unsupported
+        );
+    }
     if let Some(why) = &r.loss.outcome_unknown_why {
         let _ = writeln!(
             s,

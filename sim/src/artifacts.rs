@@ -80,7 +80,18 @@ pub struct ArtifactState {
     /// The debug id of each minified file, by its `~/…` URL and the checksum of the bundle
     /// holding it.
     debug_ids_by_url: Mutex<HashMap<(String, String), String>>,
+    /// Releases created through the releases API (Sentry 9's release files), per project.
+    releases: Mutex<std::collections::HashSet<(u64, String)>>,
+    /// Release files by project, release and name: their bytes and `Sourcemap` header.
+    release_files: Mutex<HashMap<ReleaseFileKey, ReleaseFile>>,
+    /// Sourcemaps read from release files, parsed once, by project, release and name.
+    release_maps: Mutex<HashMap<ReleaseFileKey, Arc<sourcemap::SourceMap>>>,
 }
+
+/// A release file's project, release and name.
+type ReleaseFileKey = (u64, String, String);
+/// A release file's bytes and its `Sourcemap` header.
+type ReleaseFile = (Vec<u8>, Option<String>);
 
 /// The slug the sim gives project `id`: `internal` for 1, as self-hosted names its first
 /// project (DESIGN: `sentry_project`, default `internal`, id 1), `project-<id>` otherwise.
@@ -100,6 +111,9 @@ impl ArtifactState {
             token: token.to_owned(),
             project_slugs: projects.into_iter().map(|p| (p, project_slug(p))).collect(),
             chunk_url: None,
+            releases: Mutex::default(),
+            release_files: Mutex::default(),
+            release_maps: Mutex::default(),
             chunks: Mutex::default(),
             states: Mutex::default(),
             bundles: Mutex::default(),
@@ -146,12 +160,62 @@ impl ArtifactState {
             .iter()
             .rev()
             .filter(|b| b.releases.iter().any(|r| r == release) && self.belongs_to(b, project))
-            .find_map(|b| urls.get(&(b.checksum.clone(), path.clone())))?
-            .clone();
+            .find_map(|b| urls.get(&(b.checksum.clone(), path.clone())))
+            .cloned();
         drop(urls);
-        lock(&self.sourcemaps)
-            .get(&id.to_ascii_lowercase())
-            .cloned()
+        match id {
+            Some(id) => lock(&self.sourcemaps)
+                .get(&id.to_ascii_lowercase())
+                .cloned(),
+            None => self.release_file_map(project, release, abs_path, &path),
+        }
+    }
+
+    /// The sourcemap of a minified file uploaded as release files (Sentry 9's way): the file
+    /// by its full URL or its `~/…` name, its map named by its `Sourcemap` header or its
+    /// `sourceMappingURL` comment, relative to the file (getsentry/sentry at tag 9.1.2:
+    /// `src/sentry/models/releasefile.py`, blob 7a55366c86e3fa1d1a0611f1e6a896dcf6760ba2;
+    /// `src/sentry/lang/javascript/processor.py`, blob
+    /// ce218fce8f31b9f0a1db6bf1cbb1cb56b0a19b04, `discover_sourcemap`).
+    fn release_file_map(
+        &self,
+        project: u64,
+        release: &str,
+        abs_path: &str,
+        tilde: &str,
+    ) -> Option<Arc<sourcemap::SourceMap>> {
+        let files = lock(&self.release_files);
+        let get = |name: &str| files.get(&(project, release.to_owned(), name.to_owned()));
+        let (name, (minified, header)) = [abs_path, tilde]
+            .into_iter()
+            .find_map(|n| get(n).map(|f| (n.to_owned(), f)))?;
+        let map_ref = header.clone().or_else(|| {
+            let text = std::str::from_utf8(minified).ok()?;
+            let at = text.rfind("sourceMappingURL=")?;
+            Some(text[at + "sourceMappingURL=".len()..].trim().to_owned())
+        })?;
+        let map_name = match name.rfind('/') {
+            Some(slash) if !map_ref.contains("://") && !map_ref.starts_with('~') => {
+                format!("{}{map_ref}", &name[..=slash])
+            }
+            _ => map_ref,
+        };
+        let key = (project, release.to_owned(), map_name.clone());
+        if let Some(map) = lock(&self.release_maps).get(&key) {
+            return Some(map.clone());
+        }
+        let map = Arc::new(sourcemap::SourceMap::from_slice(&get(&map_name)?.0).ok()?);
+        drop(files);
+        lock(&self.release_maps).insert(key, map.clone());
+        Some(map)
+    }
+
+    /// The project a path's `<project>` (slug or id) names.
+    fn project_named(&self, name: &str) -> Option<u64> {
+        self.project_slugs
+            .iter()
+            .find(|(id, slug)| *slug == name || id.to_string() == name)
+            .map(|(id, _)| *id)
     }
 
     /// The bundles assembled so far.
@@ -459,4 +523,104 @@ fn read_manifest(file: &[u8]) -> Result<BundleContents, String> {
         }
     }
     Ok((debug_ids, urls, maps, minified))
+}
+
+/// `POST /api/0/projects/<org>/<project>/releases/` with `{"version"}`: 201, or 208 when the
+/// release exists (Sentry 9's releases API).
+pub async fn create_release(
+    State(s): State<Arc<ArtifactState>>,
+    Path((org, project)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(r) = s.authorize(&org, &headers) {
+        return *r;
+    }
+    let Some(project) = s.project_named(&project) else {
+        return relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        );
+    };
+    let version = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["version"].as_str().map(str::to_owned));
+    let Some(version) = version.filter(|v| !v.is_empty() && !v.contains('/')) else {
+        return bad("version: This field is required.");
+    };
+    let created = lock(&s.releases).insert((project, version.clone()));
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::ALREADY_REPORTED
+    };
+    (status, axum::Json(json!({ "version": version }))).into_response()
+}
+
+/// `POST /api/0/projects/<org>/<project>/releases/<version>/files/`: multipart `file`,
+/// `name`, `header`; 201, 409 when the name exists, 400 without a file.
+pub async fn upload_release_file(
+    State(s): State<Arc<ArtifactState>>,
+    Path((org, project, version)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    if let Err(r) = s.authorize(&org, &headers) {
+        return *r;
+    }
+    let Some(project) = s.project_named(&project) else {
+        return relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        );
+    };
+    if !lock(&s.releases).contains(&(project, version.clone())) {
+        return relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        );
+    }
+    let (mut file, mut name, mut header) = (None, None, None);
+    while let Ok(Some(field)) = form.next_field().await {
+        let field_name = field.name().unwrap_or_default().to_owned();
+        let Ok(data) = field.bytes().await else {
+            return bad("could not read the upload");
+        };
+        match field_name.as_str() {
+            "file" => file = Some(data.to_vec()),
+            "name" => name = Some(String::from_utf8_lossy(&data).into_owned()),
+            "header" => {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                if let Some((k, v)) = text.split_once(':')
+                    && matches!(
+                        k.trim().to_ascii_lowercase().as_str(),
+                        "sourcemap" | "x-sourcemap"
+                    )
+                {
+                    header = Some(v.trim().to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(file) = file else {
+        return bad("Missing uploaded file");
+    };
+    let Some(name) = name else {
+        return bad("File name must be specified");
+    };
+    let mut files = lock(&s.release_files);
+    let key = (project, version, name.clone());
+    if files.contains_key(&key) {
+        return (
+            StatusCode::CONFLICT,
+            axum::Json(json!({ "detail": "A file matching this name already exists for the given release" })),
+        )
+            .into_response();
+    }
+    files.insert(key, (file, header));
+    (StatusCode::CREATED, axum::Json(json!({ "name": name }))).into_response()
 }

@@ -74,6 +74,19 @@ pub struct SimConfig {
     pub errors_only: bool,
     /// The chunk-upload URL to answer instead of the sim's own (relative) one.
     pub chunk_upload_url: Option<String>,
+    /// Which Sentry the sim answers as.
+    pub flavor: Flavor,
+}
+
+/// Which Sentry a sim answers as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// Sentry 10 and later, behind Relay: envelopes, outcomes, artifact bundles, Discover.
+    #[default]
+    Relay,
+    /// Sentry 9.1: `/store/` and `/minidump/` only, release files, `eventids` read-back
+    /// ([`crate::sentry9`]).
+    Sentry9,
 }
 
 impl SimConfig {
@@ -109,6 +122,7 @@ impl SimConfig {
             api_rate_limits: false,
             errors_only: false,
             chunk_upload_url: None,
+            flavor: Flavor::Relay,
         }
     }
 }

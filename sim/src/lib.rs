@@ -24,12 +24,13 @@ mod pipeline;
 pub mod preset;
 mod processing;
 pub mod script;
+mod sentry9;
 mod server;
 pub mod store;
 mod truth;
 mod web;
 
-pub use config::{ProjectKey, SimConfig};
+pub use config::{Flavor, ProjectKey, SimConfig};
 pub use crash_reports::CrashReportSettings;
 pub use faults::DropRule;
 pub use server::{SimHandle, run, start};

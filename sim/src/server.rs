@@ -2,6 +2,7 @@
 
 use crate::api::{self, ApiState};
 use crate::artifacts::{self, ArtifactState};
+use crate::config::Flavor;
 use crate::config::SimConfig;
 use crate::crash_reports::CrashReportPolicy;
 use crate::ingest::projects::ProjectConfigs;
@@ -231,7 +232,12 @@ async fn serve(
                 .projects
                 .iter()
                 .map(|p| (p.project_id, p.public_key.clone(), p.active)),
-            config.config_fetch,
+            // Sentry 9 has no Relay: nothing to fetch, a key is known at once.
+            if config.flavor == Flavor::Sentry9 {
+                std::time::Duration::ZERO
+            } else {
+                config.config_fetch
+            },
         ),
         outcomes,
         skew_micros,
@@ -239,27 +245,54 @@ async fn serve(
         truth,
         processing: memory.is_some().then(|| artifacts.clone()),
     });
-    let mut app = Router::new()
-        .route("/api/{project}/envelope/", post(ingest::envelope))
-        .route("/api/{project}/store/", post(ingest::endpoints::store))
-        .route(
-            "/api/{project}/minidump/",
-            post(ingest::endpoints::minidump),
-        )
-        .with_state(ingest)
+    let sentry9 = config.flavor == Flavor::Sentry9;
+    let ingest_routes = if sentry9 {
+        let s9 = Arc::new(crate::sentry9::Sentry9::new(
+            config
+                .projects
+                .iter()
+                .map(|p| (p.public_key.clone(), p.project_id, p.active)),
+        ));
+        Router::new()
+            .route("/api/{project}/store/", post(crate::sentry9::store))
+            .route("/api/{project}/minidump/", post(crate::sentry9::minidump))
+            .with_state((ingest, s9))
+    } else {
+        Router::new()
+            .route("/api/{project}/envelope/", post(ingest::envelope))
+            .route("/api/{project}/store/", post(ingest::endpoints::store))
+            .route(
+                "/api/{project}/minidump/",
+                post(ingest::endpoints::minidump),
+            )
+            .with_state(ingest)
+    };
+    let upload_routes = if sentry9 {
+        Router::new()
+            .route(
+                "/api/0/projects/{org}/{project}/releases/",
+                post(artifacts::create_release),
+            )
+            .route(
+                "/api/0/projects/{org}/{project}/releases/{version}/files/",
+                post(artifacts::upload_release_file),
+            )
+            .with_state(artifacts)
+    } else {
+        Router::new()
+            .route(
+                "/api/0/organizations/{org}/chunk-upload/",
+                get(artifacts::options).post(artifacts::upload),
+            )
+            .route(
+                "/api/0/organizations/{org}/artifactbundle/assemble/",
+                post(artifacts::assemble),
+            )
+            .with_state(artifacts)
+    };
+    let mut app = ingest_routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .merge(
-            Router::new()
-                .route(
-                    "/api/0/organizations/{org}/chunk-upload/",
-                    get(artifacts::options).post(artifacts::upload),
-                )
-                .route(
-                    "/api/0/organizations/{org}/artifactbundle/assemble/",
-                    post(artifacts::assemble),
-                )
-                .with_state(artifacts),
-        )
+        .merge(upload_routes)
         .merge(
             Router::new()
                 .route("/api/client-config/", get(crate::web::client_config))
@@ -272,21 +305,35 @@ async fn serve(
                 })),
         );
     if let Some(store) = memory {
+        if sentry9 {
+            app = app.merge(
+                Router::new()
+                    .route(
+                        "/api/0/organizations/{org}/eventids/{id}/",
+                        get(crate::sentry9::event_id),
+                    )
+                    .with_state(Arc::new(crate::sentry9::EventIds {
+                        org: config.org.clone(),
+                        token: config.api_token.clone(),
+                        store: store.clone(),
+                    })),
+            );
+        }
         let api = Arc::new(ApiState {
             org: config.org.clone(),
             token: config.api_token.clone(),
             store,
             limits: config.api_rate_limits.then(Default::default),
         });
-        app = app.merge(
-            Router::new()
-                .route("/api/0/organizations/{org}/events/", get(api::discover))
-                .route(
-                    "/api/0/projects/{org}/{project}/events/{event_id}/",
-                    get(api::event_details),
-                )
-                .with_state(api),
+        let mut read = Router::new().route(
+            "/api/0/projects/{org}/{project}/events/{event_id}/",
+            get(api::event_details),
         );
+        if !sentry9 {
+            // Discover needs Snuba, which a stock Sentry 9.1 does not run.
+            read = read.route("/api/0/organizations/{org}/events/", get(api::discover));
+        }
+        app = app.merge(read.with_state(api));
     }
     let app = app.fallback(|| async {
         relay_error(

@@ -352,6 +352,14 @@ async fn artifacts(p: &mut Preflight, profile: &Profile, dsn_projects: &[u64]) {
             format!("cannot check the [artifacts] project: {e}"),
         ),
     }
+    if *profile.target.protocol.get_ref() == sentry_load_config::Protocol::Store {
+        p.push(
+            "chunk upload",
+            Verdict::Skipped,
+            "protocol = \"store\": sourcemaps go up as release files, without chunk upload",
+        );
+        return;
+    }
     match target.chunk_url_reachable().await {
         Ok(url) => p.push(
             "chunk upload",

@@ -8,7 +8,7 @@ use crate::cli::{ProgressArg, RunArgs};
 use crate::exit::{Exit, OK, OrInternal};
 use anyhow::anyhow;
 use sentry_load_common::RunId;
-use sentry_load_config::{Dsn, Secret, SentryApiConfig, TargetKind};
+use sentry_load_config::{Dsn, Protocol, Secret, SentryApiConfig, TargetKind};
 use sentry_load_engine::{
     Generator, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock, SendOptions,
     Shard, Target,
@@ -63,24 +63,35 @@ pub async fn run(args: RunArgs) -> Result<u8, Exit> {
         (profile.target.dsns(), source.transpose()?, None)
     };
     // JavaScript errors need their sourcemaps on the target before the first one arrives.
+    let protocol = *profile.target.protocol.get_ref();
     if profile.traffic.get_ref().mix.get_ref().javascript.value() > 0.0 {
         match (&embedded_api, &profile.artifacts) {
             (Some(api), _) => {
-                super::upload::upload(profile, &super::upload::embedded_target(api)).await?;
+                let target = super::upload::embedded_target(api);
+                super::upload::upload(profile, &target, protocol).await?;
             }
             (None, Some(a)) if a.get_ref().upload => {
-                super::upload::upload(profile, &super::upload::target_of(a.get_ref())).await?;
+                let target = super::upload::target_of(a.get_ref());
+                super::upload::upload(profile, &target, protocol).await?;
             }
             _ => {}
         }
+        if let Some(m) = &profile.mirror
+            && let Some(a) = &m.get_ref().artifacts
+            && a.get_ref().upload
+        {
+            let target = super::upload::target_of(a.get_ref());
+            super::upload::upload(profile, &target, *m.get_ref().protocol.get_ref()).await?;
+        }
     }
-    let router = destination(&dsns, profile.seed);
+    let router = destination(&dsns, protocol, profile.seed);
     let mirror = match &profile.mirror {
         Some(m) => {
             let m = m.get_ref();
             let source = (!args.no_verify).then(|| readback::source_for(&m.verify));
             let source = source.transpose()?;
-            Some((destination(&m.dsns(), profile.seed), source, &m.verify))
+            let router = destination(&m.dsns(), *m.protocol.get_ref(), profile.seed);
+            Some((router, source, &m.verify))
         }
         None => None,
     };
@@ -203,17 +214,19 @@ async fn start_embedded() -> Result<(sentry_load_sim::SimHandle, Dsn, SentryApiC
         token: Secret::new(token),
         // The embedded sim enforces no API limits (as self-hosted does not).
         event_details_per_second: 0,
-        discover_per_second: 0,
+        discover_per_second: Some(0),
+        lookup: None,
     };
     Ok((sim, dsn, api))
 }
 
-/// The router over a deployment's DSNs (preflight has checked they answer).
-fn destination(dsns: &[(Dsn, f64)], seed: u64) -> Router {
+/// The router over a deployment's DSNs, speaking `protocol` (preflight has checked they
+/// answer).
+fn destination(dsns: &[(Dsn, f64)], protocol: Protocol, seed: u64) -> Router {
     let targets: Vec<(Target, f64)> = dsns
         .iter()
         .enumerate()
-        .map(|(i, (dsn, w))| (Target::from_dsn(i as u16, dsn), *w))
+        .map(|(i, (dsn, w))| (Target::speaking(i as u16, dsn, protocol), *w))
         .collect();
     Router::weighted(targets, seed)
 }

@@ -7,10 +7,31 @@ use super::load_profile;
 use crate::exit::{Exit, OK};
 use anyhow::anyhow;
 use sentry_load_common::{EventKind, redact};
-use sentry_load_config::{ArtifactsConfig, Profile, SentryApiConfig};
+use sentry_load_config::{ArtifactsConfig, Profile, Protocol, SentryApiConfig};
 use sentry_load_engine::generate::artifacts::{artifact_bundle, javascript_releases};
+
+/// The release files of `bundle`: the minified file (pointing at its sourcemap) and the
+/// sourcemap, by the `~/…` names Sentry 9 looks them up by.
+fn bundle_files(bundle: &Bundle) -> Vec<ReleaseFile> {
+    let name = format!("~/static/js/{}", bundle.file_name);
+    vec![
+        ReleaseFile {
+            name: name.clone(),
+            header: Some(format!("Sourcemap: {}.map", bundle.file_name)),
+            bytes: bundle.minified.as_bytes().to_vec(),
+        },
+        ReleaseFile {
+            name: format!("{name}.map"),
+            header: None,
+            bytes: bundle.sourcemap.clone(),
+        },
+    ]
+}
 use sentry_load_engine::generate::js_bundle::Bundle;
-use sentry_load_engine::upload::{UploadError, UploadTarget, upload_artifact_bundles};
+use sentry_load_engine::upload::ReleaseFile;
+use sentry_load_engine::upload::{
+    UploadError, UploadTarget, upload_artifact_bundles, upload_release_files,
+};
 
 /// `upload-artifacts --profile P`.
 pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
@@ -22,7 +43,12 @@ pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
             loaded.source
         )));
     };
-    upload(p, &target_of(artifacts.get_ref())).await?;
+    upload(
+        p,
+        &target_of(artifacts.get_ref()),
+        *p.target.protocol.get_ref(),
+    )
+    .await?;
     Ok(OK)
 }
 
@@ -48,15 +74,41 @@ pub fn embedded_target(api: &SentryApiConfig) -> UploadTarget {
     }
 }
 
-/// Uploads the bundle of `profile` to `target` and says so on stderr.
-pub async fn upload(profile: &Profile, target: &UploadTarget) -> Result<(), Exit> {
+/// Uploads the bundle of `profile` to `target` — as artifact bundles, or as release files for
+/// a Sentry 9 (`protocol = "store"`) — and says so on stderr.
+pub async fn upload(
+    profile: &Profile,
+    target: &UploadTarget,
+    protocol: Protocol,
+) -> Result<(), Exit> {
     let bundle = Bundle::generate(profile.seed);
     let realism = profile
         .traffic
         .get_ref()
         .realism()
         .of(EventKind::Javascript);
-    let bundles: Vec<(String, Vec<u8>)> = javascript_releases(realism.releases)
+    let releases = javascript_releases(realism.releases);
+    let refused = |e: UploadError| match &e {
+        UploadError::Refused {
+            status: 401 | 403, ..
+        } => Exit::usage(anyhow::Error::new(e).context("uploading the sourcemaps")),
+        _ => Exit::unreachable(anyhow::Error::new(e).context("uploading the sourcemaps")),
+    };
+    if protocol == Protocol::Store {
+        let files = upload_release_files(target, &bundle_files(&bundle), &releases)
+            .await
+            .map_err(refused)?;
+        eprintln!(
+            "release files of {} ({files} uploaded) for {} release(s) at {} org {} project {}",
+            bundle.debug_id,
+            releases.len(),
+            target.shown,
+            target.org,
+            target.project
+        );
+        return Ok(());
+    }
+    let bundles: Vec<(String, Vec<u8>)> = releases
         .into_iter()
         .map(|release| {
             let zip = artifact_bundle(&bundle, &target.org, &target.project, &release);
@@ -65,12 +117,7 @@ pub async fn upload(profile: &Profile, target: &UploadTarget) -> Result<(), Exit
         .collect();
     let summary = upload_artifact_bundles(target, &bundles)
         .await
-        .map_err(|e| match &e {
-            UploadError::Refused {
-                status: 401 | 403, ..
-            } => Exit::usage(anyhow::Error::new(e).context("uploading the artifact bundle")),
-            _ => Exit::unreachable(anyhow::Error::new(e).context("uploading the artifact bundle")),
-        })?;
+        .map_err(refused)?;
     eprintln!(
         "artifact bundles of {} ({} bytes, {} chunks, {} sent) assembled, one for each of {} \
          release(s), at {} org {} project {}",

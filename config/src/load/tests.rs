@@ -294,3 +294,28 @@ fn javascript_against_a_relay_needs_an_artifacts_table() {
         ("sentry", "internal")
     );
 }
+
+#[test]
+fn a_store_target_takes_no_transactions_and_is_looked_up_by_event_id() {
+    let store = RELAY.replace("dsn = ", "protocol = \"store\"\ndsn = ");
+    let e = invalid(&store.replace(
+        "duration = \"1s\"",
+        "duration = \"1s\"\nmix = { error = 1, transaction = 1 }",
+    ));
+    assert_eq!(e.key, "target.protocol");
+    assert!(e.message.contains("takes no transactions"), "{}", e.message);
+    let p = parse(&format!(
+        "{store}[verify.sentry_api]\nurl = \"http://127.0.0.1:9000\"\ntoken = \"t\"\n"
+    ))
+    .unwrap();
+    let api = p.verify.sentry_api.unwrap();
+    assert_eq!(api.lookup, Some(crate::ApiLookup::EventIds));
+    assert_eq!(api.discover_per_second, Some(0));
+    let p = parse(&format!(
+        "{RELAY}[verify.sentry_api]\nurl = \"http://127.0.0.1:9000\"\ntoken = \"t\"\n"
+    ))
+    .unwrap();
+    let api = p.verify.sentry_api.unwrap();
+    assert_eq!(api.lookup, Some(crate::ApiLookup::Discover));
+    assert_eq!(api.discover_per_second, Some(25));
+}

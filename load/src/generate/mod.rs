@@ -26,6 +26,7 @@ pub mod minidump;
 mod native;
 mod padding;
 mod platforms;
+pub mod store;
 pub mod template;
 mod transaction;
 

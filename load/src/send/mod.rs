@@ -163,6 +163,13 @@ pub async fn drive<T: Transport>(
             done_micros: 0,
             bytes: 0,
         };
+        let Some(endpoint) = target.endpoint(arrival.kind) else {
+            record.outcome = SendOutcome::Unsupported;
+            if record_unsent(record).await.is_err() {
+                break;
+            }
+            continue;
+        };
         if honour_limits && back_off.limited(arrival.kind, Instant::now()) {
             record.outcome = SendOutcome::BackedOff;
             if record_unsent(record).await.is_err() {
@@ -170,7 +177,7 @@ pub async fn drive<T: Transport>(
             }
             continue;
         }
-        let job = worker::Job { record };
+        let job = worker::Job { record, endpoint };
         let unsent = match pool
             .idle_worker(give_up.as_mut(), due + opts.give_up_after)
             .await

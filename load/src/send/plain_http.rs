@@ -15,7 +15,7 @@
 
 use super::http1::{read_response, write_request};
 use super::transport::{Answer, Transport};
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 use std::io;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
@@ -28,11 +28,11 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_millis(100);
 /// Read buffer per connection: answers from Relay fit many times over.
 const READ_BUFFER: usize = 4096;
 
-/// What every request to one target shares: where to connect, and the request head up to the
-/// value of `Content-Length`.
+/// What every request to one target shares: where to connect, and per endpoint the request
+/// head up to the value of `Content-Length`.
 struct Head {
     addr: String,
-    prefix: Vec<u8>,
+    prefixes: [Vec<u8>; 3],
 }
 
 /// Plain-HTTP/1.1 requests to `http://` targets.
@@ -82,26 +82,30 @@ impl PlainHttpTransport {
                 Some(p) => format!("{host}:{p}"),
                 None => host.to_owned(),
             };
-            let path = match url.query() {
-                Some(q) => format!("{}?{q}", url.path()),
-                None => url.path().to_owned(),
-            };
             let unsafe_char = |v: &str| v.bytes().any(|b| b.is_ascii_control());
-            if unsafe_char(&path) || unsafe_char(&authority) || unsafe_char(&t.auth_header) {
+            if unsafe_char(&authority) || unsafe_char(&t.auth_header) {
                 return Err(NotPlainHttp(format!(
                     "{}: control characters in the request head",
                     t.display
                 )));
             }
-            let prefix = format!(
-                "POST {path} HTTP/1.1\r\nhost: {authority}\r\n\
-                 content-type: application/x-sentry-envelope\r\n\
-                 x-sentry-auth: {}\r\ncontent-length: ",
-                t.auth_header
-            );
+            let prefixes = Endpoint::ALL.map(|e| {
+                let url = t.url(e);
+                let path = match url.query() {
+                    Some(q) => format!("{}?{q}", url.path()),
+                    None => url.path().to_owned(),
+                };
+                format!(
+                    "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: {}\r\n\
+                     x-sentry-auth: {}\r\ncontent-length: ",
+                    e.content_type(),
+                    t.auth_header
+                )
+                .into_bytes()
+            });
             heads.push(Head {
                 addr: format!("{host}:{port}"),
-                prefix: prefix.into_bytes(),
+                prefixes,
             });
         }
         Ok(PlainHttpTransport { heads })
@@ -131,10 +135,12 @@ impl PlainHttpTransport {
         &self,
         session: &mut Connections,
         i: usize,
+        endpoint: Endpoint,
         body: &[u8],
         gzip: bool,
     ) -> io::Result<Answer> {
         let head = &self.heads[i];
+        let prefix = &head.prefixes[endpoint.index()];
         let now = Instant::now();
         let mut conn = self.take(&mut session.slots[i], &head.addr, now).await?;
         let tail = &mut session.tail;
@@ -144,7 +150,7 @@ impl PlainHttpTransport {
             tail.extend_from_slice(b"\r\ncontent-encoding: gzip");
         }
         tail.extend_from_slice(b"\r\n\r\n");
-        write_request(&mut conn.stream, [&head.prefix, tail], body).await?;
+        write_request(&mut conn.stream, [prefix, tail], body).await?;
         let response = read_response(&mut conn.stream, &mut conn.buf).await?;
         if response.reusable {
             forget_read_readiness(&conn.stream);
@@ -190,10 +196,11 @@ impl Transport for PlainHttpTransport {
         &self,
         session: &mut Connections,
         target: &Target,
+        endpoint: Endpoint,
         body: &[u8],
         gzip: bool,
     ) -> Answer {
-        self.exchange(session, usize::from(target.index), body, gzip)
+        self.exchange(session, usize::from(target.index), endpoint, body, gzip)
             .await
             .unwrap_or_else(|_| Answer::none())
     }

@@ -13,7 +13,14 @@ impl Transport for Stalled {
 
     fn session(&self) {}
 
-    async fn send(&self, _: &mut (), _: &crate::target::Target, _: &[u8], _: bool) -> Answer {
+    async fn send(
+        &self,
+        _: &mut (),
+        _: &crate::target::Target,
+        _: crate::target::Endpoint,
+        _: &[u8],
+        _: bool,
+    ) -> Answer {
         std::future::pending().await
     }
 }
@@ -29,7 +36,14 @@ impl Transport for Scripted {
 
     fn session(&self) {}
 
-    async fn send(&self, _: &mut (), _: &crate::target::Target, _: &[u8], _: bool) -> Answer {
+    async fn send(
+        &self,
+        _: &mut (),
+        _: &crate::target::Target,
+        _: crate::target::Endpoint,
+        _: &[u8],
+        _: bool,
+    ) -> Answer {
         (self.script)(self.calls.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -297,7 +311,15 @@ async fn plain_http_reads_status_and_rate_limits_and_reuses_connections() {
     let t = PlainHttpTransport::new(std::slice::from_ref(&target)).unwrap();
     let mut session = t.session();
     for _ in 0..3 {
-        let a = t.send(&mut session, &target, b"{}\n", false).await;
+        let a = t
+            .send(
+                &mut session,
+                &target,
+                crate::target::Endpoint::Envelope,
+                b"{}\n",
+                false,
+            )
+            .await;
         assert_eq!(a.status, Some(429));
         assert_eq!(a.rate_limits, parse_header("30:error;default:key"));
     }
@@ -314,7 +336,15 @@ async fn plain_http_reconnects_when_the_server_closed_an_idle_connection() {
     for _ in 0..3 {
         // Idle past the point where a kept connection is checked before reuse.
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let a = t.send(&mut session, &target, b"{}\n", false).await;
+        let a = t
+            .send(
+                &mut session,
+                &target,
+                crate::target::Endpoint::Envelope,
+                b"{}\n",
+                false,
+            )
+            .await;
         assert_eq!(a.status, Some(200), "a closed connection is not reused");
     }
     assert_eq!(accepted.load(Ordering::Relaxed), 3);

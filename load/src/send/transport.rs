@@ -2,7 +2,7 @@
 //! stalled or scripted target behind it and run on paused time.
 
 use super::rate_limits::{self, RateLimit};
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use std::future::Future;
 use std::time::Duration;
@@ -45,12 +45,13 @@ pub trait Transport: Send + Sync + 'static {
     /// A new worker's session.
     fn session(&self) -> Self::Session;
 
-    /// Sends `body` (already compressed when `gzip`) and reports the answer. A request the
-    /// sender abandons (its timeout) is dropped mid-way.
+    /// Sends `body` (already compressed when `gzip`) to the target's `endpoint` and reports
+    /// the answer. A request the sender abandons (its timeout) is dropped mid-way.
     fn send(
         &self,
         session: &mut Self::Session,
         target: &Target,
+        endpoint: Endpoint,
         body: &[u8],
         gzip: bool,
     ) -> impl Future<Output = Answer> + Send;
@@ -85,11 +86,18 @@ impl Transport for HttpTransport {
 
     fn session(&self) {}
 
-    async fn send(&self, _: &mut (), target: &Target, body: &[u8], gzip: bool) -> Answer {
+    async fn send(
+        &self,
+        _: &mut (),
+        target: &Target,
+        endpoint: Endpoint,
+        body: &[u8],
+        gzip: bool,
+    ) -> Answer {
         let mut request = self
             .client
-            .post(target.envelope_url.clone())
-            .header(CONTENT_TYPE, "application/x-sentry-envelope")
+            .post(target.url(endpoint).clone())
+            .header(CONTENT_TYPE, endpoint.content_type())
             .header("X-Sentry-Auth", &target.auth_header);
         if gzip {
             request = request.header(CONTENT_ENCODING, "gzip");

@@ -10,9 +10,9 @@
 //! current deadline, so it is re-armed about once per `timeout`, not once per request.
 
 use super::{BackOff, RunClock, Transport, before_deadline};
-use crate::generate::Generator;
+use crate::generate::{Generator, store};
 use crate::stats::LiveStats;
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 use sentry_load_common::SendOutcome;
 use sentry_load_common::clock::from_unix_micros;
 use sentry_load_common::journal::JournalRecord;
@@ -35,9 +35,11 @@ pub(super) struct Shared<T> {
     pub gzip: bool,
 }
 
-/// One arrival to send: its record with everything but the send's own fields filled in.
+/// One arrival to send: its record with everything but the send's own fields filled in, and
+/// the target's endpoint for its kind.
 pub(super) struct Job {
     pub record: JournalRecord,
+    pub endpoint: Endpoint,
 }
 
 /// Runs worker `id`: takes jobs until the scheduler closes `jobs`, saying on `idle` each time
@@ -52,23 +54,49 @@ pub(super) async fn run<T: Transport>(
     let mut session = s.transport.session();
     let mut body = Vec::new();
     let mut timer = pin!(sleep_until(s.clock.start));
-    while let Some(Job { mut record }) = jobs.recv().await {
+    while let Some(Job {
+        mut record,
+        endpoint,
+    }) = jobs.recv().await
+    {
         let intended = from_unix_micros(record.intended_micros);
-        if s.gzip {
-            body = s
-                .generator
-                .envelope_gzip(record.seq, record.kind, intended)
-                .body;
-        } else {
-            s.generator
-                .envelope_into(record.seq, record.kind, intended, &mut body);
+        let target = &s.targets[usize::from(record.target)];
+        let gzip = s.gzip && endpoint != Endpoint::Minidump;
+        match endpoint {
+            Endpoint::Envelope if gzip => {
+                body = s
+                    .generator
+                    .envelope_gzip(record.seq, record.kind, intended)
+                    .body;
+            }
+            Endpoint::Envelope => {
+                s.generator
+                    .envelope_into(record.seq, record.kind, intended, &mut body)
+            }
+            Endpoint::Store | Endpoint::Minidump => {
+                s.generator
+                    .envelope_into(record.seq, record.kind, intended, &mut body);
+                // The generator's envelopes always have these items (see `generate::store`).
+                let made = if endpoint == Endpoint::Store {
+                    store::store_body(&mut body)
+                } else {
+                    store::minidump_body(&mut body)
+                };
+                if let Err(e) = made {
+                    unreachable!("a generated envelope lacks what {endpoint:?} needs: {e}");
+                }
+                if gzip {
+                    body = crate::generate::gzip(&body);
+                }
+            }
         }
         record.bytes = body.len() as u32;
-        let target = &s.targets[usize::from(record.target)];
         s.stats.start_request();
         let started = Instant::now();
         record.sent_micros = s.clock.unix_micros(started);
-        let request = s.transport.send(&mut session, target, &body, s.gzip);
+        let request = s
+            .transport
+            .send(&mut session, target, endpoint, &body, gzip);
         let answer = before_deadline(timer.as_mut(), started + s.timeout, request).await;
         let now = Instant::now();
         record.done_micros = s.clock.unix_micros(now);

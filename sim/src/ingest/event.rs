@@ -58,6 +58,8 @@ pub struct IngestedEvent {
     pub key_valid: bool,
     /// The public key it was sent with (its quota).
     pub key: std::sync::Arc<str>,
+    /// Whether its quota was already counted at the endpoint (Sentry 9 counts there).
+    pub quota_counted: bool,
     /// The project it was sent to.
     pub project_id: u64,
     /// Its id.
@@ -187,6 +189,7 @@ pub fn parse_value(
         ready_at: std::time::Instant::now(),
         key_valid: true,
         key: std::sync::Arc::from(""),
+        quota_counted: false,
         project_id,
         event_id,
         timestamp,

@@ -22,7 +22,7 @@
 //! other item types are accepted and not stored.
 
 pub mod admission;
-mod auth;
+pub(crate) mod auth;
 pub mod endpoints;
 pub mod event;
 pub mod projects;

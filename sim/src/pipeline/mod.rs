@@ -164,6 +164,9 @@ impl Shared {
             let _ = self.outcomes.send(outcome);
             return false;
         }
+        if ev.quota_counted {
+            return true;
+        }
         let verdict = self.admission.consume(
             &ev.key,
             ev.quota_category(),

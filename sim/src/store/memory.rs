@@ -126,6 +126,17 @@ impl MemoryStore {
         inner.details.get(&event_id).cloned()
     }
 
+    /// The project and processed event of `event_id`, in whichever project it was stored.
+    pub fn details_by_id(
+        &self,
+        event_id: Uuid,
+    ) -> Option<(u64, std::sync::Arc<serde_json::Value>)> {
+        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        let first = *inner.by_id.get(&event_id)?.first()?;
+        let project = inner.rows[first].event.project_id;
+        Some((project, inner.details.get(&event_id)?.clone()))
+    }
+
     /// Rows matching the filter, in storage order.
     pub fn find(&self, f: &RowFilter) -> Vec<StoredRow> {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());

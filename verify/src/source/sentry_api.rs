@@ -1,5 +1,12 @@
-//! Reads through the Sentry web API's Discover endpoint, for when the databases are out of
-//! reach (and for the embedded sim, which serves the same shape).
+//! Reads through the Sentry web API, for when the databases are out of reach (and for the
+//! embedded sim, which serves the same shape): Discover for Sentry 10 and later, one
+//! `eventids` lookup per event for Sentry 9 (`lookup = "event_ids"`).
+//!
+//! `GET <url>/api/0/organizations/<org>/eventids/<hex>/` answers `{"organizationSlug",
+//! "projectSlug", "groupId", "eventId", "event": {…}}` or 404; Sentry 9.1 reads it from
+//! Postgres (getsentry/sentry `src/sentry/api/endpoints/organization_eventid.py` at tag 9.1.2,
+//! blob 28e5c4b9c48555a4905ceddd729b7f09d02a67a1), and the `event` is the event-details
+//! shape, so the fidelity check reads it too.
 //!
 //! `GET <url>/api/0/organizations/<org>/events/?dataset=errors&field=id&field=issue.id
 //! (`dataset=transactions&field=id` for transactions)
@@ -15,7 +22,7 @@
 
 use super::{Lookup, Sighting, SourceError};
 use sentry_load_common::{clock, redact};
-use sentry_load_config::SentryApiConfig;
+use sentry_load_config::{ApiLookup, SentryApiConfig};
 use serde::Deserialize;
 use std::time::Duration;
 use url::Url;
@@ -105,6 +112,17 @@ pub struct SentryApiSource {
     shown: String,
     discover: Pacer,
     details: Pacer,
+    /// `<url>/api/0/organizations/<org>/eventids/`, for `lookup = "event_ids"`.
+    event_ids: Option<Url>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventIdAnswer {
+    #[serde(default)]
+    group_id: Option<serde_json::Value>,
+    #[serde(default)]
+    event: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +152,13 @@ impl SentryApiSource {
         let projects_url = base
             .join(&format!("api/0/projects/{}/", cfg.org))
             .map_err(|e| err(format!("bad address: {e}")))?;
+        let event_ids = match cfg.lookup {
+            Some(ApiLookup::EventIds) => Some(
+                base.join(&format!("api/0/organizations/{}/eventids/", cfg.org))
+                    .map_err(|e| err(format!("bad address: {e}")))?,
+            ),
+            Some(ApiLookup::Discover) | None => None,
+        };
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -144,8 +169,9 @@ impl SentryApiSource {
             projects_url,
             token: cfg.token.expose().to_owned(),
             shown,
-            discover: Pacer::per_second(cfg.discover_per_second),
+            discover: Pacer::per_second(cfg.discover_per_second.unwrap_or(25)),
             details: Pacer::per_second(cfg.event_details_per_second),
+            event_ids,
         })
     }
 
@@ -162,6 +188,18 @@ impl SentryApiSource {
             url: self.shown.clone(),
             detail,
         };
+        if let Some(base) = &self.event_ids {
+            return Ok(
+                match self.by_event_id(base, event_id, &self.details).await? {
+                    None => EventFetch::Throttled,
+                    Some(None) => EventFetch::NotFound,
+                    Some(Some(answer)) => match answer.event {
+                        Some(event) => EventFetch::Found(event),
+                        None => return Err(err("eventids answered without the event".into())),
+                    },
+                },
+            );
+        }
         let url = self
             .projects_url
             .join(&format!("{project_id}/events/{}/", event_id.simple()))
@@ -205,7 +243,65 @@ impl SentryApiSource {
         Ok(None)
     }
 
+    /// One `eventids` lookup: `None` when throttled throughout, `Some(None)` for a 404.
+    async fn by_event_id(
+        &self,
+        base: &Url,
+        event_id: Uuid,
+        pacer: &Pacer,
+    ) -> Result<Option<Option<EventIdAnswer>>, SourceError> {
+        let err = |detail: String| SourceError::SentryApi {
+            url: self.shown.clone(),
+            detail,
+        };
+        let url = base
+            .join(&format!("{}/", event_id.simple()))
+            .map_err(|e| err(format!("bad address: {e}")))?;
+        let Some(resp) = self.get(url, pacer).await? else {
+            return Ok(None);
+        };
+        match resp.status().as_u16() {
+            200 => {
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+                serde_json::from_slice(&body)
+                    .map(|a| Some(Some(a)))
+                    .map_err(|e| err(format!("unexpected eventids answer: {e}")))
+            }
+            404 => Ok(Some(None)),
+            s => Err(err(format!("eventids answered {s}"))),
+        }
+    }
+
     pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
+        if let Some(base) = &self.event_ids {
+            let mut found = Vec::new();
+            for id in l.ids {
+                match self.by_event_id(base, *id, &self.discover).await? {
+                    None => {
+                        return Err(SourceError::SentryApi {
+                            url: self.shown.clone(),
+                            detail: format!(
+                                "throttled: still answered 429 after {MAX_THROTTLED} tries"
+                            ),
+                        });
+                    }
+                    Some(None) => {}
+                    Some(Some(answer)) => found.push(Sighting {
+                        event_id: *id,
+                        received: None,
+                        message_timestamp: None,
+                        group_id: answer.group_id.as_ref().and_then(|g| match g {
+                            serde_json::Value::String(s) => s.parse().ok(),
+                            other => other.as_u64(),
+                        }),
+                    }),
+                }
+            }
+            return Ok(found);
+        }
         let mut found = Vec::new();
         for ids in l.ids.chunks(MAX_IDS) {
             let list: Vec<String> = ids.iter().map(|i| i.simple().to_string()).collect();
