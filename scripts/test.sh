@@ -4,17 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/services.sh >/dev/null            # installs and starts ClickHouse and Postgres
-eval "$(scripts/services.sh --env)"   # exports SENTRY_LOAD_TEST_CLICKHOUSE_URL / _POSTGRES_URL
+scripts/services.sh >/dev/null            # installs and starts ClickHouse, Postgres, pgbouncer
+eval "$(scripts/services.sh --env)"   # exports SENTRY_LOAD_TEST_{CLICKHOUSE,POSTGRES,PGBOUNCER}_URL
 
-# Relay's own normalizer (PyPI sentry-relay), which generated events must pass.
-if ! .venv/bin/python -c 'import sentry_relay' 2>/dev/null; then
+# Real Sentry components from PyPI, in .venv: Relay's own normalizer (sentry-relay), which
+# generated events must pass; Sentry's Python SDK (sentry-sdk) and sentry-cli, whose events
+# and uploads the sim must take; ClickHouse 26 in-process (chdb-core), where the verifier's
+# queries run against Snuba's own tables.
+if ! .venv/bin/python -c 'import sentry_relay, sentry_sdk, chdb' 2>/dev/null \
+    || [[ ! -x .venv/bin/sentry-cli ]]; then
   python3 -m venv .venv 2>/dev/null || {
     apt-get install -y -qq python3-venv >/dev/null && python3 -m venv .venv
   }
-  .venv/bin/pip install -q --disable-pip-version-check sentry-relay
+  .venv/bin/pip install -q --disable-pip-version-check sentry-relay sentry-sdk sentry-cli chdb-core
 fi
 export SENTRY_LOAD_TEST_RELAY_PYTHON=$PWD/.venv/bin/python
+export SENTRY_LOAD_TEST_PYTHON=$PWD/.venv/bin/python
+export SENTRY_LOAD_TEST_SENTRY_CLI=$PWD/.venv/bin/sentry-cli
 
 # Headless Chromium (the report.html screenshot test) and docker-compose (validates the
 # compose overlays; no Docker engine needed).

@@ -63,6 +63,19 @@ pub async fn services(test: &str) -> Option<Services> {
     })
 }
 
+/// A tool the tests take from the environment (`var`, set by `scripts/test.sh`): `None`,
+/// and the test skipped, when it is not set — a failure under `CI=true`.
+pub fn tool(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) => Some(v),
+        Err(_) if required() => panic!("{test}: {var} must be set under CI (run scripts/test.sh)"),
+        Err(_) => {
+            eprintln!("{test}: skipped, no {var} (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
 /// Whether the environment asks for every service (`CI=true`): a missing one is then a
 /// failure, not a skip.
 pub fn required() -> bool {

@@ -455,7 +455,7 @@ impl Pipeline {
         let mut attempt = 0;
         let decision = loop {
             attempt += 1;
-            let written = s.store.lock().await.write(batch).await;
+            let written = write_apart(&mut *s.store.lock().await, batch).await;
             match written {
                 Ok(()) => break Decision::Stored,
                 Err(e) if attempt < WRITE_ATTEMPTS => {
@@ -487,6 +487,47 @@ impl Pipeline {
             s.truth.record(e.event_id, e.project_id, decision);
         }
     }
+}
+
+/// Writes a batch, second copies of an event in inserts of their own: a copy in the same
+/// insert would be merged away at once by ClickHouse 20.5 and later (`optimize_on_insert`,
+/// on by default, applies the ReplacingMergeTree to each inserted block), while duplicates
+/// that reach Snuba in different batches — a consumer's replay — stay visible until a
+/// background merge, on every version.
+async fn write_apart(
+    store: &mut Store,
+    batch: &mut [StoredRow],
+) -> Result<(), crate::store::StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let repeats: Vec<usize> = (0..batch.len())
+        .filter(|&i| !seen.insert(batch[i].event.event_id))
+        .collect();
+    if repeats.is_empty() {
+        return store.write(batch).await;
+    }
+    let (mut firsts, mut seconds): (Vec<StoredRow>, Vec<StoredRow>) = (Vec::new(), Vec::new());
+    for (i, row) in batch.iter().enumerate() {
+        if repeats.binary_search(&i).is_ok() {
+            seconds.push(row.clone());
+        } else {
+            firsts.push(row.clone());
+        }
+    }
+    store.write(&mut firsts).await?;
+    store.write(&mut seconds).await?;
+    // The store set each row's issue: keep it on the batch, whose rows are recorded next.
+    let (mut f, mut sec) = (firsts.into_iter(), seconds.into_iter());
+    for (i, row) in batch.iter_mut().enumerate() {
+        let written = if repeats.binary_search(&i).is_ok() {
+            sec.next()
+        } else {
+            f.next()
+        };
+        if let Some(w) = written {
+            row.group_id = w.group_id;
+        }
+    }
+    Ok(())
 }
 
 /// The `accepted` outcome of a stored row.

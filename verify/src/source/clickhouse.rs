@@ -100,13 +100,7 @@ impl ClickHouseSource {
             })
             .collect();
         wanted.push(&self.outcomes_table);
-        // Table names are validated identifiers (see `ClickHouseConfig`).
-        let rows: Vec<Name> = self
-            .fetch(&format!(
-                "SELECT name FROM system.tables WHERE database = '{}'",
-                self.database
-            ))
-            .await?;
+        let rows: Vec<Name> = self.fetch(&self.tables_sql()).await?;
         Ok(wanted
             .into_iter()
             .filter(|t| {
@@ -141,12 +135,38 @@ impl ClickHouseSource {
             })
     }
 
-    pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
-        let sql = match l.dataset {
+    /// The SQL of a lookup (public so the same text can be run on other ClickHouse versions).
+    pub fn lookup_sql(&self, l: Lookup<'_>) -> String {
+        match l.dataset {
             Dataset::Errors => query(&self.table, l),
             Dataset::Transactions => transactions_query(&self.transactions_table, l),
-        };
-        let rows: Vec<Found> = self.fetch(&sql).await?;
+        }
+    }
+
+    /// The SQL of an outcomes lookup.
+    pub fn outcomes_sql(&self, l: Lookup<'_>) -> String {
+        let mut sql = format!(
+            "SELECT ifNull(toString(event_id), '') AS id, outcome, ifNull(reason, '') AS reason, \
+             category FROM {} \
+             WHERE project_id = {} AND timestamp >= toDateTime({}) \
+             AND timestamp <= toDateTime({}) AND outcome != 0 AND event_id IN (",
+            self.outcomes_table, l.project_id, l.from_secs, l.to_secs
+        );
+        push_ids(&mut sql, l.ids);
+        sql
+    }
+
+    /// The SQL that lists the tables of the source's database.
+    pub fn tables_sql(&self) -> String {
+        // Table names are validated identifiers (see `ClickHouseConfig`).
+        format!(
+            "SELECT name FROM system.tables WHERE database = '{}'",
+            self.database
+        )
+    }
+
+    pub(super) async fn lookup(&self, l: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
+        let rows: Vec<Found> = self.fetch(&self.lookup_sql(l)).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -175,15 +195,7 @@ impl ClickHouseSource {
     /// arrived were dropped, and what became of their attachments. Outcome times are the
     /// drop's, so the window is widened by the verifier's deadline.
     pub(super) async fn outcomes(&self, l: Lookup<'_>) -> Result<Vec<Explained>, SourceError> {
-        let mut sql = format!(
-            "SELECT ifNull(toString(event_id), '') AS id, outcome, ifNull(reason, '') AS reason, \
-             category FROM {} \
-             WHERE project_id = {} AND timestamp >= toDateTime({}) \
-             AND timestamp <= toDateTime({}) AND outcome != 0 AND event_id IN (",
-            self.outcomes_table, l.project_id, l.from_secs, l.to_secs
-        );
-        push_ids(&mut sql, l.ids);
-        let rows: Vec<OutcomeFound> = self.fetch(&sql).await?;
+        let rows: Vec<OutcomeFound> = self.fetch(&self.outcomes_sql(l)).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
