@@ -246,6 +246,26 @@ pub struct SimArgs {
     /// Longest a row waits before the batch is written.
     #[arg(long, default_value = "750ms", value_parser = humantime::parse_duration)]
     pub batch_interval: Duration,
+    /// How long Relay takes to fetch a key's project config: a key's first envelopes are
+    /// answered 200 at once and wait this long (an unknown key's are then dropped as
+    /// `invalid:project_id`, and later ones answered 403).
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub config_fetch: Duration,
+    /// `sentry:store_crash_reports` of the project (-1 every minidump, 0 none, n per issue);
+    /// unset, as by default in Sentry, none is kept.
+    #[arg(long, allow_hyphen_values = true)]
+    pub store_crash_reports: Option<i64>,
+    /// Answer as Sentry 9.1: `/store/` and `/minidump/` only, release files, `eventids`.
+    #[arg(long)]
+    pub sentry9: bool,
+    /// Run errors-only (self-hosted's `COMPOSE_PROFILES=errors-only`): transactions are
+    /// accepted and never stored.
+    #[arg(long)]
+    pub errors_only: bool,
+    /// Enforce sentry.io's API rate limits (event details 5/s, Discover 50/s); self-hosted
+    /// enforces none.
+    #[arg(long)]
+    pub api_rate_limits: bool,
 }
 
 fn parse_preset(s: &str) -> Result<sentry_load_sim::preset::Preset, String> {

@@ -85,7 +85,7 @@ pub enum Flavor {
     #[default]
     Relay,
     /// Sentry 9.1: `/store/` and `/minidump/` only, release files, `eventids` read-back
-    /// ([`crate::sentry9`]).
+    /// (the sim's `sentry9` module).
     Sentry9,
 }
 

@@ -3,9 +3,15 @@
 //! It plays the part of Sentry behind `POST /api/<project_id>/envelope/`:
 //!
 //! ```text
-//! HTTP ingest (auth, decoding, limits) ─▶ bounded queue ─▶ worker (fault rules, grouping)
-//!     ─▶ batch writer (like Snuba's consumer) ─▶ store: memory, or ClickHouse + Postgres
+//! HTTP ingest (auth, key state, cached limits, decoding, size limits)
+//!     ─▶ a bounded queue per ingest topic (ingest-events, -transactions, -attachments)
+//!     ─▶ its pipeline: Relay's step (invalid keys, inbound filters, quotas), Sentry's step
+//!        (crash reports, workers, faults, grouping), the batch writer (like Snuba's consumer)
+//!     ─▶ store: memory, or ClickHouse + Postgres;      outcomes ─▶ the outcomes consumer
 //! ```
+//!
+//! It can answer as Sentry 9.1 instead ([`Flavor::Sentry9`]): `/store/` and `/minidump/`,
+//! release files, `eventids` read-back.
 //!
 //! and serves what it stored back through Sentry-API-shaped endpoints, so an embedded run can
 //! verify without external services. It keeps ground truth of every decision (accepted,

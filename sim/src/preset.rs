@@ -2,7 +2,9 @@
 //! layouts people run (DESIGN §3). A preset sets the worker count (Sentry's taskworkers: events
 //! processed at once), each kind's service time (ingest consumer + save task + symbolication,
 //! scaled down so a run on one machine reaches saturation in seconds), and the queue (Kafka's
-//! buffer). Capacity is `workers / service time`: single-node takes 1,000 errors/s, scaled 6,000.
+//! buffer). Each ingest topic (`ingest-events`, `ingest-transactions`, `ingest-attachments`)
+//! gets the preset's workers and queue, as each has its own consumers: capacity is
+//! `workers / service time` per topic — single-node takes 1,000 errors/s, scaled 6,000.
 //!
 //! | preset | workers | error | transaction | javascript | native | queue |
 //! |---|---|---|---|---|---|---|

@@ -17,6 +17,13 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
     config.projects = vec![ProjectKey::active(args.project, &args.key)];
     config = config.with_preset(args.preset);
     config.batch_interval = args.batch_interval;
+    config.config_fetch = args.config_fetch;
+    config.crash_reports.project = args.store_crash_reports;
+    config.errors_only = args.errors_only;
+    config.api_rate_limits = args.api_rate_limits;
+    if args.sentry9 {
+        config.flavor = sentry_load_sim::Flavor::Sentry9;
+    }
     if let (Some(ch), Some(pg)) = (&args.clickhouse, &args.postgres) {
         config.store = StoreConfig::Sentry {
             clickhouse_url: ch.clone(),

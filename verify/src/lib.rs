@@ -5,7 +5,11 @@
 //! runs) or from a journal (after the fact), polls a [`Source`] every poll interval with
 //! queries bounded by project and event-time window (`event_id IN (…)` in batches), records
 //! the first time each event was seen, and stops when every event is seen or the straggler
-//! deadline passes. The Postgres check then confirms the issues of the seen events exist.
+//! deadline passes. Missing events are explained by outcomes of their own data category
+//! (where the source sees outcomes at all); attachments' outcomes are kept apart. The Postgres
+//! checks then confirm the issues of the seen events exist and their crashes' minidumps
+//! agree with `sentry:store_crash_reports`; [`preflight`] checks what a run needs before it
+//! starts.
 #![warn(missing_docs)]
 
 pub mod fidelity;
