@@ -8,6 +8,8 @@
 
 pub mod clock;
 pub mod envelope;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod ids;
 pub mod journal;
 pub mod kind;

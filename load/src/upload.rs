@@ -341,10 +341,12 @@ async fn send_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
-async fn check(shown: &str, resp: reqwest::Response) -> Result<bytes::Bytes, UploadError> {
+/// The largest answer of the upload API read.
+const MAX_ANSWER: usize = 4 << 20;
+
+async fn check(shown: &str, resp: reqwest::Response) -> Result<Vec<u8>, UploadError> {
     let status = resp.status();
-    let body = resp
-        .bytes()
+    let body = sentry_load_common::http::read_body(resp, MAX_ANSWER)
         .await
         .map_err(|e| UploadError::Unreachable(shown.to_owned(), e.to_string()))?;
     if !status.is_success() {

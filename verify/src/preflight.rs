@@ -99,7 +99,7 @@ pub async fn errors_only(url: &url::Url) -> Result<Option<bool>, String> {
     if !resp.status().is_success() {
         return Err(format!("{shown}: client config answered {}", resp.status()));
     }
-    let body = read_bounded(resp, 4 << 20)
+    let body = sentry_load_common::http::read_body(resp, 4 << 20)
         .await
         .map_err(|e| format!("{shown}: client config: {e}"))?;
     let config: serde_json::Value = serde_json::from_slice(&body)
@@ -107,20 +107,4 @@ pub async fn errors_only(url: &url::Url) -> Result<Option<bool>, String> {
     Ok(config
         .get("isSelfHostedErrorsOnly")
         .and_then(serde_json::Value::as_bool))
-}
-
-/// A response body, refused beyond `limit` bytes.
-async fn read_bounded(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| e.without_url().to_string())?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(format!("the answer is over {limit} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

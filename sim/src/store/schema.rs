@@ -90,7 +90,8 @@ ORDER BY (org_id, project_id, timestamp)";
 /// converted old rows), `sentry_organizationoptions.value` is a `JSONField` (jsonb)
 /// (getsentry/sentry `src/sentry/models/options/organization_option.py` at
 /// 03cdb81bb2c50764169a65334e0b2a6aba88a6ab). A key's `status` is 0 when active, 1 when not
-/// (`src/sentry/models/projectkey.py`, `ProjectKeyStatus`).
+/// (getsentry/sentry `src/sentry/models/projectkey.py` at
+/// 0252a1631dbb7e9625f8980b5e7a620ec9473e00, `ProjectKeyStatus`).
 pub const POSTGRES: &str = "
 CREATE TABLE IF NOT EXISTS sentry_organization (
     id bigserial PRIMARY KEY, name varchar(64) NOT NULL, slug varchar(50) NOT NULL UNIQUE,

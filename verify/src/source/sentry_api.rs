@@ -21,6 +21,7 @@
 //! an event-details fetch still throttled is [`EventFetch::Throttled`], never a difference.
 
 use super::{Lookup, Sighting, SourceError};
+use sentry_load_common::http::read_body;
 use sentry_load_common::{clock, redact};
 use sentry_load_config::{ApiLookup, SentryApiConfig};
 use serde::Deserialize;
@@ -31,6 +32,9 @@ use uuid::Uuid;
 /// Discover answers at most 100 rows a page; one page per query keeps it to one request.
 pub const MAX_IDS: usize = 100;
 const MAX_PAGES: usize = 10;
+/// The largest answer read (an event's details, a Discover page): a peer that answers more is
+/// refused, not buffered.
+const MAX_ANSWER: usize = 16 << 20;
 /// Tries of one request answered 429 before giving up.
 pub const MAX_THROTTLED: u32 = 6;
 /// The longest wait for one 429.
@@ -208,11 +212,14 @@ impl SentryApiSource {
             return Ok(EventFetch::Throttled);
         };
         match resp.status().as_u16() {
-            200 => resp
-                .json()
-                .await
-                .map(EventFetch::Found)
-                .map_err(|e| err(format!("event details: {e}"))),
+            200 => {
+                let body = read_body(resp, MAX_ANSWER)
+                    .await
+                    .map_err(|e| err(format!("event details: {e}")))?;
+                serde_json::from_slice(&body)
+                    .map(EventFetch::Found)
+                    .map_err(|e| err(format!("event details: {e}")))
+            }
             404 => Ok(EventFetch::NotFound),
             s => Err(err(format!("event details answered {s}"))),
         }
@@ -262,10 +269,9 @@ impl SentryApiSource {
         };
         match resp.status().as_u16() {
             200 => {
-                let body = resp
-                    .bytes()
+                let body = read_body(resp, MAX_ANSWER)
                     .await
-                    .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+                    .map_err(|e| err(format!("unreachable: {e}")))?;
                 serde_json::from_slice(&body)
                     .map(|a| Some(Some(a)))
                     .map_err(|e| err(format!("unexpected eventids answer: {e}")))
@@ -352,10 +358,9 @@ impl SentryApiSource {
         };
         let status = resp.status();
         let next = next_cursor(resp.headers());
-        let body = resp
-            .bytes()
+        let body = read_body(resp, MAX_ANSWER)
             .await
-            .map_err(|e| err(format!("unreachable: {}", e.without_url())))?;
+            .map_err(|e| err(format!("unreachable: {e}")))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(err(format!("HTTP {status}: {text}")));
