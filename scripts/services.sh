@@ -80,6 +80,9 @@ pgb_up() { psql -At "$PGB_URL" -c 'SELECT 1' 2>/dev/null | grep -q 1; }
 start_pgbouncer() {
   need_pkg pgbouncer
   if pgb_up; then log "pgbouncer already answering"; return; fi
+  # The package's own pgbouncer (if an init system started it) holds the port with another
+  # config: stop it.
+  [[ -x /etc/init.d/pgbouncer ]] && as_root /etc/init.d/pgbouncer stop >/dev/null 2>&1 || true
   # Its own config, not the package's: transaction pooling, any database routed to the
   # test Postgres, trust on loopback (as self-hosted's AUTH_TYPE trust).
   # `server_reset_query_always` runs DISCARD ALL whenever a server connection goes back to
