@@ -9,7 +9,7 @@ mod support;
 use sentry_load_sim::script::FaultScript;
 use sentry_load_sim::{Decision, SimConfig};
 use std::collections::BTreeSet;
-use support::{only_report, sentry_load, shown};
+use support::{ids, only_report, sentry_load, shown};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -68,14 +68,6 @@ async fn calibrate_with(
     let lines = std::fs::read_to_string(dir.path().join("truth.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), truth.len());
     (report, truth, code)
-}
-
-fn ids(truth: &[sentry_load_sim::TruthEntry], d: Decision) -> BTreeSet<String> {
-    truth
-        .iter()
-        .filter(|e| e.decision == d)
-        .map(|e| e.event_id.simple().to_string())
-        .collect()
 }
 
 fn missing(report: &serde_json::Value) -> BTreeSet<String> {

@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
-use support::{only_report, sentry_load, services, shown};
+use support::{ids, only_report, sentry_load, services, shown};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -38,14 +37,6 @@ async fn native_run(
     let truth = sim.truth().entries();
     sim.stop().await.unwrap();
     (report, truth)
-}
-
-fn ids(truth: &[sentry_load_sim::TruthEntry], d: sentry_load_sim::Decision) -> BTreeSet<String> {
-    truth
-        .iter()
-        .filter(|e| e.decision == d)
-        .map(|e| e.event_id.simple().to_string())
-        .collect()
 }
 
 /// With Sentry's default (crash reports off), every minidump gets `filtered:crash-report-limit`

@@ -6,9 +6,8 @@
 mod support;
 
 use sentry_load_sim::{Decision, SimConfig, TruthEntry};
-use std::collections::BTreeSet;
 use std::time::Duration;
-use support::{only_report, sentry_load, services, shown};
+use support::{ids, only_report, sentry_load, services, shown};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const WRONG_KEY: &str = "fedcba9876543210fedcba9876543210";
@@ -41,14 +40,6 @@ async fn run(
     let truth = sim.truth().entries();
     sim.stop().await.unwrap();
     (report, truth)
-}
-
-fn ids(truth: &[TruthEntry], d: Decision) -> BTreeSet<String> {
-    truth
-        .iter()
-        .filter(|e| e.decision == d)
-        .map(|e| e.event_id.simple().to_string())
-        .collect()
 }
 
 fn in_memory() -> SimConfig {
@@ -141,8 +132,15 @@ async fn the_project_config_fetch_holds_a_keys_first_events() {
     );
     let points = report["timeline"]["points"].as_array().unwrap();
     let p99 = |i: usize| points[i]["latency_p99_ms"].as_u64().unwrap();
+    // Held for the fetch: at least the fetch less the first second's spread; later events
+    // are not held (bounded relative to the first, not by the machine's speed).
     assert!(p99(0) >= 700, "first second p99 {}", p99(0));
-    assert!(p99(2) < 400, "third second p99 {}", p99(2));
+    assert!(
+        p99(2) + 300 < p99(0),
+        "third second p99 {} vs {}",
+        p99(2),
+        p99(0)
+    );
 }
 
 /// Native crashes over their topic's capacity queue up on `ingest-attachments`; errors on
@@ -163,9 +161,15 @@ async fn one_topics_backlog_stays_in_its_kind() {
         ids(&truth, Decision::Stored).len()
     );
     let p99 = |kind: &str| report["kinds"][kind]["latency_ms"]["p99"].as_u64().unwrap();
-    // Native: 150/s against 4 workers × 40 ms = 100/s; errors: 100/s against 1,000/s.
+    // Native: 150/s against 4 workers × 40 ms = 100/s, a backlog of about 150 after 3 s;
+    // errors: 100/s against 1,000/s on their own topic.
     assert!(p99("native") > 1000, "native p99 {}", p99("native"));
-    assert!(p99("error") < 500, "error p99 {}", p99("error"));
+    assert!(
+        p99("error") * 2 < p99("native"),
+        "error p99 {} vs native {}",
+        p99("error"),
+        p99("native")
+    );
 }
 
 /// A duplicate is counted while both copies are visible, and not once they are merged: the

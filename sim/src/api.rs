@@ -132,35 +132,7 @@ pub async fn discover(
 
 /// Checks the bearer token and the organization; the error is the answer to send.
 fn authorize(api: &ApiState, org: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    match bearer {
-        None => {
-            return Err(Box::new(relay_error(
-                StatusCode::UNAUTHORIZED,
-                "Authentication credentials were not provided.",
-                &[],
-            )));
-        }
-        Some(t) if t != api.token => {
-            return Err(Box::new(relay_error(
-                StatusCode::UNAUTHORIZED,
-                "Invalid token",
-                &[],
-            )));
-        }
-        Some(_) => {}
-    }
-    if org != api.org {
-        return Err(Box::new(relay_error(
-            StatusCode::NOT_FOUND,
-            "The requested resource does not exist",
-            &[],
-        )));
-    }
-    Ok(())
+    crate::web::authorize(headers, &api.token, &api.org, org)
 }
 
 /// `GET /api/0/projects/<org>/<project id>/events/<event id>/`: one processed event.

@@ -27,7 +27,7 @@
 
 use crate::ingest::relay_error;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -224,27 +224,24 @@ impl ArtifactState {
     }
 
     fn authorize(&self, org: &str, headers: &HeaderMap) -> Result<(), Box<Response>> {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "));
-        let refused = match bearer {
-            None => relay_error(
-                StatusCode::UNAUTHORIZED,
-                "Authentication credentials were not provided.",
-                &[],
-            ),
-            Some(t) if t != self.token => {
-                relay_error(StatusCode::UNAUTHORIZED, "Invalid token", &[])
-            }
-            Some(_) if org != self.org => relay_error(
+        crate::web::authorize(headers, &self.token, &self.org, org)
+    }
+
+    /// The project a release path names, once the request is authorized.
+    fn release_project(
+        &self,
+        org: &str,
+        project: &str,
+        headers: &HeaderMap,
+    ) -> Result<u64, Box<Response>> {
+        self.authorize(org, headers)?;
+        self.project_named(project).ok_or_else(|| {
+            Box::new(relay_error(
                 StatusCode::NOT_FOUND,
                 "The requested resource does not exist",
                 &[],
-            ),
-            Some(_) => return Ok(()),
-        };
-        Err(Box::new(refused))
+            ))
+        })
     }
 }
 
@@ -533,15 +530,9 @@ pub async fn create_release(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = s.authorize(&org, &headers) {
-        return *r;
-    }
-    let Some(project) = s.project_named(&project) else {
-        return relay_error(
-            StatusCode::NOT_FOUND,
-            "The requested resource does not exist",
-            &[],
-        );
+    let project = match s.release_project(&org, &project, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     let version = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -566,15 +557,9 @@ pub async fn upload_release_file(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
-    if let Err(r) = s.authorize(&org, &headers) {
-        return *r;
-    }
-    let Some(project) = s.project_named(&project) else {
-        return relay_error(
-            StatusCode::NOT_FOUND,
-            "The requested resource does not exist",
-            &[],
-        );
+    let project = match s.release_project(&org, &project, &headers) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     if !lock(&s.releases).contains(&(project, version.clone())) {
         return relay_error(

@@ -27,6 +27,7 @@
 
 use crate::artifacts::project_slug;
 use crate::ingest::admission::QuotaVerdict;
+use crate::ingest::endpoints::{FormError, native_event, read_minidump_form};
 use crate::ingest::projects::KeyState;
 use crate::ingest::{
     IngestState, Item, Key, Rejection, admit_and_queue, auth, decode_body, ingest_item,
@@ -233,40 +234,19 @@ pub async fn minidump(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    let (mut dump, mut event) = (None, None);
-    while let Ok(Some(field)) = form.next_field().await {
-        let name = field.name().unwrap_or_default().to_owned();
-        let Ok(data) = field.bytes().await else {
-            break;
-        };
-        match name.as_str() {
-            "upload_file_minidump" => dump = Some(data),
-            "sentry" => event = Some(data),
-            _ => {}
+    let upload = match read_minidump_form(&mut form).await {
+        Ok(u) => u,
+        Err(FormError::Invalid(_)) => {
+            return *error(StatusCode::BAD_REQUEST, "Bad data decoding request");
         }
-    }
-    let Some(dump) = dump.filter(|d| !d.is_empty()) else {
-        return *error(StatusCode::BAD_REQUEST, "Missing minidump upload");
+        Err(FormError::NoDump) => {
+            return *error(StatusCode::BAD_REQUEST, "Missing minidump upload");
+        }
     };
-    let payload = event.map(|e| e.to_vec()).unwrap_or_else(|| {
-        json!({"event_id": Uuid::new_v4().simple().to_string(), "platform": "native"})
-            .to_string()
-            .into_bytes()
-    });
-    let item = Item {
-        ty: "event",
-        payload: &payload,
-        project_id: key.project_id,
-        fallback_id: None,
-        received: state.received_now(),
-        dump: Some(&dump),
-    };
-    let mut ev = match ingest_item(&state, item) {
+    let ev = match native_event(&state, key.project_id, &upload) {
         Ok(ev) => ev,
         Err(_) => return *error(StatusCode::BAD_REQUEST, "Bad data reconstructing object"),
     };
-    ev.minidumps.push(dump.len());
-    ev.native = true;
     let id = ev.event_id.hyphenated().to_string();
     match admit(&state, &s9, ev, &key) {
         Ok(()) => id.into_response(),
@@ -290,16 +270,8 @@ pub async fn event_id(
     Path((org, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    if bearer != Some(api.token.as_str()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"detail": "Invalid token"})),
-        )
-            .into_response();
+    if let Err(r) = crate::web::authorize(&headers, &api.token, &api.org, &org) {
+        return *r;
     }
     if id.len() != 32 {
         return (
@@ -308,9 +280,8 @@ pub async fn event_id(
         )
             .into_response();
     }
-    let found = (org == api.org)
-        .then(|| Uuid::parse_str(&id).ok())
-        .flatten()
+    let found = Uuid::parse_str(&id)
+        .ok()
         .and_then(|id| api.store.details_by_id(id));
     match found {
         Some((project, event)) => axum::Json(json!({

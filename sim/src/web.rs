@@ -41,20 +41,13 @@ pub async fn project(
     Path((org, project)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    if bearer != Some(w.token.as_str()) {
-        return relay_error(StatusCode::UNAUTHORIZED, "Invalid token", &[]);
+    if let Err(r) = authorize(&headers, &w.token, &w.org, &org) {
+        return *r;
     }
-    let found = (org == w.org)
-        .then(|| {
-            w.projects
-                .iter()
-                .find(|id| project_slug(**id) == project || id.to_string() == project)
-        })
-        .flatten();
+    let found = w
+        .projects
+        .iter()
+        .find(|id| project_slug(**id) == project || id.to_string() == project);
     match found {
         Some(id) => {
             axum::Json(json!({ "id": id.to_string(), "slug": project_slug(*id) })).into_response()
@@ -65,4 +58,34 @@ pub async fn project(
             &[],
         ),
     }
+}
+
+/// Sentry's API authentication, as the sim checks it for every API endpoint: a bearer token
+/// (401 "Authentication credentials were not provided." without one, 401 "Invalid token" for
+/// another), and the organization of the path (404 for another). The error is the answer.
+pub(crate) fn authorize(
+    headers: &HeaderMap,
+    token: &str,
+    org: &str,
+    asked: &str,
+) -> Result<(), Box<Response>> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    let refused = match bearer {
+        None => relay_error(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+            &[],
+        ),
+        Some(t) if t != token => relay_error(StatusCode::UNAUTHORIZED, "Invalid token", &[]),
+        Some(_) if asked != org => relay_error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist",
+            &[],
+        ),
+        Some(_) => return Ok(()),
+    };
+    Err(Box::new(refused))
 }

@@ -236,3 +236,15 @@ pub fn shown(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The ids (32 hex) of the events that got `decision` in the sim's ground truth.
+pub fn ids(
+    truth: &[sentry_load_sim::TruthEntry],
+    decision: sentry_load_sim::Decision,
+) -> std::collections::BTreeSet<String> {
+    truth
+        .iter()
+        .filter(|e| e.decision == decision)
+        .map(|e| e.event_id.simple().to_string())
+        .collect()
+}

@@ -14,6 +14,9 @@ use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError};
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use uuid::Uuid;
 
+/// How long outcomes are given to arrive after the last event was seen.
+const OUTCOMES_SETTLE: Duration = Duration::from_secs(2);
+
 /// How verification runs.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyOptions {
@@ -107,6 +110,17 @@ impl Verifier {
         }
         let tracked = tracker.tracked();
         let events = tracker.finish();
+        // Outcomes travel apart from events (their own topic and consumer): one written at
+        // the same moment as the last event may land a little later. When every event was
+        // seen early, give them that time before asking, within the deadline.
+        let asks = !events.missing.is_empty() || events.seen().any(|e| e.kind == EventKind::Native);
+        if self.source.sees_outcomes()
+            && asks
+            && let Some(closed) = closed_at
+        {
+            let left = self.opts.deadline.saturating_sub(closed.elapsed());
+            tokio::time::sleep(left.min(OUTCOMES_SETTLE)).await;
+        }
         let found = self.explain(&events, &mut queries, &mut last_error).await;
         VerifyOutcome {
             source: self.source.describe(),

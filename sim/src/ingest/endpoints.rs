@@ -62,68 +62,34 @@ pub async fn minidump(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    let mut dump: Option<Bytes> = None;
-    let mut event_json: Option<Vec<u8>> = None;
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                return *reject(
-                    StatusCode::BAD_REQUEST,
-                    "invalid multipart body",
-                    Some(e.to_string()),
-                );
-            }
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let Ok(data) = field.bytes().await else {
-            return *reject(StatusCode::BAD_REQUEST, "invalid multipart body", None);
-        };
-        match name.as_str() {
-            "upload_file_minidump" => {
-                if !data.starts_with(b"MDMP") {
-                    return *reject(
-                        StatusCode::BAD_REQUEST,
-                        "invalid minidump",
-                        Some("upload_file_minidump must start with MDMP".into()),
-                    );
-                }
-                dump = Some(data);
-            }
-            "sentry" => event_json = Some(data.to_vec()),
-            _ => {}
+    let upload = match read_minidump_form(&mut form).await {
+        Ok(u) => u,
+        Err(FormError::Invalid(cause)) => {
+            return *reject(
+                StatusCode::BAD_REQUEST,
+                "invalid multipart body",
+                Some(cause),
+            );
         }
-    }
-    let Some(dump) = dump else {
+        Err(FormError::NoDump) => {
+            return *reject(
+                StatusCode::BAD_REQUEST,
+                "missing minidump",
+                Some("no upload_file_minidump field".into()),
+            );
+        }
+    };
+    if !upload.dump.starts_with(b"MDMP") {
         return *reject(
             StatusCode::BAD_REQUEST,
-            "missing minidump",
-            Some("no upload_file_minidump field".into()),
+            "invalid minidump",
+            Some("upload_file_minidump must start with MDMP".into()),
         );
-    };
-    let payload = event_json.unwrap_or_else(|| {
-        serde_json::to_vec(&serde_json::json!({
-            "event_id": uuid::Uuid::new_v4().simple().to_string(),
-            "platform": "native",
-            "level": "fatal",
-        }))
-        .unwrap_or_default()
-    });
-    let item = Item {
-        ty: "event",
-        payload: &payload,
-        project_id: key.project_id,
-        fallback_id: None,
-        received: state.received_now(),
-        dump: Some(&dump),
-    };
-    let mut ev = match ingest_item(&state, item) {
+    }
+    let ev = match native_event(&state, key.project_id, &upload) {
         Ok(ev) => ev,
         Err(r) => return *r,
     };
-    ev.minidumps.push(dump.len());
-    ev.native = true;
     let id = ev.event_id.hyphenated().to_string();
     match admit_and_queue(&state, vec![ev], &key) {
         Ok(_) => (StatusCode::OK, id).into_response(),
@@ -132,4 +98,74 @@ pub async fn minidump(
         }
         Err(r) => *r,
     }
+}
+
+/// What a minidump upload holds: the dump and the event JSON (a new native event when the
+/// form has no `sentry` field).
+pub(crate) struct MinidumpUpload {
+    /// `upload_file_minidump`.
+    pub dump: Bytes,
+    /// The `sentry` field, or a new native event.
+    pub event: Vec<u8>,
+}
+
+/// Why a minidump form was not taken.
+pub(crate) enum FormError {
+    /// The multipart body is broken.
+    Invalid(String),
+    /// It has no (or an empty) `upload_file_minidump`.
+    NoDump,
+}
+
+/// Reads a minidump upload's form (Relay and Sentry 9 read the same fields).
+pub(crate) async fn read_minidump_form(form: &mut Multipart) -> Result<MinidumpUpload, FormError> {
+    let (mut dump, mut event) = (None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| FormError::Invalid(e.to_string()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| FormError::Invalid(e.to_string()))?;
+        match name.as_str() {
+            "upload_file_minidump" => dump = Some(data),
+            "sentry" => event = Some(data.to_vec()),
+            _ => {}
+        }
+    }
+    let dump = dump.filter(|d| !d.is_empty()).ok_or(FormError::NoDump)?;
+    let event = event.unwrap_or_else(|| {
+        serde_json::json!({
+            "event_id": uuid::Uuid::new_v4().simple().to_string(),
+            "platform": "native",
+            "level": "fatal",
+        })
+        .to_string()
+        .into_bytes()
+    });
+    Ok(MinidumpUpload { dump, event })
+}
+
+/// The native event of a minidump upload to `project_id`, parsed and (in memory) processed
+/// with its dump.
+pub(crate) fn native_event(
+    state: &IngestState,
+    project_id: u64,
+    upload: &MinidumpUpload,
+) -> Result<crate::ingest::event::IngestedEvent, Rejection> {
+    let item = Item {
+        ty: "event",
+        payload: &upload.event,
+        project_id,
+        fallback_id: None,
+        received: state.received_now(),
+        dump: Some(&upload.dump),
+    };
+    let mut ev = ingest_item(state, item)?;
+    ev.minidumps.push(upload.dump.len());
+    ev.native = true;
+    Ok(ev)
 }
