@@ -6,8 +6,9 @@
 //! cargo run --release --example verify_fixture -- <clickhouse url> <database> <events> \
 //!     <missing every> <run folder>
 
-use sentry_load_common::journal::{self, JournalHeader, JournalRecord, JournalWriter, TargetInfo};
+use sentry_load_common::journal::{JournalHeader, JournalRecord, JournalWriter, TargetInfo};
 use sentry_load_common::{EventKind, RunId, SendOutcome, event_id_for};
+use sentry_load_run::{RunFile, RunFolder};
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }],
     };
     let mut journal = JournalWriter::create(
-        &dir.join(journal::FILE_NAME),
+        &RunFolder::at(&dir).journal(),
         &header,
         Duration::from_millis(200),
     )?;
@@ -109,22 +110,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     journal.finish()?;
-    std::fs::write(
-        dir.join("profile.toml"),
-        format!(
-            "seed = 1\n[target]\nkind = \"relay\"\ndsn = \"http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1\"\n[traffic]\nrate = {RATE}\nduration = \"{}s\"\n\
+    let folder = RunFolder::at(&dir);
+    let profile = format!(
+        "seed = 1\n[target]\nkind = \"relay\"\ndsn = \"http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1\"\n[traffic]\nrate = {RATE}\nduration = \"{}s\"\n\
              [verify]\npoll_interval = \"1s\"\ndeadline = \"1s\"\n\
              [verify.clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n",
-            events / RATE
-        ),
-    )?;
-    std::fs::write(
-        dir.join("run.json"),
-        format!(
-            "{{\"planned\": {events}, \"target_rate\": {RATE}.0, \"duration_secs\": {}, \"embedded\": false}}",
-            events / RATE
-        ),
-    )?;
+        events / RATE
+    );
+    let run = RunFile {
+        planned: events,
+        target_rate: RATE as f64,
+        duration_secs: (events / RATE) as f64,
+        ..RunFile::default()
+    };
+    folder.create(&profile, &run).map_err(|e| e.message())?;
     println!("{} events, run {run_id}, in {}", events, dir.display());
     Ok(())
 }

@@ -99,6 +99,17 @@ pub enum ProgressArg {
     None,
 }
 
+impl ProgressArg {
+    /// The engine's progress mode.
+    pub fn mode(self) -> sentry_load_engine::ProgressMode {
+        match self {
+            ProgressArg::Bar => sentry_load_engine::ProgressMode::Bar,
+            ProgressArg::Json => sentry_load_engine::ProgressMode::Json,
+            ProgressArg::None => sentry_load_engine::ProgressMode::Quiet,
+        }
+    }
+}
+
 /// `generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {

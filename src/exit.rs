@@ -8,71 +8,23 @@
 //! | 3 | the target or a read-back service is unreachable |
 //! | 4 | internal error (e.g. the run folder could not be written) |
 
+use sentry_load_run::{Failure, FailureKind, Verdict};
 use std::process::ExitCode;
 
-/// Every gate passed.
-pub const OK: u8 = 0;
-/// A gate failed.
-pub const GATE_FAILED: u8 = 1;
-const USAGE: u8 = 2;
-/// The target or a service is unreachable.
-pub const UNREACHABLE: u8 = 3;
-const INTERNAL: u8 = 4;
-
-/// A command's failure, with the exit code it maps to.
-#[derive(Debug)]
-pub struct Exit {
-    code: u8,
-    error: anyhow::Error,
+/// The code of a command that ran.
+pub fn of_verdict(v: Verdict) -> ExitCode {
+    ExitCode::from(match v {
+        Verdict::Passed => 0,
+        Verdict::GatesFailed => 1,
+    })
 }
 
-impl Exit {
-    /// Usage or profile error (2).
-    pub fn usage(error: anyhow::Error) -> Exit {
-        Exit { code: USAGE, error }
-    }
-
-    /// Target or service unreachable (3).
-    pub fn unreachable(error: anyhow::Error) -> Exit {
-        Exit {
-            code: UNREACHABLE,
-            error,
-        }
-    }
-
-    /// Internal error (4).
-    pub fn internal(error: anyhow::Error) -> Exit {
-        Exit {
-            code: INTERNAL,
-            error,
-        }
-    }
-
-    /// The exit code.
-    pub fn code(&self) -> u8 {
-        self.code
-    }
-
-    /// The error chain on one line.
-    pub fn message(&self) -> String {
-        format!("{:#}", self.error)
-    }
-}
-
-/// Prints the error chain and returns its exit code.
-pub fn report(e: Exit) -> ExitCode {
-    eprintln!("error: {:#}", e.error);
-    ExitCode::from(e.code)
-}
-
-/// Maps any error to an internal failure, for `?` on I/O.
-pub trait OrInternal<T> {
-    /// Wraps the error as [`Exit::internal`] with context.
-    fn internal(self, what: &str) -> Result<T, Exit>;
-}
-
-impl<T, E: Into<anyhow::Error>> OrInternal<T> for Result<T, E> {
-    fn internal(self, what: &str) -> Result<T, Exit> {
-        self.map_err(|e| Exit::internal(e.into().context(what.to_owned())))
-    }
+/// Prints the error chain and returns its code.
+pub fn of_failure(f: Failure) -> ExitCode {
+    eprintln!("error: {f}");
+    ExitCode::from(match f.kind() {
+        FailureKind::Usage => 2,
+        FailureKind::Unreachable => 3,
+        FailureKind::Internal => 4,
+    })
 }

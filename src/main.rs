@@ -1,11 +1,14 @@
-//! `sentry-load`: parses the command line, builds the runtime, runs one command, and maps the
-//! outcome to a documented exit code (see [`exit`]).
+//! `sentry-load`: parses the command line ([`cli`]), builds the runtime, hands the command to
+//! the run library ([`dispatch`]), and maps how it ended to a documented exit code
+//! ([`exit`]).
 
 mod cli;
-mod commands;
+mod dispatch;
 mod exit;
+mod sim;
 
 use clap::Parser;
+use sentry_load_run::Failure;
 
 /// Every send allocates its body and request; glibc's allocator was a fifth of the sender's
 /// CPU time at full speed (see scripts/bench-sender.sh).
@@ -28,13 +31,13 @@ fn main() -> std::process::ExitCode {
     };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return exit::report(exit::Exit::internal(e.into())),
+        Err(e) => return exit::of_failure(Failure::internal(e)),
     };
     // Spawned, not run by `block_on`: the command then runs on the worker threads with the
     // tasks it spawns, instead of waking them from another thread at every send.
-    match runtime.block_on(runtime.spawn(commands::run(cli))) {
-        Ok(Ok(code)) => code.into(),
-        Ok(Err(e)) => exit::report(e),
-        Err(e) => exit::report(exit::Exit::internal(e.into())),
+    match runtime.block_on(runtime.spawn(dispatch::dispatch(cli.command))) {
+        Ok(Ok(verdict)) => exit::of_verdict(verdict),
+        Ok(Err(f)) => exit::of_failure(f),
+        Err(e) => exit::of_failure(Failure::internal(e)),
     }
 }

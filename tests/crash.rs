@@ -17,10 +17,9 @@ fn whole_records(path: &std::path::Path) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test services and tools: scripts/test.sh starts them and runs it"]
 async fn a_killed_run_is_verified_from_its_journal() {
-    let Some(svc) = services("crash").await else {
-        return;
-    };
+    let svc = services("crash").await;
     let sim = sentry_load_sim::start(svc.sim_config(KEY), ([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
@@ -30,17 +29,30 @@ async fn a_killed_run_is_verified_from_its_journal() {
         .replace("deadline = \"10s\"", "deadline = \"5s\"");
     std::fs::write(dir.path().join("p.toml"), profile).unwrap();
 
+    let stderr = dir.path().join("stderr.txt");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sentry-load"))
         .args(["run", "--profile", "p.toml", "--quiet"])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
-    // Kill it once a few hundred records are on disk.
+    // Kill it once a few hundred records are on disk: 400 at 200/s take 2 s; the run would
+    // send for 60 s, so a run that ends (or never writes them) within that has failed.
     let runs = dir.path().join("runs");
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
     let journal = loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the run ended before it was killed ({status}): {}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "no 400 journal records within 60 s"
+        );
         let found = std::fs::read_dir(&runs)
             .ok()
             .and_then(|mut d| d.next())
@@ -50,7 +62,15 @@ async fn a_killed_run_is_verified_from_its_journal() {
         }
     };
     child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    let status = child.wait().await.unwrap();
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the run died of SIGKILL: {status}"
+        );
+    }
     let run_dir = journal.parent().unwrap().to_path_buf();
     let on_disk = whole_records(&journal);
     assert!(!run_dir.join("report.json").exists(), "the run really died");

@@ -11,13 +11,10 @@ const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// one round trip is gone in the next (what `tokio_postgres::Client::query` relies on), while
 /// the same query in one round trip works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test services and tools: scripts/test.sh starts them and runs it"]
 async fn named_prepared_statements_do_not_survive_the_pool() {
-    let Some(svc) = services("pgb_premise").await else {
-        return;
-    };
-    let Some(url) = svc.pgbouncer("pgb_premise") else {
-        return;
-    };
+    let svc = services("pgb_premise").await;
+    let url = svc.pgbouncer("pgb_premise");
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("pgbouncer answers");
@@ -41,13 +38,10 @@ async fn named_prepared_statements_do_not_survive_the_pool() {
 /// A run whose `[verify.postgres]` goes through pgbouncer: the issue check and the crash
 /// check answer as they do on Postgres directly, and `dsn` finds the key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test services and tools: scripts/test.sh starts them and runs it"]
 async fn the_postgres_checks_and_dsn_work_through_pgbouncer() {
-    let Some(svc) = services("pgb_checks").await else {
-        return;
-    };
-    let Some(pgbouncer) = svc.pgbouncer("pgb_checks").map(str::to_owned) else {
-        return;
-    };
+    let svc = services("pgb_checks").await;
+    let pgbouncer = svc.pgbouncer("pgb_checks").to_owned();
     let sim = sentry_load_sim::start(svc.sim_config(KEY), ([127, 0, 0, 1], 0).into())
         .await
         .expect("sim starts");

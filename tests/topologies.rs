@@ -55,15 +55,12 @@ const OVERLAYS: &[(&str, bool)] = &[
     ("scaled/docker-compose.scaled.yml", true),
 ];
 
-fn docker_compose() -> Option<PathBuf> {
-    let found = ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]
+fn docker_compose() -> PathBuf {
+    ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]
         .iter()
         .map(PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("docker-compose is required under CI=true (apt-get install docker-compose)");
-    }
-    found
+        .find(|p| p.exists())
+        .expect("needs docker-compose (scripts/test.sh installs it)")
 }
 
 /// `docker-compose config -q` over `files`; the error output when it fails.
@@ -91,11 +88,9 @@ fn compose_config(bin: &Path, files: &[&str], env: &[(&str, &str)]) -> Result<()
 }
 
 #[test]
+#[ignore = "needs the test services and tools: scripts/test.sh starts them and runs it"]
 fn every_overlay_is_valid_compose_on_the_self_hosted_base() {
-    let Some(bin) = docker_compose() else {
-        eprintln!("skipped: no docker-compose");
-        return;
-    };
+    let bin = docker_compose();
     let base = "validate/self-hosted-standin.yml";
     for (overlay, on_base) in OVERLAYS {
         let files: Vec<&str> = if *on_base {

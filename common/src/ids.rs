@@ -4,6 +4,7 @@
 //! reader and the sim's fault rules can all name the same event without sharing state, and two
 //! runs never collide (Sentry deduplicates by event id).
 
+use crate::hash::{GOLDEN_GAMMA, splitmix64};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
@@ -64,19 +65,12 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// A version-4-shaped UUID built from two rounds of SplitMix64, so ids look random to Sentry's
 /// sampling and hashing while staying reproducible.
 pub fn event_id_for(run_digest: u64, seq: u64) -> Uuid {
-    let hi = splitmix64(run_digest ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let hi = splitmix64(run_digest ^ seq.wrapping_mul(GOLDEN_GAMMA));
     let lo = splitmix64(hi ^ seq);
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&hi.to_be_bytes());
     bytes[8..].copy_from_slice(&lo.to_be_bytes());
     uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

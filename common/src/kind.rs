@@ -1,13 +1,17 @@
 //! The closed set of event kinds the harness generates and accounts for.
 //!
 //! Every stage classifies with an exhaustive `match`, so adding a kind is a compile error wherever
-//! it must be counted. The journal stores a kind as its one-byte [`EventKind::code`].
+//! it must be counted. The journal stores a kind as its one-byte [`EventKind::code`]. Data per
+//! kind is an `enum_map::EnumMap<EventKind, _>`, never a field per kind.
 
+use enum_map::Enum;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What an envelope carries, as far as cost and verification are concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Enum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// A server-side error event (exception with a stack trace).

@@ -2,12 +2,14 @@
 //! (`profile ─▶ plan ─▶ generate ─▶ schedule ─▶ send ─▶ journal ─▶ verify ─▶ report`).
 //!
 //! This crate is the leaf of the workspace: the load engine writes what is defined here (the
-//! journal, event kinds, run ids, derived event ids) and the verifier and the sim read it, so that
-//! `sim` and `verify` never depend on the load engine's internals.
+//! journal, event kinds, run ids, derived event ids, envelope framing and item types) and the
+//! verifier, the sim and the run library read it, so that `sim` and `verify` never depend on
+//! the load engine's internals.
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod envelope;
+pub mod hash;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;

@@ -32,7 +32,7 @@ pub enum ProfileError {
 }
 
 /// Where and why a profile is invalid.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InvalidProfile {
     /// The file (or `shipped:<name>`).
     pub file: String,

@@ -8,40 +8,91 @@
 ///
 /// Errors name the variable that is unset (or the malformed reference), never a value.
 pub fn interpolate(raw: &str) -> Result<String, String> {
+    resolve(raw).map_err(|e| e.to_string())
+}
+
+/// Why a string could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unresolved {
+    /// A variable without a default is unset (or empty).
+    Unset(String),
+    /// The reference is not well formed.
+    Malformed(String),
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresolved::Unset(name) => write!(f, "environment variable {name} is not set"),
+            Unresolved::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// [`interpolate`] from the process environment, with the reason typed.
+pub(crate) fn resolve(raw: &str) -> Result<String, Unresolved> {
     interpolate_with(raw, |name| std::env::var(name).ok())
 }
 
-pub(crate) fn interpolate_with(
-    raw: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, String> {
-    let mut out = String::with_capacity(raw.len());
+/// One `${NAME}` or `${NAME:-default}` in a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reference {
+    /// The variable.
+    pub name: String,
+    /// What stands in when it is unset.
+    pub default: Option<String>,
+}
+
+/// The references in `raw`, in order; text between them is left aside.
+pub(crate) fn references(raw: &str) -> Result<Vec<Reference>, Unresolved> {
+    let mut out = Vec::new();
     let mut rest = raw;
     while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after
             .find('}')
-            .ok_or_else(|| "`${` without a closing `}`".to_string())?;
+            .ok_or_else(|| Unresolved::Malformed("`${` without a closing `}`".into()))?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
-            Some((n, d)) => (n, Some(d)),
+            Some((n, d)) => (n, Some(d.to_owned())),
             None => (inner, None),
         };
         let valid = !name.is_empty()
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             && !name.as_bytes()[0].is_ascii_digit();
         if !valid {
-            return Err(format!(
+            return Err(Unresolved::Malformed(format!(
                 "`${{{name}}}` is not a variable reference (names are letters, digits and `_`)"
-            ));
+            )));
         }
-        match (lookup(name), default) {
-            (Some(v), _) if !v.is_empty() => out.push_str(&v),
-            (_, Some(d)) => out.push_str(d),
-            (_, None) => return Err(format!("environment variable {name} is not set")),
-        }
+        out.push(Reference {
+            name: name.to_owned(),
+            default,
+        });
         rest = &after[end + 1..];
+    }
+    Ok(out)
+}
+
+pub(crate) fn interpolate_with(
+    raw: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, Unresolved> {
+    let refs = references(raw)?;
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    for r in refs {
+        let start = rest.find("${").unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |i| start + i + 1);
+        match (lookup(&r.name), r.default) {
+            (Some(v), _) if !v.is_empty() => out.push_str(&v),
+            (_, Some(d)) => out.push_str(&d),
+            (_, None) => return Err(Unresolved::Unset(r.name)),
+        }
+        rest = &rest[end..];
     }
     out.push_str(rest);
     Ok(out)
@@ -70,7 +121,8 @@ mod tests {
     #[test]
     fn errors_name_the_variable_not_a_value() {
         let e = interpolate_with("${MISSING}", env).unwrap_err();
-        assert_eq!(e, "environment variable MISSING is not set");
+        assert_eq!(e.to_string(), "environment variable MISSING is not set");
+        assert_eq!(e, Unresolved::Unset("MISSING".into()));
         assert!(interpolate_with("${DSN", env).is_err());
         assert!(interpolate_with("${1X}", env).is_err());
     }

@@ -5,7 +5,9 @@
 //! URLs, DSNs, positive rates), and every error names the file, line, column, key path, the bad
 //! value and what is allowed. Secrets come from the environment through `${VAR}` (or
 //! `${VAR:-default}`) and are never printed: [`Secret`] has no `Display`, and DSNs and URLs are
-//! shown through `sentry_load_common::redact`.
+//! shown through `sentry_load_common::redact`. A `${VAR}` is resolved where a command uses it:
+//! a profile parses without its environment, and [`Profile::require`] refuses, naming the key
+//! and the variable, only for the keys a command reads (see [`VariableUse`]).
 //!
 //! ```toml
 //! seed = 42
@@ -28,6 +30,7 @@ mod realism;
 mod schema;
 mod shipped;
 mod values;
+mod variables;
 
 pub use error::ProfileError;
 pub use interpolate::interpolate;
@@ -43,3 +46,4 @@ pub use schema::{
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};
+pub use variables::VariableUse;

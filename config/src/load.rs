@@ -3,7 +3,7 @@
 use crate::error::ProfileError;
 use crate::schema::{Profile, ProjectTarget, TargetKind, TrafficConfig};
 use crate::shipped::{SHIPPED_PROFILES, shipped_profile};
-use sentry_load_common::fnv1a;
+use sentry_load_common::{EventKind, fnv1a};
 use std::path::{Path, PathBuf};
 
 /// A profile ready to run, with where it came from.
@@ -92,6 +92,7 @@ pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
         }
         ProfileError::at(file, text, inner.span(), segments.join("."), message)
     })?;
+    profile.variables = crate::variables::find(file, text, &|name| std::env::var(name).ok());
     check(&profile, file, text)?;
     settle_defaults(&mut profile);
     Ok(profile)
@@ -359,8 +360,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     check_traffic(&p.traffic, &err)?;
     let traffic = p.traffic.get_ref();
     let mix = traffic.mix.get_ref();
-    let weights = [mix.error, mix.transaction, mix.native, mix.javascript];
-    if weights.iter().all(|w| w.value() <= 0.0) {
+    if mix.iter().all(|(_, w)| w.value() <= 0.0) {
         return err(
             traffic.mix.span(),
             "traffic.mix",
@@ -371,7 +371,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
         return err(span, &key, message);
     }
     let relay = *p.target.kind.get_ref() == TargetKind::Relay;
-    if *p.target.protocol.get_ref() == crate::Protocol::Store && mix.transaction.value() > 0.0 {
+    if *p.target.protocol.get_ref() == crate::Protocol::Store && mix.sends(EventKind::Transaction) {
         return err(
             p.target.protocol.span(),
             "target.protocol",
@@ -379,7 +379,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                 "protocol = \"store\" (Sentry 9) takes no transactions, but the mix gives \
                  `transaction` weight {}: set it to 0 (a [mirror] with protocol = \"store\" \
                  skips them instead)",
-                mix.transaction.value()
+                mix.weight(EventKind::Transaction).value()
             ),
         );
     }
@@ -392,7 +392,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                 .into(),
         );
     }
-    if relay && mix.javascript.value() > 0.0 && p.artifacts.is_none() {
+    if relay && mix.sends(EventKind::Javascript) && p.artifacts.is_none() {
         return err(
             traffic.mix.span(),
             "traffic.mix.javascript",
@@ -400,7 +400,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                 "weight {} for `javascript`, but Sentry can only resolve its minified frames \
                  with the sourcemaps: add [artifacts] with `url` and `token` (set \
                  `upload = false` there if the bundle is already uploaded)",
-                mix.javascript.value()
+                mix.weight(EventKind::Javascript).value()
             ),
         );
     }

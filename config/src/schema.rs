@@ -2,6 +2,8 @@
 
 use crate::realism::{EventKnobs, NativeKnobs, RealismKnobs, TransactionKnobs};
 use crate::values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};
+use enum_map::{EnumMap, enum_map};
+use sentry_load_common::EventKind;
 use serde::Deserialize;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
@@ -33,6 +35,34 @@ pub struct Profile {
     pub mirror: Option<Spanned<MirrorConfig>>,
     /// Where the JavaScript artifact bundle (minified bundle + sourcemap) is uploaded.
     pub artifacts: Option<Spanned<ArtifactsConfig>>,
+    /// Every `${VAR}` the profile references, in file order (filled in by the parser).
+    #[serde(skip)]
+    pub variables: Vec<crate::VariableUse>,
+}
+
+impl Profile {
+    /// Refuses when a key inside one of `scopes` (`verify.postgres`, `target`; `""` for the
+    /// whole profile) references an unset variable without a default: the error names the
+    /// variable, the key and its place, and lists the other unset ones in those scopes.
+    pub fn require(&self, scopes: &[&str]) -> Result<(), crate::ProfileError> {
+        let mut missing = self
+            .variables
+            .iter()
+            .filter(|u| u.missing() && scopes.iter().any(|s| crate::variables::within(&u.key, s)));
+        let Some(first) = missing.next() else {
+            return Ok(());
+        };
+        let others: Vec<String> = missing
+            .map(|u| format!("{} ({})", u.variable, u.key))
+            .collect();
+        let mut e = first.error();
+        if let crate::ProfileError::Invalid(i) = &mut e
+            && !others.is_empty()
+        {
+            i.message = format!("{}; also unset: {}", i.message, others.join(", "));
+        }
+        Err(e)
+    }
 }
 
 /// `[artifacts]`: the Sentry web API that receives the artifact bundle before a run whose mix
@@ -53,10 +83,16 @@ pub struct ArtifactsConfig {
     /// An auth token allowed to upload release files.
     pub token: Secret,
     /// Organization slug.
-    #[serde(default = "default_org")]
+    #[serde(
+        default = "default_org",
+        deserialize_with = "crate::values::interpolated"
+    )]
     pub org: String,
     /// Project slug (or id) the bundle belongs to.
-    #[serde(default = "default_project")]
+    #[serde(
+        default = "default_project",
+        deserialize_with = "crate::values::interpolated"
+    )]
     pub project: String,
     /// Upload before `run` (set `false` when the bundle is already there).
     #[serde(default = "default_true")]
@@ -297,32 +333,66 @@ fn default_issues() -> NonZeroU32 {
     NonZeroU32::new(10).expect("10 is not zero")
 }
 
-/// `[traffic.mix]`: relative weights; they need not sum to 1.
+/// `[traffic.mix]`: relative weights per kind; they need not sum to 1.
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(from = "MixTable")]
+pub struct KindMix(EnumMap<EventKind, Weight>);
+
+impl KindMix {
+    /// The weight of `kind`.
+    pub fn weight(&self, kind: EventKind) -> Weight {
+        self.0[kind]
+    }
+
+    /// Sets the weight of `kind` (0 takes it out of the mix).
+    pub fn set(&mut self, kind: EventKind, weight: Weight) {
+        self.0[kind] = weight;
+    }
+
+    /// Whether the mix sends `kind` at all.
+    pub fn sends(&self, kind: EventKind) -> bool {
+        self.0[kind].value() > 0.0
+    }
+
+    /// Every kind with its weight, in report order.
+    pub fn iter(&self) -> impl Iterator<Item = (EventKind, Weight)> + '_ {
+        self.0.iter().map(|(k, w)| (k, *w))
+    }
+}
+
+/// The table as written: a key per kind, each optional.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KindMix {
-    /// Server-side errors.
+struct MixTable {
     #[serde(default)]
-    pub error: Weight,
-    /// Transactions.
+    error: Weight,
     #[serde(default)]
-    pub transaction: Weight,
-    /// Native crashes with minidumps.
+    transaction: Weight,
     #[serde(default)]
-    pub native: Weight,
-    /// Minified JavaScript errors.
+    native: Weight,
     #[serde(default)]
-    pub javascript: Weight,
+    javascript: Weight,
+}
+
+impl From<MixTable> for KindMix {
+    fn from(t: MixTable) -> KindMix {
+        KindMix(enum_map! {
+            EventKind::Error => t.error,
+            EventKind::Transaction => t.transaction,
+            EventKind::Native => t.native,
+            EventKind::Javascript => t.javascript,
+        })
+    }
 }
 
 impl Default for KindMix {
     fn default() -> Self {
-        KindMix {
-            error: Weight::try_from(1.0).expect("1 is a valid weight"),
-            transaction: Weight::default(),
-            native: Weight::default(),
-            javascript: Weight::default(),
-        }
+        let mut mix = KindMix(EnumMap::default());
+        mix.set(
+            EventKind::Error,
+            Weight::try_from(1.0).expect("1 is a valid weight"),
+        );
+        mix
     }
 }
 
@@ -492,7 +562,10 @@ pub struct ClickHouseConfig {
     #[serde(default = "default_database")]
     pub database: Identifier,
     /// User (`default` in self-hosted).
-    #[serde(default = "default_user")]
+    #[serde(
+        default = "default_user",
+        deserialize_with = "crate::values::interpolated"
+    )]
     pub user: String,
     /// Password, usually `${CLICKHOUSE_PASSWORD}`; self-hosted has none.
     pub password: Option<Secret>,
@@ -545,7 +618,10 @@ pub struct SentryApiConfig {
     /// Sentry web, e.g. `http://127.0.0.1:9000`.
     pub url: ServiceUrl,
     /// Organization slug (`sentry` in self-hosted).
-    #[serde(default = "default_org")]
+    #[serde(
+        default = "default_org",
+        deserialize_with = "crate::values::interpolated"
+    )]
     pub org: String,
     /// An auth token with `event:read`, usually `${SENTRY_AUTH_TOKEN}`.
     pub token: Secret,
@@ -619,29 +695,45 @@ pub struct GatesConfig {
 
 /// `[gates.kind]`: one optional table per kind.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KindGatesConfig {
-    /// Error events.
-    pub error: Option<KindGates>,
-    /// Transactions.
-    pub transaction: Option<KindGates>,
-    /// Native crashes.
-    pub native: Option<KindGates>,
-    /// Minified JavaScript errors.
-    pub javascript: Option<KindGates>,
-}
+#[serde(from = "KindGatesTable")]
+pub struct KindGatesConfig(EnumMap<EventKind, Option<KindGates>>);
 
 impl KindGatesConfig {
-    /// The configured tables, by kind name.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &KindGates)> {
-        [
-            ("error", &self.error),
-            ("transaction", &self.transaction),
-            ("native", &self.native),
-            ("javascript", &self.javascript),
-        ]
-        .into_iter()
-        .filter_map(|(k, g)| Some((k, g.as_ref()?)))
+    /// The configured tables, in report order.
+    pub fn iter(&self) -> impl Iterator<Item = (EventKind, &KindGates)> {
+        self.0.iter().filter_map(|(k, g)| Some((k, g.as_ref()?)))
+    }
+
+    /// The table of `kind`, if configured.
+    pub fn of(&self, kind: EventKind) -> Option<&KindGates> {
+        self.0[kind].as_ref()
+    }
+
+    /// These tables with `kind`'s set to `gates`.
+    pub fn with(mut self, kind: EventKind, gates: KindGates) -> KindGatesConfig {
+        self.0[kind] = Some(gates);
+        self
+    }
+}
+
+/// `[gates.kind]` as written: a table per kind, each optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindGatesTable {
+    error: Option<KindGates>,
+    transaction: Option<KindGates>,
+    native: Option<KindGates>,
+    javascript: Option<KindGates>,
+}
+
+impl From<KindGatesTable> for KindGatesConfig {
+    fn from(t: KindGatesTable) -> KindGatesConfig {
+        KindGatesConfig(enum_map! {
+            EventKind::Error => t.error.clone(),
+            EventKind::Transaction => t.transaction.clone(),
+            EventKind::Native => t.native.clone(),
+            EventKind::Javascript => t.javascript.clone(),
+        })
     }
 }
 

@@ -1,11 +1,32 @@
 //! Value types of a profile that carry their own validation and never print secrets.
 
-use crate::interpolate::interpolate;
+use crate::interpolate::{Unresolved, resolve};
 use sentry_load_common::redact;
 use serde::Deserialize;
 use std::fmt;
 use std::str::FromStr;
 use url::Url;
+
+/// What a value holds while a `${VAR}` it references is unset: a placeholder of the right
+/// type, on a host that cannot resolve (RFC 2606's `.invalid`). A command that reads the key
+/// refuses first ([`crate::Profile::require`]); the placeholder is never sent anywhere.
+const UNSET_URL: &str = "http://unset.invalid/";
+
+/// Resolves `raw`, or gives `placeholder` when a variable it needs is unset.
+fn resolve_or(raw: &str, placeholder: &str) -> Result<String, String> {
+    match resolve(raw) {
+        Ok(v) => Ok(v),
+        Err(Unresolved::Unset(_)) => Ok(placeholder.to_owned()),
+        Err(e @ Unresolved::Malformed(_)) => Err(e.to_string()),
+    }
+}
+
+/// A plain text value (an organization or project slug, a user name) with its `${VAR}`s
+/// resolved, for `deserialize_with`; an unset one leaves `unset` (see [`UNSET_URL`]).
+pub(crate) fn interpolated<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = String::deserialize(d)?;
+    resolve_or(&raw, "unset").map_err(serde::de::Error::custom)
+}
 
 /// A secret (token, password) read through `${VAR}`; shown as `***` and nowhere else.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -33,7 +54,7 @@ impl fmt::Debug for Secret {
 impl TryFrom<String> for Secret {
     type Error = String;
     fn try_from(raw: String) -> Result<Self, String> {
-        interpolate(&raw).map(Secret)
+        resolve_or(&raw, "").map(Secret)
     }
 }
 
@@ -85,7 +106,7 @@ impl FromStr for Dsn {
 impl TryFrom<String> for Dsn {
     type Error = String;
     fn try_from(raw: String) -> Result<Self, String> {
-        interpolate(&raw)?.parse()
+        resolve_or(&raw, "http://unset@unset.invalid/0")?.parse()
     }
 }
 
@@ -126,7 +147,7 @@ impl FromStr for ServiceUrl {
 impl TryFrom<String> for ServiceUrl {
     type Error = String;
     fn try_from(raw: String) -> Result<Self, String> {
-        interpolate(&raw)?.parse()
+        resolve_or(&raw, UNSET_URL)?.parse()
     }
 }
 
@@ -271,7 +292,7 @@ impl Identifier {
 impl TryFrom<String> for Identifier {
     type Error = String;
     fn try_from(raw: String) -> Result<Self, String> {
-        let v = interpolate(&raw)?;
+        let v = resolve_or(&raw, "unset")?;
         let ok = !v.is_empty()
             && v.len() <= 128
             && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

@@ -20,7 +20,7 @@ pub mod upload;
 
 pub use collect::{CollectError, collect};
 pub use generate::Generator;
-pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, Shard};
+pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, PlanError, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use send::{
     Answer, BackOff, Connections, HttpTransport, NotPlainHttp, PlainHttpTransport, RateLimit,

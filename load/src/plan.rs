@@ -13,6 +13,25 @@ use sentry_load_common::EventKind;
 use sentry_load_config::{ArrivalProcess, KindMix, TrafficConfig};
 use std::time::Duration;
 
+/// Why a schedule cannot be made of a profile's `[traffic]` and the command line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Neither the profile nor `--rate` gives a rate.
+    #[error("the profile has no rate")]
+    NoRate,
+    /// `--rate` is not a rate.
+    #[error("--rate {0}: expected events per second above 0")]
+    Rate(f64),
+    /// Neither the profile nor `--duration` says how long (or how many).
+    #[error("the profile has no duration or count")]
+    NoDuration,
+    /// `--rate` or `--duration` given for a staged profile.
+    #[error(
+        "--rate and --duration override a constant-rate profile; this one has [[traffic.stages]]"
+    )]
+    OverridesStages,
+}
+
 /// A stretch of the schedule whose rate moves linearly from `from` to `to`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phase {
@@ -152,15 +171,15 @@ impl Plan {
 
     /// Compiles a profile's `[traffic]` with command-line overrides. Errors name the override
     /// that does not fit.
-    pub fn from_traffic(t: &TrafficConfig, seed: u64, o: Overrides) -> Result<Plan, String> {
+    pub fn from_traffic(t: &TrafficConfig, seed: u64, o: Overrides) -> Result<Plan, PlanError> {
         let mut limit = None;
         let phases = if t.stages.is_empty() {
             let rate = o
                 .rate
                 .or(t.rate.as_ref().map(|r| r.get_ref().per_second()))
-                .ok_or("the profile has no rate")?;
+                .ok_or(PlanError::NoRate)?;
             if !(rate.is_finite() && rate > 0.0) {
-                return Err(format!("--rate {rate}: expected events per second above 0"));
+                return Err(PlanError::Rate(rate));
             }
             let duration = match (o.duration, t.duration, t.count) {
                 (Some(d), _, _) | (None, Some(d), _) => d,
@@ -168,7 +187,7 @@ impl Plan {
                     limit = Some(n.get());
                     Duration::from_secs_f64(n.get() as f64 / rate)
                 }
-                (None, None, None) => return Err("the profile has no duration or count".into()),
+                (None, None, None) => return Err(PlanError::NoDuration),
             };
             if o.duration.is_some() {
                 limit = None;
@@ -176,9 +195,7 @@ impl Plan {
             vec![Phase::hold(rate, duration)]
         } else {
             if o.rate.is_some() || o.duration.is_some() {
-                return Err("--rate and --duration override a constant-rate profile; \
-                            this one has [[traffic.stages]]"
-                    .into());
+                return Err(PlanError::OverridesStages);
             }
             stages_to_phases(t)
         };
@@ -385,17 +402,8 @@ fn stages_to_phases(t: &TrafficConfig) -> Vec<Phase> {
 }
 
 fn kind_weights(mix: &KindMix) -> Vec<(EventKind, f64)> {
-    EventKind::ALL
-        .into_iter()
-        .map(|k| {
-            let w = match k {
-                EventKind::Error => mix.error,
-                EventKind::Transaction => mix.transaction,
-                EventKind::Native => mix.native,
-                EventKind::Javascript => mix.javascript,
-            };
-            (k, w.value())
-        })
+    mix.iter()
+        .map(|(k, w)| (k, w.value()))
         .filter(|(_, w)| *w > 0.0)
         .collect()
 }

@@ -179,11 +179,8 @@ impl Router {
 }
 
 /// A well-mixed value in [0, 1) from a 64-bit input (SplitMix64's finalizer).
-fn unit_interval(mut z: u64) -> f64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+fn unit_interval(z: u64) -> f64 {
+    (sentry_load_common::hash::finalize(z) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -126,19 +126,10 @@ async fn native_events_name_the_modules_of_their_minidump() {
 
 /// The event and the minidump of a native envelope.
 fn split(body: &[u8]) -> (Value, Vec<u8>) {
-    let text_end = |from: usize| from + body[from..].iter().position(|b| *b == b'\n').unwrap();
-    let mut at = text_end(0) + 1;
-    let mut payloads = vec![];
-    while at < body.len() {
-        let end = text_end(at);
-        let header: Value = serde_json::from_slice(&body[at..end]).unwrap();
-        let len = header["length"].as_u64().unwrap() as usize;
-        payloads.push((header, body[end + 1..end + 1 + len].to_vec()));
-        at = end + 2 + len;
-    }
-    assert_eq!(payloads[1].0["attachment_type"], "event.minidump");
+    let (_, items) = sentry_load_common::envelope::split(body).unwrap();
+    assert!(items[1].is_minidump(), "{:?}", items[1].header);
     (
-        serde_json::from_slice(&payloads[0].1).unwrap(),
-        payloads[1].1.clone(),
+        serde_json::from_slice(items[0].payload).unwrap(),
+        items[1].payload.to_vec(),
     )
 }

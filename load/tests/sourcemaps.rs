@@ -88,7 +88,7 @@ fn every_frame_of_every_event_resolves_into_the_original_sources() {
     let view = SourceView::new(bundle.minified.as_str().into());
     for seq in 0..300 {
         let body = g.envelope(seq, EventKind::Javascript, UNIX_EPOCH).body;
-        let payload = body.split(|b| *b == b'\n').nth(2).unwrap();
+        let payload = sentry_load_common::envelope::event_payload(&body).unwrap();
         let event: serde_json::Value = serde_json::from_slice(payload).unwrap();
         let exception = &event["exception"]["values"][0];
         let frames = exception["stacktrace"]["frames"].as_array().unwrap();

@@ -336,3 +336,7 @@ fn stages(v: &sentry_load_verify::VerifyOutcome) -> Vec<StageSection> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "build_tests.rs"]
+mod tests;

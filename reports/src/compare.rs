@@ -6,6 +6,7 @@ use crate::charts::{PALETTE, Series, XAxis, line_chart};
 use crate::histogram::percentile_curve;
 use crate::html::{Column, esc, figure, latency_columns, page, per_second, timeline_series};
 use crate::model::Report;
+use sentry_load_common::SendOutcome;
 use std::fmt::Write;
 
 /// Reads one figure from a report, when it has it.
@@ -32,7 +33,10 @@ fn metrics(runs: &[Report]) -> Vec<Metric> {
         m("achieved rate", 1, "/s", |r| Some(r.sending.achieved_rate)),
         m("sent", 0, "", |r| Some(r.sending.started as f64)),
         m("accepted", 0, "", |r| {
-            r.sending.outcomes.get("accepted").map(|n| *n as f64)
+            r.sending
+                .outcomes
+                .contains_key(SendOutcome::Accepted.as_str())
+                .then(|| r.sending.count(SendOutcome::Accepted) as f64)
         }),
         m("refused", 0, "", |r| {
             Some(r.loss.refused.values().sum::<u64>() as f64)
@@ -220,3 +224,7 @@ pub fn compare_html(runs: &[Report]) -> String {
     }
     page("sentry-load comparison", &b)
 }
+
+#[cfg(test)]
+#[path = "compare_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 
 use crate::histogram::Percentiles;
 use crate::model::{GateResult, Report};
+use sentry_load_common::SendOutcome;
 use sentry_load_config::{GatesConfig, KindGates};
 use std::time::Duration;
 
@@ -13,18 +14,27 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
     let offered = r.sending.records - r.loss.harness_dropped - r.loss.unsupported;
     if let Some(max) = g.max_loss_ratio {
         let m = r.loss.loss_ratio;
-        out.push(gate(
-            "max_loss_ratio",
-            max.value(),
-            format!(
-                "{m:.6} ({} of {offered} offered events visible)",
-                r.visibility.seen
-            ),
-            m <= max.value(),
-        ));
+        out.push(if offered == 0 {
+            unmeasured(
+                "max_loss_ratio",
+                max.value(),
+                "no event was offered to the target (every send was dropped by the harness or \
+                 unsupported)",
+            )
+        } else {
+            gate(
+                "max_loss_ratio",
+                max.value(),
+                format!(
+                    "{m:.6} ({} of {offered} offered events visible)",
+                    r.visibility.seen
+                ),
+                m <= max.value(),
+            )
+        });
     }
     if let Some(max) = g.max_silent_loss_ratio {
-        let accepted = r.sending.outcomes.get("accepted").copied().unwrap_or(0);
+        let accepted = r.sending.count(SendOutcome::Accepted);
         let m = ratio(r.loss.silent, accepted);
         out.push(if r.loss.outcome_unknown > 0 {
             unmeasured(
@@ -35,6 +45,12 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
                      outcomes (add [verify.clickhouse])",
                     r.loss.outcome_unknown
                 ),
+            )
+        } else if accepted == 0 {
+            unmeasured(
+                "max_silent_loss_ratio",
+                max.value(),
+                "no event was accepted, so none could vanish",
             )
         } else {
             gate(
@@ -51,12 +67,16 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
     if let Some(max) = g.max_rejected_ratio {
         let refused: u64 = r.loss.refused.values().sum();
         let m = ratio(refused, r.sending.started);
-        out.push(gate(
-            "max_rejected_ratio",
-            max.value(),
-            format!("{m:.6} ({refused} of {} sends refused)", r.sending.started),
-            m <= max.value(),
-        ));
+        out.push(if r.sending.started == 0 {
+            unmeasured("max_rejected_ratio", max.value(), "no send went out")
+        } else {
+            gate(
+                "max_rejected_ratio",
+                max.value(),
+                format!("{m:.6} ({refused} of {} sends refused)", r.sending.started),
+                m <= max.value(),
+            )
+        });
     }
     if let Some(min) = g.min_achieved_rate_ratio {
         let m = r.sending.achieved_rate_ratio;
@@ -78,10 +98,18 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
     };
     latency_gates(&mut out, "", &whole, r.visibility.latency_ms.as_ref(), r);
     for (kind, kg) in g.kind.iter() {
-        let section = r.kinds.get(kind);
+        let section = r.kinds.get(kind.as_str());
         let prefix = format!("kind.{kind}.");
         if let Some(max) = kg.max_loss_ratio {
             out.push(match section {
+                Some(k) if k.started == 0 => unmeasured(
+                    &format!("{prefix}max_loss_ratio"),
+                    max.value(),
+                    &format!(
+                        "no {kind} event went out ({} planned, none sent)",
+                        k.records
+                    ),
+                ),
                 Some(k) => gate(
                     &format!("{prefix}max_loss_ratio"),
                     max.value(),
@@ -201,7 +229,8 @@ fn baseline_gates(out: &mut Vec<GateResult>, r: &Report, g: &GatesConfig, b: Opt
             max.value(),
             format!(
                 "{:+.1} % ({now:.1}/s vs {then:.1}/s in {})",
-                -m * 100.0,
+                // `+ 0.0`: no change is shown as +0.0, not -0.0.
+                -m * 100.0 + 0.0,
                 b.run.id
             ),
             m <= max.value(),
@@ -273,3 +302,7 @@ fn unmeasured(name: &str, threshold: impl std::fmt::Display, why: &str) -> GateR
 fn ratio(n: u64, of: u64) -> f64 {
     if of == 0 { 0.0 } else { n as f64 / of as f64 }
 }
+
+#[cfg(test)]
+#[path = "gates_tests.rs"]
+mod tests;

@@ -7,6 +7,7 @@ use crate::charts::{PALETTE, Series, XAxis, bar_chart, line_chart};
 use crate::histogram::{Percentiles, percentile_curve};
 use crate::model::{Report, TimelinePoint};
 use crate::tables;
+use sentry_load_common::SendOutcome;
 use std::fmt::Write;
 
 /// The report as an HTML page.
@@ -119,7 +120,7 @@ fn tiles(b: &mut String, r: &Report) {
         ),
         (
             "accepted",
-            format!("{}", r.sending.outcomes.get("accepted").unwrap_or(&0)),
+            format!("{}", r.sending.count(SendOutcome::Accepted)),
         ),
         ("visible", format!("{}", r.visibility.seen)),
         ("loss ratio", format!("{:.4} %", r.loss.loss_ratio * 100.0)),

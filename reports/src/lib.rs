@@ -2,8 +2,9 @@
 //!
 //! [`SendSummary`] streams a journal into counts, rates and lateness; [`build_report`] joins it
 //! with the [`VerifyOutcome`](sentry_load_verify::VerifyOutcome) into the versioned
-//! [`Report`] written as `report.json`; [`evaluate_gates`] checks it against the profile's
-//! gates; [`render_summary`] is the terminal view and [`render_markdown`] writes `report.md`.
+//! [`Report`]; [`evaluate_gates`] checks it against the profile's gates; [`render_summary`]
+//! is the terminal view, [`render_markdown`] and [`render_html`] its files. The run library
+//! (`sentry_load_run`) decides where in a run folder they are written.
 #![warn(missing_docs)]
 
 mod build;
@@ -36,6 +37,3 @@ pub use model::{
 };
 pub use send_summary::{SendSummary, SummaryError};
 pub use summary::render_summary;
-
-/// The report's file name inside a run folder.
-pub const REPORT_FILE: &str = "report.json";

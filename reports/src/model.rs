@@ -111,6 +111,13 @@ pub struct SendingSection {
     pub journal_ignored_tail_bytes: u64,
 }
 
+impl SendingSection {
+    /// The count of one outcome (the report keeps them by name, for readers of the JSON).
+    pub fn count(&self, outcome: sentry_load_common::SendOutcome) -> u64 {
+        self.outcomes.get(outcome.as_str()).copied().unwrap_or(0)
+    }
+}
+
 /// Latency of one pipeline stage, whole seconds (the stores keep whole seconds).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageSection {

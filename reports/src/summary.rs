@@ -1,6 +1,7 @@
 //! The terminal summary of a report.
 
 use crate::model::Report;
+use sentry_load_common::SendOutcome;
 use std::fmt::Write;
 
 /// A few lines an operator reads first.
@@ -23,7 +24,7 @@ pub fn render_summary(r: &Report) -> String {
         r.sending.achieved_rate,
         r.schedule.target_rate,
         r.sending.achieved_rate_ratio * 100.0,
-        r.sending.outcomes.get("accepted").copied().unwrap_or(0),
+        r.sending.count(SendOutcome::Accepted),
     );
     if let Some(l) = &r.sending.lateness_us {
         let _ = writeln!(

@@ -8,18 +8,22 @@ use sentry_load_verify::VerifyOutcome;
 
 /// Buckets a timeline has at most; longer runs get wider buckets.
 const MAX_POINTS: u64 = 600;
+/// The last second a timeline (and the send summary) keeps: 31 days.
+const MAX_SECOND: u64 = 31 * 86_400;
 
 /// The timeline from time zero to the last send or sighting.
 pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
     let zero = s.header.started_at_micros;
-    let second_of = |micros: u64| micros.saturating_sub(zero) / 1_000_000;
+    // Capped as the send summary caps it: a corrupt time far in the future lands in the last
+    // second the summary keeps, not past the end of the points.
+    let second_of = |micros: u64| (micros.saturating_sub(zero) / 1_000_000).min(MAX_SECOND);
     let mut last_second = s.per_second.len() as u64;
     // (bucket of intended time, latency ms), and first-seen seconds.
     let mut latencies: Vec<(u32, u32)> = Vec::new();
     // First seen per second: one counter per second, not one entry per event.
     let mut visible_per_second: Vec<u64> = Vec::new();
     for e in v.seen() {
-        let seen = second_of(e.seen_micros).min(31 * 86_400) as usize;
+        let seen = second_of(e.seen_micros) as usize;
         last_second = last_second.max(seen as u64 + 1);
         if visible_per_second.len() <= seen {
             visible_per_second.resize(seen + 1, 0);
@@ -71,3 +75,7 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
         points,
     }
 }
+
+#[cfg(test)]
+#[path = "timeline_tests.rs"]
+mod tests;

@@ -4,11 +4,12 @@
 //! quotas enforced after the 200, nothing authenticated.
 
 use crate::model::Report;
+use sentry_load_common::SendOutcome;
 
 /// The verdicts of a report, most important first.
 pub fn verdicts(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
-    let accepted = r.sending.outcomes.get("accepted").copied().unwrap_or(0);
+    let accepted = r.sending.count(SendOutcome::Accepted);
     let refused = |o: &str| r.loss.refused.get(o).copied().unwrap_or(0);
     let invalid_key = r
         .loss

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 /// The processed event, API-shaped: `eventID`, `platform`, `message`, `title`, `tags`
 /// (`[{key, value}]`, with `level`, `environment` and `release` among them), `release`
 /// (`{version}`), `entries` (`exception`, `threads`, `debugmeta`, `spans`), and for
-/// transactions `transaction` and `contexts.trace`. `errors` lists what processing could not
-/// do.
+/// transactions `contexts.trace` (the name is the `transaction` tag). `errors` lists what
+/// processing could not do.
 pub fn process(
     event: &Value,
     project_id: u64,
@@ -30,7 +30,10 @@ pub fn process(
             }
         }
     }
-    for k in ["level", "environment", "release"] {
+    // The transaction's name is a tag, as every one of these is (getsentry/sentry
+    // `src/sentry/event_manager.py` at 55d5792c39e764d1459c92e7c0480a4cf11a7875, lines
+    // 743–744); event details has no top-level `transaction`.
+    for k in ["level", "environment", "release", "transaction"] {
         if let Some(v) = text(k) {
             tags.push(json!({ "key": k, "value": v }));
         }
@@ -112,9 +115,6 @@ pub fn process(
         text("release").map_or(Value::Null, |r| json!({ "version": r })),
     );
     out.insert("entries".into(), Value::Array(entries));
-    if let Some(t) = text("transaction") {
-        out.insert("transaction".into(), json!(t));
-    }
     if let Some(trace) = event.pointer("/contexts/trace") {
         out.insert("contexts".into(), json!({ "trace": trace }));
     }

@@ -360,12 +360,7 @@ pub fn hits(event_id: Uuid, salt: u64, fraction: f64) -> bool {
     if fraction >= 1.0 {
         return true;
     }
-    let h = sentry_load_common::fnv1a(&event_id.into_bytes())
-        ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut z = h;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    let z = sentry_load_common::hash::mix(sentry_load_common::fnv1a(&event_id.into_bytes()), salt);
     (z as f64 / 2f64.powi(64)) < fraction
 }
 

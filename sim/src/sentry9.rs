@@ -37,6 +37,7 @@ use axum::body::Bytes;
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sentry_load_common::envelope::ItemType;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -204,7 +205,7 @@ pub async fn store(
         );
     }
     let item = Item {
-        ty: "event",
+        ty: ItemType::Event,
         payload: &decoded,
         project_id: key.project_id,
         fallback_id: None,

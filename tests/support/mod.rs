@@ -19,18 +19,17 @@ pub struct Services {
 }
 
 /// The services from `SENTRY_LOAD_TEST_CLICKHOUSE_URL` / `SENTRY_LOAD_TEST_POSTGRES_URL`.
-/// Without them the test is skipped — except under `CI=true`, where that is a failure.
-pub async fn services(test: &str) -> Option<Services> {
+/// Tests that need them are `#[ignore]`d: `cargo test` lists them as ignored, and
+/// `scripts/test.sh` starts the services and runs them (`--include-ignored`). A test run
+/// without its services fails here: it is never green without having run.
+pub async fn services(test: &str) -> Services {
     let ch = std::env::var("SENTRY_LOAD_TEST_CLICKHOUSE_URL").ok();
     let pg = std::env::var("SENTRY_LOAD_TEST_POSTGRES_URL").ok();
     let (Some(ch), Some(pg)) = (ch, pg) else {
-        if required() {
-            panic!(
-                "{test}: SENTRY_LOAD_TEST_CLICKHOUSE_URL and SENTRY_LOAD_TEST_POSTGRES_URL must be set under CI (run scripts/test.sh)"
-            );
-        }
-        eprintln!("{test}: skipped, no test services (run scripts/test.sh)");
-        return None;
+        panic!(
+            "{test}: needs SENTRY_LOAD_TEST_CLICKHOUSE_URL and SENTRY_LOAD_TEST_POSTGRES_URL \
+             (scripts/test.sh starts the services and sets them)"
+        );
     };
     let name = format!(
         "sl_{}_{}",
@@ -53,49 +52,28 @@ pub async fn services(test: &str) -> Option<Services> {
     let pgbouncer_url = std::env::var("SENTRY_LOAD_TEST_PGBOUNCER_URL")
         .ok()
         .map(|u| in_database(&u));
-    Some(Services {
+    Services {
         clickhouse_url: ch,
         clickhouse_database: name.clone(),
         postgres_url: in_database(&pg),
         postgres_admin_url: pg,
         postgres_database: name,
         pgbouncer_url,
-    })
-}
-
-/// A tool the tests take from the environment (`var`, set by `scripts/test.sh`): `None`,
-/// and the test skipped, when it is not set — a failure under `CI=true`.
-pub fn tool(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) => Some(v),
-        Err(_) if required() => panic!("{test}: {var} must be set under CI (run scripts/test.sh)"),
-        Err(_) => {
-            eprintln!("{test}: skipped, no {var} (run scripts/test.sh)");
-            None
-        }
     }
 }
 
-/// Whether the environment asks for every service (`CI=true`): a missing one is then a
-/// failure, not a skip.
-pub fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+/// A tool the tests take from the environment (`var`, set by `scripts/test.sh`); a test run
+/// without it fails.
+pub fn tool(var: &str, test: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{test}: needs {var} (run scripts/test.sh)"))
 }
 
 impl Services {
-    /// The pgbouncer URL of this test's database; `None` (the test is skipped) when
-    /// pgbouncer is not there — a failure under `CI=true`.
-    pub fn pgbouncer(&self, test: &str) -> Option<&str> {
-        match &self.pgbouncer_url {
-            Some(u) => Some(u),
-            None if required() => panic!(
-                "{test}: SENTRY_LOAD_TEST_PGBOUNCER_URL must be set under CI (run scripts/test.sh)"
-            ),
-            None => {
-                eprintln!("{test}: skipped, no pgbouncer (run scripts/test.sh)");
-                None
-            }
-        }
+    /// The pgbouncer URL of this test's database; a test run without it fails.
+    pub fn pgbouncer(&self, test: &str) -> &str {
+        self.pgbouncer_url.as_deref().unwrap_or_else(|| {
+            panic!("{test}: needs SENTRY_LOAD_TEST_PGBOUNCER_URL (run scripts/test.sh)")
+        })
     }
 
     /// Drops the test's databases.

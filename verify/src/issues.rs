@@ -12,7 +12,7 @@
 //! crashes of earlier runs count too); legacy `true` is -1. Option values are JSON: a text
 //! column for projects, jsonb for organizations (see the sim's schema for the sources).
 
-use crate::postgres::PgSession;
+use crate::postgres::{PgError, PgSession};
 use sentry_load_config::PostgresConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::types::Type;
@@ -68,7 +68,7 @@ pub async fn check_issues(
     cfg: &PostgresConfig,
     groups: &BTreeMap<u64, BTreeSet<u64>>,
     crashes: &BTreeMap<u64, Vec<Crash>>,
-) -> Result<IssueCheck, String> {
+) -> Result<IssueCheck, PgError> {
     let pg = PgSession::connect(cfg).await?;
     let result = issue_rows(&pg, groups, crashes).await;
     pg.close().await;
@@ -79,7 +79,7 @@ async fn issue_rows(
     pg: &PgSession,
     groups: &BTreeMap<u64, BTreeSet<u64>>,
     crashes: &BTreeMap<u64, Vec<Crash>>,
-) -> Result<IssueCheck, String> {
+) -> Result<IssueCheck, PgError> {
     let mut check = IssueCheck::default();
     for (project, ids) in groups {
         let project_id = *project as i64;
@@ -139,7 +139,7 @@ async fn stored_minidumps(
     pg: &PgSession,
     project: u64,
     crashes: &[Crash],
-) -> Result<BTreeMap<Option<i64>, u64>, String> {
+) -> Result<BTreeMap<Option<i64>, u64>, PgError> {
     let project_id = project as i64;
     let mut stored = BTreeMap::new();
     for chunk in crashes.chunks(IDS_PER_QUERY) {
@@ -174,7 +174,8 @@ async fn crash_report_setting(pg: &PgSession, project: u64) -> Result<(i64, &'st
                 (&STORE_CRASH_REPORTS, Type::TEXT),
             ],
         )
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let Some(row) = rows.first() else {
         return Err(format!("project {project} is not in sentry_project"));
     };
@@ -226,7 +227,7 @@ pub struct ProjectKeyRow {
 pub async fn project_keys(
     cfg: &PostgresConfig,
     project: Option<u64>,
-) -> Result<Vec<ProjectKeyRow>, String> {
+) -> Result<Vec<ProjectKeyRow>, PgError> {
     let pg = PgSession::connect(cfg).await?;
     let project = project.map(|p| p as i64);
     let rows = pg

@@ -28,6 +28,43 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one query's rows.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A Postgres check failed; the server is named with its password redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// `[verify.postgres] url` is not a connection URL.
+    #[error("postgres {shown}: not a connection URL: {source}")]
+    Url {
+        /// The redacted address.
+        shown: String,
+        /// Why.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// No connection: refused, or nothing within [`CONNECT_TIMEOUT`].
+    #[error("postgres {shown}: {detail}")]
+    Connect {
+        /// The redacted address.
+        shown: String,
+        /// What happened.
+        detail: String,
+    },
+    /// A query failed or gave no answer within [`QUERY_TIMEOUT`].
+    #[error("postgres {shown}: {detail}")]
+    Query {
+        /// The redacted address.
+        shown: String,
+        /// What happened.
+        detail: String,
+    },
+}
+
+impl PgError {
+    /// Whether the server could not be reached at all (rather than refusing a query).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, PgError::Connect { .. })
+    }
+}
+
 /// An open session.
 pub struct PgSession {
     client: tokio_postgres::Client,
@@ -40,16 +77,24 @@ pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 impl PgSession {
     /// Connects to `[verify.postgres]`; the error is secret-free.
-    pub async fn connect(cfg: &PostgresConfig) -> Result<PgSession, String> {
+    pub async fn connect(cfg: &PostgresConfig) -> Result<PgSession, PgError> {
         let shown = redact::url(cfg.url.expose());
-        let mut config: tokio_postgres::Config = cfg
-            .url
-            .expose()
-            .as_str()
-            .parse()
-            .map_err(|e| format!("postgres {shown}: not a connection URL: {e}"))?;
+        let mut config: tokio_postgres::Config =
+            cfg.url
+                .expose()
+                .as_str()
+                .parse()
+                .map_err(|source| PgError::Url {
+                    shown: shown.clone(),
+                    source,
+                })?;
         config.connect_timeout(CONNECT_TIMEOUT);
-        let (client, conn) = bounded(&shown, CONNECT_TIMEOUT, config.connect(NoTls)).await?;
+        let (client, conn) = bounded(CONNECT_TIMEOUT, config.connect(NoTls))
+            .await
+            .map_err(|detail| PgError::Connect {
+                shown: shown.clone(),
+                detail,
+            })?;
         let conn = tokio::spawn(async move {
             // The connection ends when the client is dropped; its error surfaces on the next
             // query through the client.
@@ -68,13 +113,13 @@ impl PgSession {
     }
 
     /// Runs `sql` with typed parameters as the unnamed statement.
-    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, String> {
-        bounded(
-            &self.shown,
-            QUERY_TIMEOUT,
-            self.client.query_typed(sql, params),
-        )
-        .await
+    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, PgError> {
+        bounded(QUERY_TIMEOUT, self.client.query_typed(sql, params))
+            .await
+            .map_err(|detail| PgError::Query {
+                shown: self.shown.clone(),
+                detail,
+            })
     }
 
     /// Closes the session.
@@ -84,17 +129,14 @@ impl PgSession {
     }
 }
 
+/// `f` within `limit`; the error says what happened, without the server.
 async fn bounded<T>(
-    shown: &str,
     limit: Duration,
     f: impl Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, String> {
     match tokio::time::timeout(limit, f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("postgres {shown}: {e}")),
-        Err(_) => Err(format!(
-            "postgres {shown}: no answer within {} s",
-            limit.as_secs()
-        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", limit.as_secs())),
     }
 }

@@ -3,7 +3,7 @@
 //! the install stores transactions at all. Each answer is bounded in time; errors are
 //! secret-free.
 
-use crate::postgres::PgSession;
+use crate::postgres::{PgError, PgSession};
 use sentry_load_common::redact;
 use sentry_load_config::PostgresConfig;
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub async fn key_state(
     cfg: &PostgresConfig,
     project_id: u64,
     public_key: &str,
-) -> Result<KeyState, String> {
+) -> Result<KeyState, PgError> {
     let pg = PgSession::connect(cfg).await?;
     let rows = pg
         .query(
@@ -56,7 +56,7 @@ pub async fn project_id(
     cfg: &PostgresConfig,
     org: &str,
     slug_or_id: &str,
-) -> Result<Option<u64>, String> {
+) -> Result<Option<u64>, PgError> {
     let pg = PgSession::connect(cfg).await?;
     let rows = pg
         .query(

@@ -30,14 +30,14 @@ pub struct VerifyOptions {
 
 /// Polls one source for the events it is given.
 pub struct Verifier {
-    source: Source,
+    source: Box<dyn Source>,
     opts: VerifyOptions,
     tracker: Tracker,
 }
 
 impl Verifier {
     /// A verifier reading `source`.
-    pub fn new(source: Source, opts: VerifyOptions) -> Verifier {
+    pub fn new(source: Box<dyn Source>, opts: VerifyOptions) -> Verifier {
         Verifier {
             source,
             opts,
@@ -219,3 +219,7 @@ struct FoundOutcomes {
     /// Outcomes of attachments (of missing events and of seen native crashes).
     attachments: Vec<Explained>,
 }
+
+#[cfg(test)]
+#[path = "verifier_tests.rs"]
+mod tests;

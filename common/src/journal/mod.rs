@@ -1,4 +1,5 @@
-//! The run journal: one record per send, written by the load engine, read by `verify`.
+//! The run journal: one record per send, written by the load engine, read by `verify`. Where
+//! it lives in a run folder is the run library's (`sentry_load_run::RunFolder`).
 //!
 //! Wire format (all integers little-endian):
 //!
@@ -21,7 +22,5 @@ pub use reader::{JournalReader, ReadError};
 pub use record::{JournalHeader, JournalRecord, RECORD_LEN, TargetInfo};
 pub use writer::{JournalWriter, WriteError};
 
-/// The file name of the journal inside a run folder.
-pub const FILE_NAME: &str = "journal.bin";
 const MAGIC: &[u8; 8] = b"SLJOURN\0";
 const VERSION: u16 = 1;

@@ -119,12 +119,65 @@ fn cross_key_rules_point_at_the_right_place() {
 }
 
 #[test]
+fn every_unset_variable_in_a_scope_is_named_and_defaults_stand_in() {
+    let text = RELAY
+        .replace(
+            "http://abc@127.0.0.1:9/1",
+            "${SENTRY_LOAD_TEST_SURELY_UNSET_DSN}",
+        )
+        .replace(
+            "url = \"http://127.0.0.1:8123\"",
+            "url = \"${SENTRY_LOAD_TEST_SURELY_UNSET_CH:-http://127.0.0.1:8123}\"\n\
+             password = \"${SENTRY_LOAD_TEST_SURELY_UNSET_PW}\"",
+        );
+    let profile = parse(&text).unwrap();
+    let vars: Vec<_> = profile
+        .variables
+        .iter()
+        .map(|u| (u.key.as_str(), u.variable.as_str(), u.missing()))
+        .collect();
+    assert_eq!(
+        vars,
+        [
+            ("target.dsn", "SENTRY_LOAD_TEST_SURELY_UNSET_DSN", true),
+            (
+                "verify.clickhouse.url",
+                "SENTRY_LOAD_TEST_SURELY_UNSET_CH",
+                false
+            ),
+            (
+                "verify.clickhouse.password",
+                "SENTRY_LOAD_TEST_SURELY_UNSET_PW",
+                true
+            ),
+        ]
+    );
+    let all = profile.require(&[""]).unwrap_err().to_string();
+    assert!(
+        all.contains("SENTRY_LOAD_TEST_SURELY_UNSET_DSN is not set"),
+        "{all}"
+    );
+    assert!(
+        all.contains("also unset: SENTRY_LOAD_TEST_SURELY_UNSET_PW (verify.clickhouse.password)"),
+        "{all}"
+    );
+    let ch = profile.verify.clickhouse.as_ref().unwrap();
+    assert_eq!(ch.url.expose().as_str(), "http://127.0.0.1:8123/");
+}
+
+#[test]
 fn a_missing_environment_variable_is_named_and_no_secret_is_shown() {
     let text = RELAY.replace(
         "http://abc@127.0.0.1:9/1",
         "${SENTRY_LOAD_TEST_SURELY_UNSET_VARIABLE}",
     );
-    let e = invalid(&text);
+    // The profile parses without it; a command reading `target` refuses, naming it.
+    let profile = parse(&text).expect("parses without its environment");
+    assert!(profile.require(&["verify", "gates"]).is_ok());
+    let e = match profile.require(&["target"]) {
+        Err(ProfileError::Invalid(i)) => *i,
+        other => panic!("expected the unset variable to be refused, got {other:?}"),
+    };
     assert_eq!(e.key, "target.dsn");
     assert!(
         e.message
@@ -318,4 +371,21 @@ fn a_store_target_takes_no_transactions_and_is_looked_up_by_event_id() {
     let api = p.verify.sentry_api.unwrap();
     assert_eq!(api.lookup, Some(crate::ApiLookup::Discover));
     assert_eq!(api.discover_per_second, Some(25));
+}
+
+#[test]
+fn slugs_and_user_names_resolve_their_variables() {
+    let text = format!(
+        "{RELAY}user = \"${{SENTRY_LOAD_TEST_SURELY_UNSET_USER:-reader}}\"\n\
+         [verify.sentry_api]\nurl = \"http://127.0.0.1:9000\"\ntoken = \"t\"\n\
+         org = \"${{SENTRY_LOAD_TEST_SURELY_UNSET_ORG:-acme}}\"\n\
+         [artifacts]\nurl = \"http://127.0.0.1:9000\"\ntoken = \"t\"\n\
+         org = \"${{SENTRY_LOAD_TEST_SURELY_UNSET_ORG:-acme}}\"\n\
+         project = \"${{SENTRY_LOAD_TEST_SURELY_UNSET_PROJECT:-web}}\"\n"
+    );
+    let p = parse(&text).unwrap();
+    assert_eq!(p.verify.clickhouse.as_ref().unwrap().user, "reader");
+    assert_eq!(p.verify.sentry_api.as_ref().unwrap().org, "acme");
+    let a = p.artifacts.as_ref().unwrap().get_ref();
+    assert_eq!((a.org.as_str(), a.project.as_str()), ("acme", "web"));
 }

@@ -182,15 +182,7 @@ impl Generator {
         let mix = traffic.mix.get_ref();
         let kinds: Vec<EventKind> = EventKind::ALL
             .into_iter()
-            .filter(|k| {
-                let w = match k {
-                    EventKind::Error => mix.error,
-                    EventKind::Transaction => mix.transaction,
-                    EventKind::Native => mix.native,
-                    EventKind::Javascript => mix.javascript,
-                };
-                w.value() > 0.0
-            })
+            .filter(|k| mix.sends(*k))
             .collect();
         Generator::new(run_id, seed, &traffic.realism(), &kinds)
     }
@@ -448,13 +440,7 @@ fn variant_rng(seed: u64, kind: EventKind, variant: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(mix(seed ^ u64::from(kind.code()) << 56, variant))
 }
 
-/// SplitMix64 of `a` and `b`: a stable, well-mixed 64-bit value.
-pub(crate) fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+pub(crate) use sentry_load_common::hash::mix;
 
 /// The `debug_meta` a kind's events carry beyond what the SDK's types express: a JavaScript
 /// error names its bundle's debug id with a `sourcemap` image whose `code_file` is the

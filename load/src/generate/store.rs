@@ -20,7 +20,7 @@
 //! --sentry-load-boundary--\r\n
 //! ```
 
-use sentry_load_common::envelope;
+use sentry_load_common::envelope::{self, EnvelopeError, ItemType};
 
 const BOUNDARY: &str = "sentry-load-2f6d4c0a9b1e47f5";
 /// The `Content-Type` of a minidump body.
@@ -28,13 +28,13 @@ pub const MINIDUMP_CONTENT_TYPE: &str =
     "multipart/form-data; boundary=sentry-load-2f6d4c0a9b1e47f5";
 
 /// Replaces the envelope in `buf` by the event JSON `/store/` takes.
-pub fn store_body(buf: &mut Vec<u8>) -> Result<(), String> {
+pub fn store_body(buf: &mut Vec<u8>) -> Result<(), EnvelopeError> {
     let range = {
         let (_, items) = envelope::split(buf)?;
         let item = items
             .iter()
-            .find(|i| i.header.ty == "event")
-            .ok_or("the envelope has no event item")?;
+            .find(|i| i.header.ty == ItemType::Event)
+            .ok_or(EnvelopeError::Unexpected("the envelope has no event item"))?;
         offset_in(buf, item.payload)
     };
     buf.truncate(range.end);
@@ -43,17 +43,19 @@ pub fn store_body(buf: &mut Vec<u8>) -> Result<(), String> {
 }
 
 /// Replaces the envelope in `buf` by the multipart body `/minidump/` takes.
-pub fn minidump_body(buf: &mut Vec<u8>) -> Result<(), String> {
+pub fn minidump_body(buf: &mut Vec<u8>) -> Result<(), EnvelopeError> {
     let (event, dump) = {
         let (_, items) = envelope::split(buf)?;
         let event = items
             .iter()
-            .find(|i| i.header.ty == "event")
-            .ok_or("the envelope has no event item")?;
+            .find(|i| i.header.ty == ItemType::Event)
+            .ok_or(EnvelopeError::Unexpected("the envelope has no event item"))?;
         let dump = items
             .iter()
-            .find(|i| i.header.attachment_type.as_deref() == Some("event.minidump"))
-            .ok_or("the envelope has no event.minidump attachment")?;
+            .find(|i| i.is_minidump())
+            .ok_or(EnvelopeError::Unexpected(
+                "the envelope has no event.minidump attachment",
+            ))?;
         (offset_in(buf, event.payload), offset_in(buf, dump.payload))
     };
     let mut out = Vec::with_capacity(buf.len() + 400);

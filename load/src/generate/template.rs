@@ -13,6 +13,7 @@
 //! marker — as a float or as an RFC 3339 string, the two forms the SDK writes — and keeps its
 //! offset.
 
+use sentry_load_common::envelope;
 use std::io::Write;
 use std::ops::Range;
 use uuid::Uuid;
@@ -110,28 +111,24 @@ impl Template {
     /// Splits an SDK-serialized one-item envelope holding the markers into pieces and holes.
     pub fn new(serialized: Vec<u8>) -> Result<Template, TemplateError> {
         let err = |m: &str| TemplateError(m.to_owned());
-        let nl = |from: usize| {
-            serialized[from..]
-                .iter()
-                .position(|b| *b == b'\n')
-                .map(|i| from + i)
+        let (item_type, payload) = {
+            let (_, items) =
+                envelope::split(&serialized).map_err(|e| TemplateError(e.to_string()))?;
+            let item = items.first().ok_or_else(|| err("no item"))?;
+            if item.header.length.is_none() {
+                return Err(err("item without length"));
+            }
+            let start = item.payload.as_ptr() as usize - serialized.as_ptr() as usize;
+            (
+                item.header.ty.as_str().to_owned(),
+                start..start + item.payload.len(),
+            )
         };
-        let header_end = nl(0).ok_or_else(|| err("no envelope header line"))?;
-        let item_end = nl(header_end + 1).ok_or_else(|| err("no item header line"))?;
-        let item_header: serde_json::Value =
-            serde_json::from_slice(&serialized[header_end + 1..item_end])
-                .map_err(|_| err("item header is not JSON"))?;
-        let item_type = item_header["type"]
-            .as_str()
-            .ok_or_else(|| err("item without type"))?
-            .to_owned();
-        let len = item_header["length"]
-            .as_u64()
-            .ok_or_else(|| err("item without length"))? as usize;
-        let payload = item_end + 1..item_end + 1 + len;
-        if payload.end > serialized.len() {
-            return Err(err("item shorter than its length"));
-        }
+        // The envelope header is the first line (`split` found it).
+        let header_end = serialized
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| err("no envelope header line"))?;
         let header = split(&serialized, 0..header_end, true);
         let mut payload_pieces = split(&serialized, payload.clone(), false);
         // The payload's last literal piece joins the tail: unchanging bytes, compressed once.

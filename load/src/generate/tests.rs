@@ -11,21 +11,28 @@ fn all_kinds(issues: u32) -> Generator {
     )
 }
 
-/// The envelope header, then each item's header and payload.
+/// The envelope header, then each item's header and payload, read by the envelope framing
+/// (`sentry_load_common::envelope`); every item carries its `length` and ends with a newline,
+/// as the SDK writes them.
 pub(crate) fn items(body: &[u8]) -> (serde_json::Value, Vec<(serde_json::Value, Vec<u8>)>) {
-    let nl = |from: usize| from + body[from..].iter().position(|b| *b == b'\n').unwrap();
-    let end = nl(0);
-    let header = serde_json::from_slice(&body[..end]).unwrap();
-    let mut at = end + 1;
+    let (_, parsed) = sentry_load_common::envelope::split(body).unwrap();
+    let line =
+        |from: usize| &body[from..from + body[from..].iter().position(|b| *b == b'\n').unwrap()];
+    let header = serde_json::from_slice(line(0)).unwrap();
     let mut out = vec![];
-    while at < body.len() {
-        let end = nl(at);
-        let item: serde_json::Value = serde_json::from_slice(&body[at..end]).unwrap();
-        let len = item["length"].as_u64().unwrap() as usize;
-        out.push((item, body[end + 1..end + 1 + len].to_vec()));
-        at = end + 1 + len;
-        assert_eq!(body.get(at), Some(&b'\n'));
-        at += 1;
+    for item in parsed {
+        let start = item.payload.as_ptr() as usize - body.as_ptr() as usize;
+        let end = start + item.payload.len();
+        assert_eq!(item.header.length, Some(item.payload.len()));
+        assert_eq!(
+            body.get(end),
+            Some(&b'\n'),
+            "the payload ends with a newline"
+        );
+        // The item header is the line before the payload.
+        let header_start = body[..start - 1].iter().rposition(|b| *b == b'\n').unwrap() + 1;
+        let item_header = serde_json::from_slice(&body[header_start..start - 1]).unwrap();
+        out.push((item_header, item.payload.to_vec()));
     }
     (header, out)
 }

@@ -116,7 +116,8 @@ fn overrides_apply_to_constant_rate_profiles_only() {
     assert_eq!(Plan::from_traffic(&t, 1, o).unwrap().total(), 60);
     let staged = traffic("[[traffic.stages]]\nhold = 5\nduration = \"1s\"");
     let e = Plan::from_traffic(&staged, 1, o).unwrap_err();
-    assert!(e.contains("stages"), "{e}");
+    assert_eq!(e, crate::PlanError::OverridesStages);
+    assert!(e.to_string().contains("stages"), "{e}");
 }
 
 #[test]

@@ -350,7 +350,9 @@ async fn plain_http_reconnects_when_the_server_closed_an_idle_connection() {
     assert_eq!(accepted.load(Ordering::Relaxed), 3);
 }
 
-#[tokio::test]
+// Paused time: the server stalls on a real socket, and the clock jumps to the worker's timer
+// once nothing else can run, so each request ends exactly at its timeout.
+#[tokio::test(start_paused = true)]
 async fn plain_http_ends_a_stalled_request_as_a_transport_error() {
     let addr = raw_server(None).await;
     let target = plain_target(addr);
@@ -371,7 +373,7 @@ async fn plain_http_ends_a_stalled_request_as_a_transport_error() {
     for r in &records {
         assert_eq!(r.outcome, SendOutcome::TransportError);
         let took = r.done_micros - r.sent_micros;
-        assert!((200_000..400_000).contains(&took), "{took} µs");
+        assert_eq!(took, 200_000, "ended at its timeout, not before or after");
     }
     assert!(
         PlainHttpTransport::new(&[Arc::new(crate::target::Target::from_dsn(
@@ -381,4 +383,38 @@ async fn plain_http_ends_a_stalled_request_as_a_transport_error() {
         .is_err(),
         "https goes through reqwest"
     );
+}
+
+#[tokio::test]
+async fn precise_waits_never_end_before_their_time() {
+    // In real time: past, inside the yield window, and beyond it.
+    for ahead_us in [0u64, 300, 1_500, 2_500, 7_000] {
+        let due = Instant::now() + Duration::from_micros(ahead_us);
+        wait_until(due, true).await;
+        assert!(Instant::now() >= due, "{ahead_us} µs ahead ended early");
+    }
+    let past = Instant::now();
+    wait_until(past, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precise_timing_sends_every_arrival_and_none_before_it_is_due() {
+    let plan = Plan::new(vec![Phase::hold(500.0, Duration::from_secs(1))]);
+    let t = Scripted {
+        calls: AtomicU64::new(0),
+        script: ok,
+    };
+    let o = SendOptions {
+        precise_timing: true,
+        ..opts(64, RateLimitPolicy::KeepSending)
+    };
+    let (records, stats) = run(&plan, &o, t).await;
+    assert_eq!(records.len(), 500);
+    assert_eq!(stats.count(SendOutcome::Accepted), 500);
+    let early: Vec<u64> = records
+        .iter()
+        .filter(|r| r.sent_micros < r.intended_micros)
+        .map(|r| r.seq)
+        .collect();
+    assert!(early.is_empty(), "sent before their time: {early:?}");
 }

@@ -17,6 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sentry_load_common::envelope::ItemType;
 use std::sync::Arc;
 
 /// `POST /api/<pid>/store/`.
@@ -34,7 +35,7 @@ pub async fn store(
             return Err(too_large("event"));
         }
         let item = Item {
-            ty: "event",
+            ty: ItemType::Event,
             payload: &decoded,
             project_id: key.project_id,
             fallback_id: None,
@@ -157,7 +158,7 @@ pub(crate) fn native_event(
     upload: &MinidumpUpload,
 ) -> Result<crate::ingest::event::IngestedEvent, Rejection> {
     let item = Item {
-        ty: "event",
+        ty: ItemType::Event,
         payload: &upload.event,
         project_id,
         fallback_id: None,

@@ -1,6 +1,7 @@
 //! Reads the fields the sim stores out of an event payload, tolerating the shapes SDKs send
 //! (tags as an object or as `[key, value]` pairs; timestamps as numbers or RFC 3339 strings).
 
+use sentry_load_common::envelope::ItemType;
 use sentry_load_common::{Dataset, SEQ_TAG, fnv1a};
 use serde_json::Value;
 use uuid::Uuid;
@@ -121,10 +122,10 @@ pub fn parse_json(payload: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(payload).map_err(|e| format!("invalid event: {e}"))
 }
 
-/// Parses an item of type `item_type` (`event` or `transaction`), already parsed as JSON;
+/// Parses an item of type `item_type` (an event or a transaction), already parsed as JSON;
 /// `fallback_id` is the envelope header's event id.
 pub fn parse_value(
-    item_type: &str,
+    item_type: &ItemType,
     v: &Value,
     project_id: u64,
     fallback_id: Option<&str>,
@@ -171,7 +172,7 @@ pub fn parse_value(
         .unwrap_or_default();
     let primary_hash = grouping_hash(&fingerprint, &exceptions, &frames, &message);
     let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-    let transaction = if item_type == "transaction" {
+    let transaction = if *item_type == ItemType::Transaction {
         Some(transaction_fields(obj, event_id)?)
     } else {
         None
@@ -361,7 +362,7 @@ mod tests {
         received: u32,
     ) -> Result<IngestedEvent, String> {
         parse_value(
-            item_type,
+            &ItemType::from(item_type.to_owned()),
             &parse_json(payload)?,
             project_id,
             fallback_id,

@@ -37,7 +37,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use event::IngestedEvent;
 use projects::{KeyState, ProjectConfigs};
-use sentry_load_common::envelope;
+use sentry_load_common::envelope::{self, ItemType};
 use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -268,15 +268,15 @@ fn accept(
         reject(
             StatusCode::BAD_REQUEST,
             "invalid event envelope",
-            Some(cause),
+            Some(cause.to_string()),
         )
     })?;
     let received = state.received_now();
     let mut events = Vec::new();
     let mut minidumps = Vec::new();
     let mut first_dump: Option<&[u8]> = None;
-    for item in items.iter().filter(|i| i.header.ty == "attachment") {
-        if item.header.attachment_type.as_deref() == Some("event.minidump") {
+    for item in items.iter().filter(|i| i.header.ty == ItemType::Attachment) {
+        if item.is_minidump() {
             if !item.payload.starts_with(b"MDMP") {
                 return Err(reject(
                     StatusCode::BAD_REQUEST,
@@ -288,15 +288,14 @@ fn accept(
             first_dump.get_or_insert(item.payload);
         }
     }
-    let stored = |i: &&envelope::Item<'_>| i.header.ty == "event" || i.header.ty == "transaction";
-    for item in items.iter().filter(stored) {
+    for item in items.iter().filter(|i| i.header.ty.is_event()) {
         if item.payload.len() > EVENT_LIMIT {
-            return Err(too_large(&item.header.ty));
+            return Err(too_large(item.header.ty.as_str()));
         }
-        let is_event = item.header.ty == "event";
+        let is_event = item.header.ty == ItemType::Event;
         let dump = if is_event { first_dump.take() } else { None };
         let item_event = Item {
-            ty: &item.header.ty,
+            ty: item.header.ty.clone(),
             payload: item.payload,
             project_id: key.project_id,
             fallback_id: env_header.event_id.as_deref(),
@@ -315,8 +314,8 @@ fn accept(
 
 /// One event or transaction item, as ingest received it.
 pub(crate) struct Item<'a> {
-    /// `event` or `transaction`.
-    pub ty: &'a str,
+    /// `Event` or `Transaction`.
+    pub ty: ItemType,
     /// Its JSON.
     pub payload: &'a [u8],
     /// The project it was sent to.
@@ -336,7 +335,7 @@ pub(crate) fn ingest_item(state: &IngestState, item: Item<'_>) -> Result<Ingeste
     let invalid = |cause| reject(StatusCode::BAD_REQUEST, "invalid event", Some(cause));
     let json = event::parse_json(item.payload).map_err(invalid)?;
     let mut ev = event::parse_value(
-        item.ty,
+        &item.ty,
         &json,
         item.project_id,
         item.fallback_id,

@@ -7,6 +7,8 @@ mod sentry_api;
 pub use self::clickhouse::ClickHouseSource;
 pub use self::sentry_api::{EventFetch, SentryApiSource};
 use sentry_load_common::Dataset;
+use std::future::Future;
+use std::pin::Pin;
 use uuid::Uuid;
 
 /// One batched question.
@@ -75,9 +77,17 @@ pub enum SourceError {
         #[source]
         source: ::clickhouse::error::Error,
     },
-    /// The Sentry API refused or could not be reached.
+    /// The Sentry API answered wrongly (a refusal, an unreadable answer).
     #[error("sentry api {url}: {detail}")]
     SentryApi {
+        /// The redacted address.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The Sentry API could not be reached at all.
+    #[error("sentry api {url}: unreachable: {detail}")]
+    SentryApiUnreachable {
         /// The redacted address.
         url: String,
         /// What failed.
@@ -92,59 +102,72 @@ impl SourceError {
             SourceError::ClickHouse { source, .. } => {
                 matches!(source, ::clickhouse::error::Error::Network(_))
             }
-            SourceError::SentryApi { detail, .. } => detail.starts_with("unreachable"),
+            SourceError::SentryApi { .. } => false,
+            SourceError::SentryApiUnreachable { .. } => true,
         }
     }
 }
 
-/// A configured read-back source.
-pub enum Source {
-    /// Snuba's ClickHouse tables.
-    ClickHouse(Box<ClickHouseSource>),
-    /// The Sentry web API (Discover).
-    SentryApi(Box<SentryApiSource>),
-}
+/// A source's answer, to come.
+pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, SourceError>> + Send + 'a>>;
 
-impl Source {
+/// A read-back source the [`crate::Verifier`] polls: Snuba's ClickHouse tables
+/// ([`ClickHouseSource`]), the Sentry web API ([`SentryApiSource`]), or a test's own.
+pub trait Source: Send + Sync {
     /// Which stored rows match the lookup.
-    pub async fn lookup(&self, lookup: Lookup<'_>) -> Result<Vec<Sighting>, SourceError> {
-        match self {
-            Source::ClickHouse(s) => s.lookup(lookup).await,
-            Source::SentryApi(s) => s.lookup(lookup).await,
-        }
-    }
+    fn lookup<'a>(&'a self, lookup: Lookup<'a>) -> SourceFuture<'a, Vec<Sighting>>;
 
     /// Whether the source can see outcomes at all. One that cannot (the Sentry web API has
     /// per-event outcomes nowhere) leaves a missing event's fate unknown: never silent.
-    pub fn sees_outcomes(&self) -> bool {
-        match self {
-            Source::ClickHouse(_) => true,
-            Source::SentryApi(_) => false,
-        }
+    fn sees_outcomes(&self) -> bool {
+        false
     }
 
     /// The outcomes recorded for the asked-for ids, in every category, where the source keeps
     /// outcomes (ClickHouse); other sources explain nothing.
-    pub async fn outcomes(&self, lookup: Lookup<'_>) -> Result<Vec<Explained>, SourceError> {
-        match self {
-            Source::ClickHouse(s) => s.outcomes(lookup).await,
-            Source::SentryApi(_) => Ok(vec![]),
-        }
+    fn outcomes<'a>(&'a self, _lookup: Lookup<'a>) -> SourceFuture<'a, Vec<Explained>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     /// Ids per query.
-    pub fn batch_size(&self) -> usize {
-        match self {
-            Source::ClickHouse(s) => s.batch_size(),
-            Source::SentryApi(_) => sentry_api::MAX_IDS,
-        }
-    }
+    fn batch_size(&self) -> usize;
 
     /// A secret-free description, for reports.
-    pub fn describe(&self) -> String {
-        match self {
-            Source::ClickHouse(s) => s.describe(),
-            Source::SentryApi(s) => s.describe(),
-        }
+    fn describe(&self) -> String;
+}
+
+impl Source for ClickHouseSource {
+    fn lookup<'a>(&'a self, lookup: Lookup<'a>) -> SourceFuture<'a, Vec<Sighting>> {
+        Box::pin(ClickHouseSource::lookup(self, lookup))
+    }
+
+    fn sees_outcomes(&self) -> bool {
+        true
+    }
+
+    fn outcomes<'a>(&'a self, lookup: Lookup<'a>) -> SourceFuture<'a, Vec<Explained>> {
+        Box::pin(ClickHouseSource::outcomes(self, lookup))
+    }
+
+    fn batch_size(&self) -> usize {
+        ClickHouseSource::batch_size(self)
+    }
+
+    fn describe(&self) -> String {
+        ClickHouseSource::describe(self)
+    }
+}
+
+impl Source for SentryApiSource {
+    fn lookup<'a>(&'a self, lookup: Lookup<'a>) -> SourceFuture<'a, Vec<Sighting>> {
+        Box::pin(SentryApiSource::lookup(self, lookup))
+    }
+
+    fn batch_size(&self) -> usize {
+        sentry_api::MAX_IDS
+    }
+
+    fn describe(&self) -> String {
+        SentryApiSource::describe(self)
     }
 }

@@ -237,9 +237,9 @@ impl SentryApiSource {
                 .bearer_auth(&self.token)
                 .send()
                 .await
-                .map_err(|e| SourceError::SentryApi {
+                .map_err(|e| SourceError::SentryApiUnreachable {
                     url: self.shown.clone(),
-                    detail: format!("unreachable: {}", e.without_url()),
+                    detail: e.without_url().to_string(),
                 })?;
             if resp.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
                 return Ok(Some(resp));
@@ -261,6 +261,10 @@ impl SentryApiSource {
             url: self.shown.clone(),
             detail,
         };
+        let unreachable = |detail: String| SourceError::SentryApiUnreachable {
+            url: self.shown.clone(),
+            detail,
+        };
         let url = base
             .join(&format!("{}/", event_id.simple()))
             .map_err(|e| err(format!("bad address: {e}")))?;
@@ -271,7 +275,7 @@ impl SentryApiSource {
             200 => {
                 let body = read_body(resp, MAX_ANSWER)
                     .await
-                    .map_err(|e| err(format!("unreachable: {e}")))?;
+                    .map_err(|e| unreachable(e.to_string()))?;
                 serde_json::from_slice(&body)
                     .map(|a| Some(Some(a)))
                     .map_err(|e| err(format!("unexpected eventids answer: {e}")))
@@ -334,6 +338,10 @@ impl SentryApiSource {
             url: self.shown.clone(),
             detail,
         };
+        let unreachable = |detail: String| SourceError::SentryApiUnreachable {
+            url: self.shown.clone(),
+            detail,
+        };
         let mut url = self.events_url.clone();
         {
             let mut q = url.query_pairs_mut();
@@ -360,7 +368,7 @@ impl SentryApiSource {
         let next = next_cursor(resp.headers());
         let body = read_body(resp, MAX_ANSWER)
             .await
-            .map_err(|e| err(format!("unreachable: {e}")))?;
+            .map_err(|e| unreachable(e.to_string()))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
             return Err(err(format!("HTTP {status}: {text}")));

@@ -1,11 +1,12 @@
-//! `sentry-load sim`: the reference ingest pipeline, standalone, until Ctrl-C.
+//! `sentry-load sim`: its arguments become the sim's configuration, and the reference ingest
+//! pipeline runs standalone until Ctrl-C.
 
 use crate::cli::SimArgs;
-use crate::exit::{Exit, OK};
 use anyhow::Context;
+use sentry_load_run::{Failure, Verdict};
 use sentry_load_sim::{DropRule, ProjectKey, SimConfig, StoreConfig};
 
-pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
+pub async fn sim(args: SimArgs) -> Result<Verdict, Failure> {
     let token = std::env::var("SENTRY_LOAD_SIM_TOKEN").ok();
     let mut config = SimConfig::in_memory(
         args.project,
@@ -39,19 +40,17 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
     if let Some(path) = &args.faults {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading {}", path.display()))
-            .map_err(Exit::usage)?;
+            .map_err(Failure::usage)?;
         config.faults =
             sentry_load_sim::script::FaultScript::parse(&path.display().to_string(), &text)
-                .map_err(|e| Exit::usage(anyhow::anyhow!(e)))?;
+                .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     }
     config.truth_file = args.truth.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))
-        .map_err(Exit::usage)?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Exit::internal(e.into()))?;
+        .map_err(Failure::usage)?;
+    let addr = listener.local_addr().map_err(Failure::internal)?;
     eprintln!("sim listening on http://{addr}");
     eprintln!("DSN: http://{}@{addr}/{}", args.key, args.project);
     eprintln!(
@@ -66,6 +65,6 @@ pub async fn sim(args: SimArgs) -> Result<u8, Exit> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
-    .map_err(|e| Exit::unreachable(e.into()))?;
-    Ok(OK)
+    .map_err(Failure::unreachable)?;
+    Ok(Verdict::Passed)
 }

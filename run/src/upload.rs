@@ -3,30 +3,12 @@
 //! Sentry web API through chunk-upload and `artifactbundle/assemble`, a bundle per release the
 //! JavaScript events carry.
 
-use super::load_profile;
-use crate::exit::{Exit, OK};
+use crate::error::Failure;
 use anyhow::anyhow;
 use sentry_load_common::{EventKind, redact};
 use sentry_load_config::{ArtifactsConfig, Profile, Protocol, SentryApiConfig};
 use sentry_load_engine::generate::artifacts::{artifact_bundle, javascript_releases};
 
-/// The release files of `bundle`: the minified file (pointing at its sourcemap) and the
-/// sourcemap, by the `~/…` names Sentry 9 looks them up by.
-fn bundle_files(bundle: &Bundle) -> Vec<ReleaseFile> {
-    let name = format!("~/static/js/{}", bundle.file_name);
-    vec![
-        ReleaseFile {
-            name: name.clone(),
-            header: Some(format!("Sourcemap: {}.map", bundle.file_name)),
-            bytes: bundle.minified.as_bytes().to_vec(),
-        },
-        ReleaseFile {
-            name: format!("{name}.map"),
-            header: None,
-            bytes: bundle.sourcemap.clone(),
-        },
-    ]
-}
 use sentry_load_engine::generate::js_bundle::Bundle;
 use sentry_load_engine::upload::ReleaseFile;
 use sentry_load_engine::upload::{
@@ -34,11 +16,11 @@ use sentry_load_engine::upload::{
 };
 
 /// `upload-artifacts --profile P`.
-pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
-    let loaded = load_profile(profile)?;
+pub async fn upload_artifacts(profile: &str) -> Result<(), Failure> {
+    let loaded = crate::profile::load_for(profile, &["artifacts"])?;
     let p = &loaded.profile;
     let Some(artifacts) = &p.artifacts else {
-        return Err(Exit::usage(anyhow!(
+        return Err(Failure::usage(anyhow!(
             "profile {} has no [artifacts] table (url, token, org, project): nowhere to upload",
             loaded.source
         )));
@@ -49,7 +31,7 @@ pub async fn upload_artifacts(profile: &str) -> Result<u8, Exit> {
         *p.target.protocol.get_ref(),
     )
     .await?;
-    Ok(OK)
+    Ok(())
 }
 
 /// The upload target an `[artifacts]` table names.
@@ -80,7 +62,7 @@ pub async fn upload(
     profile: &Profile,
     target: &UploadTarget,
     protocol: Protocol,
-) -> Result<(), Exit> {
+) -> Result<(), Failure> {
     let bundle = Bundle::generate(profile.seed);
     let realism = profile
         .traffic
@@ -91,8 +73,8 @@ pub async fn upload(
     let refused = |e: UploadError| match &e {
         UploadError::Refused {
             status: 401 | 403, ..
-        } => Exit::usage(anyhow::Error::new(e).context("uploading the sourcemaps")),
-        _ => Exit::unreachable(anyhow::Error::new(e).context("uploading the sourcemaps")),
+        } => Failure::usage(anyhow::Error::new(e).context("uploading the sourcemaps")),
+        _ => Failure::unreachable(anyhow::Error::new(e).context("uploading the sourcemaps")),
     };
     if protocol == Protocol::Store {
         let files = upload_release_files(target, &bundle_files(&bundle), &releases)
@@ -131,4 +113,22 @@ pub async fn upload(
         target.project
     );
     Ok(())
+}
+
+/// The release files of `bundle`: the minified file (pointing at its sourcemap) and the
+/// sourcemap, by the `~/…` names Sentry 9 looks them up by.
+fn bundle_files(bundle: &Bundle) -> Vec<ReleaseFile> {
+    let name = format!("~/static/js/{}", bundle.file_name);
+    vec![
+        ReleaseFile {
+            name: name.clone(),
+            header: Some(format!("Sourcemap: {}.map", bundle.file_name)),
+            bytes: bundle.minified.as_bytes().to_vec(),
+        },
+        ReleaseFile {
+            name: format!("{name}.map"),
+            header: None,
+            bytes: bundle.sourcemap.clone(),
+        },
+    ]
 }

@@ -2,7 +2,9 @@
 //! Sentry web API's event details and compared with the same events regenerated from the run's
 //! seed (the generator is deterministic), through [`sentry_load_verify::fidelity`].
 
+use crate::error::Failure;
 use sentry_load_common::EventKind;
+use sentry_load_config::{SentryApiConfig, VerifyConfig};
 use sentry_load_engine::Generator;
 use sentry_load_reports::{FidelityFailure, FidelitySection};
 use sentry_load_verify::source::{EventFetch, SentryApiSource};
@@ -22,6 +24,25 @@ pub struct Fidelity<'a> {
     pub generator: &'a Generator,
     /// Events per kind.
     pub per_kind: usize,
+}
+
+impl<'a> Fidelity<'a> {
+    /// The fidelity stage of a leg read back per `verify`, fetching from `api`; `None` when
+    /// the profile samples no event (`fidelity_sample = 0`).
+    pub fn sample(
+        api: &SentryApiConfig,
+        generator: &'a Generator,
+        verify: &VerifyConfig,
+    ) -> Result<Option<Fidelity<'a>>, Failure> {
+        if verify.fidelity_sample == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Fidelity {
+            api: SentryApiSource::new(api).map_err(Failure::usage)?,
+            generator,
+            per_kind: verify.fidelity_sample as usize,
+        }))
+    }
 }
 
 /// Samples, fetches and compares.
@@ -89,9 +110,6 @@ pub async fn check(f: &Fidelity<'_>, outcome: &VerifyOutcome) -> FidelitySection
 fn sent_event(generator: &Generator, e: &SeenEvent) -> Option<Value> {
     let intended = UNIX_EPOCH + Duration::from_micros(e.intended_micros);
     let built = generator.envelope(e.seq, e.kind, intended);
-    let (_, items) = sentry_load_common::envelope::split(&built.body).ok()?;
-    items
-        .iter()
-        .find(|i| i.header.ty == "event" || i.header.ty == "transaction")
-        .and_then(|i| serde_json::from_slice(i.payload).ok())
+    let payload = sentry_load_common::envelope::event_payload(&built.body)?;
+    serde_json::from_slice(payload).ok()
 }

@@ -12,13 +12,13 @@
 //! - for transactions: the install stores them (an errors-only install does not: they are
 //!   taken out of the mix, and the run says so).
 
-use super::readback;
-use crate::exit::Exit;
+use crate::error::{Failure, FailureKind};
+use crate::sources;
+use crate::sources::ReadBack;
 use anyhow::anyhow;
-use sentry_load_common::Dataset;
+use sentry_load_common::{Dataset, EventKind};
 use sentry_load_config::{Dsn, Profile, TargetKind, VerifyConfig};
 use sentry_load_engine::Target;
-use sentry_load_verify::Source;
 use sentry_load_verify::preflight::{KeyState, errors_only, key_state, project_id};
 use std::time::Duration;
 
@@ -82,7 +82,7 @@ impl Preflight {
     }
 
     /// The exit of a failed preflight, if it failed: 3 when something did not answer.
-    pub fn failure(&self) -> Option<Exit> {
+    pub fn failure(&self) -> Option<Failure> {
         let failed: Vec<&Check> = self
             .checks
             .iter()
@@ -97,9 +97,9 @@ impl Preflight {
         );
         Some(
             if failed.iter().any(|c| c.verdict == Verdict::Unreachable) {
-                Exit::unreachable(e)
+                Failure::unreachable(e)
             } else {
-                Exit::usage(e)
+                Failure::usage(e)
             },
         )
     }
@@ -112,7 +112,7 @@ pub async fn check(profile: &Profile, read_back: bool) -> Preflight {
     if *profile.target.kind.get_ref() == TargetKind::Embedded {
         return p;
     }
-    let datasets = readback::datasets(profile);
+    let datasets = sources::datasets(profile);
     let datasets = if read_back { datasets } else { vec![] };
     leg(
         &mut p,
@@ -133,10 +133,10 @@ pub async fn check(profile: &Profile, read_back: bool) -> Preflight {
         .iter()
         .map(|(d, _)| d.project_id())
         .collect();
-    if mix.javascript.value() > 0.0 {
+    if mix.sends(EventKind::Javascript) {
         artifacts(&mut p, profile, &dsn_projects).await;
     }
-    if mix.transaction.value() > 0.0 {
+    if mix.sends(EventKind::Transaction) {
         transactions(&mut p, profile).await;
     }
     p
@@ -229,7 +229,7 @@ async fn readback_checks(
     verify: &VerifyConfig,
     datasets: &[Dataset],
 ) {
-    let source = match readback::source_for(verify) {
+    let source = match sources::source_for(verify) {
         Ok(s) => s,
         Err(e) => {
             p.push(
@@ -240,7 +240,7 @@ async fn readback_checks(
             return;
         }
     };
-    if let Source::ClickHouse(ch) = &source {
+    if let ReadBack::ClickHouse(ch) = &source {
         match ch.version().await {
             Ok(version) => match ch.missing_tables(datasets).await {
                 Ok(missing) if missing.is_empty() => p.push(
@@ -271,14 +271,14 @@ async fn readback_checks(
             ),
         }
     }
-    match readback::ping(&source, datasets).await {
+    match sources::ping(source.source(), datasets).await {
         Ok(()) => p.push(
             "read-back",
             Verdict::Ok,
-            format!("{leg}{} answers a lookup", source.describe()),
+            format!("{leg}{} answers a lookup", source.source().describe()),
         ),
         Err(e) => {
-            let verdict = if e.code() == crate::exit::UNREACHABLE {
+            let verdict = if e.kind() == FailureKind::Unreachable {
                 Verdict::Unreachable
             } else {
                 Verdict::Failed
@@ -306,9 +306,11 @@ async fn artifacts(p: &mut Preflight, profile: &Profile, dsn_projects: &[u64]) {
         );
         return;
     }
-    let target = super::upload::target_of(a);
+    let target = crate::upload::target_of(a);
     let id = match &profile.verify.postgres {
-        Some(pg) => project_id(pg.get_ref(), &a.org, &a.project).await,
+        Some(pg) => project_id(pg.get_ref(), &a.org, &a.project)
+            .await
+            .map_err(|e| e.to_string()),
         None => target
             .project_id()
             .await

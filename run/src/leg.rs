@@ -1,0 +1,226 @@
+//! One leg of a run, from first send to report: send → journal → live verify → finish. A run
+//! has one leg, or two with `[mirror]` — the same plan and the same events (same ids) sent to
+//! two deployments at once, each measured on its own, so a stalled deployment cannot make the
+//! other one's sends late.
+
+use crate::error::{Failure, OrInternal, Verdict};
+use crate::fidelity::Fidelity;
+use crate::finish::{Finish, finish};
+use crate::folder::{RunFile, RunFolder};
+use anyhow::anyhow;
+use sentry_load_common::journal::{JournalHeader, JournalRecord, JournalWriter, TargetInfo};
+use sentry_load_common::{RunId, SendOutcome};
+use sentry_load_config::{LoadedProfile, Profile, SentryApiConfig, VerifyConfig};
+use sentry_load_engine::{
+    Generator, HttpTransport, LiveStats, PlainHttpTransport, Plan, Progress, Router, RunClock,
+    SendOptions, Transport, collect, drive,
+};
+use sentry_load_verify::{Source, Verifier, VerifyOptions, VerifyOutcome};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often the journal is flushed to the OS: what a crash can lose at most.
+const JOURNAL_FLUSH: Duration = Duration::from_millis(200);
+
+/// Which deployment a leg measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegRole {
+    /// The profile's `[target]`, read back per `[verify]`.
+    Main,
+    /// The `[mirror]` deployment, read back per `[mirror.verify]`.
+    Mirror,
+}
+
+impl LegRole {
+    /// The name the run file and the terminal give the leg (`None` for the main leg).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            LegRole::Main => None,
+            LegRole::Mirror => Some("mirror"),
+        }
+    }
+
+    /// The leg's `[verify]` settings.
+    pub fn verify(self, profile: &Profile) -> &VerifyConfig {
+        match (self, &profile.mirror) {
+            (LegRole::Mirror, Some(m)) => &m.get_ref().verify,
+            _ => &profile.verify,
+        }
+    }
+
+    fn suffix(self) -> String {
+        self.name().map(|n| format!(" ({n})")).unwrap_or_default()
+    }
+}
+
+/// A leg, set up: where it sends, where it reads back, where it writes.
+pub struct Leg {
+    /// Which deployment.
+    pub role: LegRole,
+    /// Where its sends go.
+    pub router: Router,
+    /// Where its events are read back (`None` with `--no-verify`).
+    pub source: Option<Box<dyn Source>>,
+    /// The Sentry web API its fidelity sample is fetched from, if it has one.
+    pub fidelity_api: Option<SentryApiConfig>,
+    /// Its run folder.
+    pub folder: RunFolder,
+}
+
+/// What every leg of a run shares.
+pub struct Shared<'a> {
+    /// The profile as loaded.
+    pub loaded: &'a LoadedProfile,
+    /// The run id.
+    pub run_id: &'a RunId,
+    /// The schedule.
+    pub plan: &'a Plan,
+    /// The envelopes.
+    pub generator: &'a Arc<Generator>,
+    /// How to send.
+    pub opts: &'a SendOptions,
+    /// Speak HTTP/2 (reqwest) instead of the plain-HTTP/1 path.
+    pub http2: bool,
+    /// Time zero.
+    pub clock: RunClock,
+    /// The run file's common part (the leg name is filled in per leg).
+    pub run_file: &'a RunFile,
+    /// Where the main leg's messages go.
+    pub progress: &'a Progress,
+    /// The run the baseline gates compare against (`--baseline`).
+    pub baseline: Option<&'a Path>,
+}
+
+impl Leg {
+    /// Runs the leg to its report.
+    pub async fn run(self, stats: Arc<LiveStats>, s: &Shared<'_>) -> Result<Verdict, Failure> {
+        let profile = &s.loaded.profile;
+        let verify = self.role.verify(profile);
+        let run_file = RunFile {
+            leg: self.role.name().map(str::to_owned),
+            ..s.run_file.clone()
+        };
+        self.folder.create(&s.loaded.text, &run_file)?;
+        let header = JournalHeader {
+            run_id: s.run_id.clone(),
+            seed: profile.seed,
+            profile: s.loaded.name.clone(),
+            profile_hash: s.loaded.hash.clone(),
+            tool_version: sentry_load_common::TOOL_VERSION.into(),
+            started_at_micros: s.clock.start_unix_micros,
+            targets: self
+                .router
+                .targets()
+                .iter()
+                .map(|t| TargetInfo {
+                    display: t.display.clone(),
+                    project_id: t.project_id,
+                })
+                .collect(),
+        };
+        let journal_path = self.folder.journal();
+        let journal = JournalWriter::create(&journal_path, &header, JOURNAL_FLUSH)
+            .internal("creating the journal")?;
+        let shown: Vec<&str> = header.targets.iter().map(|t| t.display.as_str()).collect();
+        s.progress.println(&format!(
+            "run {}{}: {} events at {:.1}/s on average for {} to {} → {}",
+            s.run_id,
+            self.role.suffix(),
+            s.plan.total(),
+            s.plan.mean_rate(),
+            humantime::format_duration(s.plan.duration()),
+            shown.join(", "),
+            self.folder.dir().display()
+        ));
+
+        // Send, journal and verify at once: one result stream, one collector.
+        let (results_tx, results_rx) = mpsc::channel(65_536);
+        let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
+        let verifying = self.source.map(|source| {
+            let verifier = Verifier::new(
+                source,
+                VerifyOptions {
+                    poll_interval: verify.poll_interval,
+                    deadline: verify.deadline,
+                    live: true,
+                },
+            );
+            let seen = stats.clone();
+            tokio::spawn(verifier.run(accepted_rx, move |n| seen.add_seen(n)))
+        });
+        let forward = verifying.as_ref().map(|_| accepted_tx);
+        let collector = tokio::spawn(collect(results_rx, journal, forward));
+        send(&self.router, s, results_tx, stats.clone()).await?;
+        let records = collector
+            .await
+            .internal("collector")?
+            .internal("writing the journal")?;
+        let outcome = match verifying {
+            Some(verifying) => {
+                s.progress.println(&format!(
+                    "sent {records} envelopes{}; waiting up to {} for stragglers",
+                    self.role.suffix(),
+                    humantime::format_duration(verify.deadline)
+                ));
+                verifying.await.internal("verifier")?
+            }
+            None => VerifyOutcome::not_verified(stats.count(SendOutcome::Accepted)),
+        };
+        let fidelity = match &self.fidelity_api {
+            Some(api) => Fidelity::sample(api, s.generator, verify)?,
+            None => None,
+        };
+        let how = Finish {
+            verify,
+            profile,
+            planned: &run_file,
+            baseline: s.baseline,
+            fidelity,
+        };
+        finish(&[journal_path], &self.folder.report(), &outcome, how).await
+    }
+}
+
+/// Sends the plan to the leg's targets: plain-HTTP/1.1 targets take the lean plain-HTTP path,
+/// TLS and HTTP/2 go through reqwest.
+async fn send(
+    router: &Router,
+    s: &Shared<'_>,
+    results: mpsc::Sender<JournalRecord>,
+    stats: Arc<LiveStats>,
+) -> Result<(), Failure> {
+    let plain = (!s.http2)
+        .then(|| PlainHttpTransport::new(router.targets()).ok())
+        .flatten();
+    match plain {
+        Some(t) => drive_with(router, s, results, stats, t).await,
+        None => {
+            let t = HttpTransport::new(s.opts.max_in_flight, s.http2, s.opts.timeout)
+                .map_err(|e| Failure::internal(anyhow!(e).context("building the HTTP client")))?;
+            drive_with(router, s, results, stats, t).await;
+        }
+    }
+    Ok(())
+}
+
+async fn drive_with<T: Transport>(
+    router: &Router,
+    s: &Shared<'_>,
+    results: mpsc::Sender<JournalRecord>,
+    stats: Arc<LiveStats>,
+    transport: T,
+) {
+    drive(
+        s.plan,
+        s.generator,
+        router,
+        s.opts,
+        s.clock,
+        results,
+        stats,
+        Arc::new(transport),
+    )
+    .await;
+}

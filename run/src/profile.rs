@@ -1,0 +1,113 @@
+//! Profiles as the commands find them: by shipped name, `profiles/<name>.toml` in the current
+//! folder, or a path — and `profiles list|show|check`.
+
+use crate::error::Failure;
+use sentry_load_config::{LoadedProfile, SHIPPED_PROFILES, parse_profile};
+
+/// Loads a profile by name or path from the current folder, without requiring any of its
+/// `${VAR}`s: a command then requires the keys it reads ([`load_for`]).
+pub fn load(name: &str) -> Result<LoadedProfile, Failure> {
+    let cwd = std::env::current_dir().map_err(Failure::internal)?;
+    sentry_load_config::load_profile(name, &cwd).map_err(Failure::usage)
+}
+
+/// Loads a profile whose keys inside `scopes` must have their `${VAR}`s set.
+pub fn load_for(name: &str, scopes: &[&str]) -> Result<LoadedProfile, Failure> {
+    let loaded = load(name)?;
+    loaded.profile.require(scopes).map_err(Failure::usage)?;
+    Ok(loaded)
+}
+
+/// The profile's `${VAR}` references, a line each: variable, key, and whether it is set.
+pub fn variables(profile: &sentry_load_config::Profile) -> Vec<String> {
+    profile
+        .variables
+        .iter()
+        .map(|u| {
+            let state = match (u.set, u.has_default) {
+                (true, _) => "set",
+                (false, true) => "unset, its default stands in",
+                (false, false) => "NOT SET",
+            };
+            format!(
+                "${{{}}} in {} (line {}): {state}",
+                u.variable,
+                u.key,
+                u.place_line()
+            )
+        })
+        .collect()
+}
+
+/// `profiles list`: the shipped profiles, then those in `./profiles/`.
+pub fn list() -> Vec<String> {
+    let mut lines = Vec::new();
+    for (name, text) in SHIPPED_PROFILES {
+        let description = parse_profile(name, text)
+            .map(|p| p.description)
+            .unwrap_or_else(|e| {
+                let e = e.to_string();
+                format!("(invalid: {})", e.lines().next().unwrap_or_default())
+            });
+        lines.push(format!("{name:<14} shipped   {description}"));
+    }
+    if let Ok(entries) = std::fs::read_dir("profiles") {
+        let mut local: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let p = e.path();
+                if p.extension()? != "toml" {
+                    return None;
+                }
+                Some(p.file_stem()?.to_string_lossy().into_owned())
+            })
+            .collect();
+        local.sort();
+        for name in local {
+            lines.push(format!("{name:<14} ./profiles/{name}.toml"));
+        }
+    }
+    lines
+}
+
+/// `profiles show`: where the profile was found, its text, and the variables it needs.
+pub fn show(name: &str) -> Result<String, Failure> {
+    let p = load(name)?;
+    let mut out = format!("# {}\n{}", p.source, p.text);
+    if !p.text.ends_with('\n') {
+        out.push('\n');
+    }
+    let vars = variables(&p.profile);
+    if !vars.is_empty() {
+        out.push_str("\n# environment variables this profile reads:\n");
+        for v in vars {
+            out.push_str(&format!("#   {v}\n"));
+        }
+    }
+    Ok(out)
+}
+
+/// `profiles check`: the profile parses and its schedule plans events.
+pub fn check(name: &str) -> Result<String, Failure> {
+    let p = load(name)?;
+    let plan = sentry_load_engine::Plan::from_traffic(
+        p.profile.traffic.get_ref(),
+        p.profile.seed,
+        Default::default(),
+    )
+    .map_err(Failure::usage)?;
+    let mut out = format!(
+        "{}: ok ({} events planned over {}, {:.1}/s on average)",
+        p.source,
+        plan.total(),
+        humantime::format_duration(plan.duration()),
+        plan.mean_rate()
+    );
+    for u in p.profile.variables.iter().filter(|u| u.missing()) {
+        out.push_str(&format!(
+            "\nnote: ${{{}}} ({}) is not set: commands that read {} need it",
+            u.variable, u.key, u.key
+        ));
+    }
+    Ok(out)
+}
