@@ -5,7 +5,7 @@ use sentry_load_run::gate::GateRequest;
 use sentry_load_run::generate::GenerateRequest;
 use sentry_load_run::reverify::VerifyRequest;
 use sentry_load_run::{Failure, RunRequest, Verdict};
-use sentry_load_run::{compare, dsn, gate, generate, preflight, profile, reverify, upload};
+use sentry_load_run::{compare, dsn, gate, generate, output, preflight, profile, reverify, upload};
 
 /// Runs the chosen command.
 pub async fn dispatch(command: Command) -> Result<Verdict, Failure> {
@@ -42,7 +42,7 @@ pub async fn dispatch(command: Command) -> Result<Verdict, Failure> {
         }),
         Command::Compare(a) => {
             let html = compare::compare(&a.runs, &a.out)?;
-            println!("\ncompare  {}", html.display());
+            output::line(format_args!("\ncompare  {}", html.display()));
             Ok(Verdict::Passed)
         }
         Command::Dsn(a) => {
@@ -54,22 +54,22 @@ pub async fn dispatch(command: Command) -> Result<Verdict, Failure> {
             })
             .await?;
             for line in lines {
-                println!("{line}");
+                output::line(line);
             }
             Ok(Verdict::Passed)
         }
         Command::Profiles(ProfilesCommand::List) => {
             for line in profile::list() {
-                println!("{line}");
+                output::line(line);
             }
             Ok(Verdict::Passed)
         }
         Command::Profiles(ProfilesCommand::Show { profile: name }) => {
-            print!("{}", profile::show(&name)?);
+            output::text(&profile::show(&name)?);
             Ok(Verdict::Passed)
         }
         Command::Profiles(ProfilesCommand::Check { profile: name }) => {
-            println!("{}", profile::check(&name)?);
+            output::line(profile::check(&name)?);
             Ok(Verdict::Passed)
         }
         Command::Sim(a) => crate::sim::sim(a).await,

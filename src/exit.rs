@@ -7,6 +7,7 @@
 //! | 2 | usage or profile error |
 //! | 3 | the target or a read-back service is unreachable |
 //! | 4 | internal error (e.g. the run folder could not be written) |
+//! | 130 | interrupted (Ctrl-C or SIGTERM): the report of what was sent is written |
 
 use sentry_load_run::{Failure, FailureKind, Verdict};
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ pub fn of_verdict(v: Verdict) -> ExitCode {
     ExitCode::from(match v {
         Verdict::Passed => 0,
         Verdict::GatesFailed => 1,
+        Verdict::Interrupted => 130,
     })
 }
 

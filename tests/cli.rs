@@ -99,3 +99,64 @@ async fn generate_refuses_a_kind_the_profile_does_not_send() {
         .count();
     assert_eq!(envelopes, 2);
 }
+
+const SMALL_EMBEDDED: &str = "seed = 4\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 20\n\
+                              duration = \"1s\"\n[verify]\npoll_interval = \"100ms\"\n\
+                              deadline = \"10s\"\n";
+
+#[tokio::test]
+async fn a_run_id_in_use_exits_2_and_leaves_the_earlier_run_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.toml"), SMALL_EMBEDDED).unwrap();
+    let args = ["run", "--profile", "p.toml", "--quiet", "--run-id", "taken"];
+    let out = sentry_load(dir.path(), &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let run = dir.path().join("runs/taken");
+    let files = ["profile.toml", "run.json", "journal.bin", "report.json"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
+
+    std::fs::write(
+        dir.path().join("p.toml"),
+        SMALL_EMBEDDED.replace("rate = 20", "rate = 30"),
+    )
+    .unwrap();
+    let out = sentry_load(dir.path(), &args).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already holds run taken"), "{err}");
+    assert!(err.contains("--run-id"), "{err}");
+    for (f, was) in files.iter().zip(&before) {
+        assert_eq!(&std::fs::read(run.join(f)).unwrap(), was, "{f} was changed");
+    }
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_early_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.toml"), SMALL_EMBEDDED).unwrap();
+    let args = ["run", "--profile", "p.toml", "--quiet", "--run-id", "piped"];
+    let out = sentry_load(dir.path(), &args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    for args in [
+        vec!["compare", "runs/piped", "runs/piped", "--out", "cmp"],
+        vec!["gate", "runs/piped"],
+        vec!["profiles", "show", "local"],
+    ] {
+        // The read end is closed before the command writes anything, as `| head -0` does.
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sentry-load"))
+            .args(&args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

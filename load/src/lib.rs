@@ -24,7 +24,7 @@ pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, PlanError, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use send::{
     Answer, BackOff, Connections, HttpTransport, NotPlainHttp, PlainHttpTransport, RateLimit,
-    RunClock, SendOptions, Transport, drive, parse_header,
+    RunClock, SendOptions, Transport, drive, drive_until, parse_header,
 };
 pub use stats::LiveStats;
 pub use target::{Endpoint, Router, Target};

@@ -42,13 +42,23 @@ impl Progress {
             ProgressMode::Bar => ProgressDrawTarget::stderr_with_hz(4),
             ProgressMode::Json | ProgressMode::Quiet => ProgressDrawTarget::hidden(),
         };
+        Progress::start_on(stats, plan, mode, target)
+    }
+
+    /// [`Progress::start`], drawing the bar on `target`.
+    fn start_on(
+        stats: Arc<LiveStats>,
+        plan: &Plan,
+        mode: ProgressMode,
+        target: ProgressDrawTarget,
+    ) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(plan.total()), target);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} sent · {msg} · eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            // `wide_msg` is cut to the terminal's width: a line that wrapped would be redrawn
+            // over the lines above it.
+            ProgressStyle::with_template("{elapsed_precise} [{bar:20}] {pos}/{len} · {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         let (shown, plan) = (bar.clone(), plan.clone());
         let started = Instant::now();
@@ -86,7 +96,7 @@ impl Progress {
                     ProgressMode::Bar => {
                         shown.set_position(finished);
                         shown.set_message(format!(
-                            "{achieved:.0}/{target_rate:.0} per s · in flight {} · accepted {} · limited {} · failed {} · dropped {} · seen {}",
+                            "{achieved:.0}/s of {target_rate:.0}/s · in flight {} · accepted {} · limited {} · failed {} · dropped {} · seen {}",
                             stats.in_flight(),
                             stats.count(SendOutcome::Accepted),
                             stats.count(SendOutcome::RateLimited) + stats.count(SendOutcome::BackedOff),
@@ -119,12 +129,23 @@ impl Progress {
         Progress { bar, task }
     }
 
-    /// Prints a line above the bar (plainly when the bar is hidden).
+    /// Prints a line above the bar (plainly when the bar is hidden or gone).
     pub fn println(&self, line: &str) {
-        if self.bar.is_hidden() {
+        if self.bar.is_hidden() || self.bar.is_finished() {
             eprintln!("{line}");
         } else {
             self.bar.println(line);
+        }
+    }
+
+    /// Sending is over: a bar is cleared and stops drawing, so that what follows (the wait
+    /// for stragglers, the summaries on standard output) is not drawn over, and a schedule's
+    /// rate of 0 after its end is never shown against the last sends. JSON lines go on
+    /// (their `seen` counts the stragglers).
+    pub fn sending_done(&self) {
+        if !self.bar.is_hidden() {
+            self.task.abort();
+            self.bar.finish_and_clear();
         }
     }
 
@@ -132,5 +153,52 @@ impl Progress {
     pub fn finish(self) {
         self.task.abort();
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Phase;
+    use indicatif::InMemoryTerm;
+
+    #[tokio::test]
+    async fn the_bar_fits_its_terminal_and_is_gone_once_sending_is_done() {
+        let term = InMemoryTerm::new(10, 80);
+        let stats = Arc::new(LiveStats::default());
+        for _ in 0..12_345 {
+            stats.record(SendOutcome::Accepted);
+        }
+        stats.add_seen(12_000);
+        let plan = Plan::new(vec![Phase::hold(1000.0, Duration::from_secs(60))]);
+        let progress = Progress::start_on(
+            stats,
+            &plan,
+            ProgressMode::Bar,
+            ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
+        progress.println("run r1: 60000 events");
+        // The task draws every quarter second: wait for its first drawing (10 s at most).
+        for _ in 0..200 {
+            if term.contents().contains("/s of") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let shown = term.contents();
+        let bar: Vec<&str> = shown.lines().filter(|l| l.contains("/60000")).collect();
+        assert_eq!(bar.len(), 1, "one line, not wrapped: {shown:?}");
+        // The counts start the line; what does not fit is cut, not wrapped.
+        assert!(bar[0].contains("12345/60000 · "), "{shown:?}");
+        assert!(bar[0].contains("/s of 1000/s"), "{shown:?}");
+        assert!(shown.lines().all(|l| l.chars().count() <= 80), "{shown:?}");
+
+        progress.sending_done();
+        progress.println("sent 60000 envelopes; waiting up to 5m for stragglers");
+        // Past the next quarter-second tick: nothing draws the bar again.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let after = term.contents();
+        assert!(!after.contains("/60000"), "the bar is gone: {after:?}");
+        progress.finish();
     }
 }

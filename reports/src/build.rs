@@ -131,6 +131,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                 .collect::<Vec<_>>()
                 .join(", "),
             notes: input.notes.to_vec(),
+            interrupted: None,
         },
         schedule: ScheduleSection {
             planned: input.planned,

@@ -38,6 +38,7 @@ fn run_a() -> Report {
             started_at: "2026-01-01T00:00:00.000Z".into(),
             target: "http://relay/1".into(),
             notes: vec![],
+            interrupted: None,
         },
         schedule: ScheduleSection {
             planned: 1000,

@@ -75,6 +75,7 @@ fn report(id: &str) -> Report {
             started_at: "2026-01-01T00:00:00.000Z".into(),
             target: "http://127.0.0.1/1".into(),
             notes: vec![],
+            interrupted: None,
         },
         schedule: ScheduleSection {
             planned: 1010,

@@ -16,6 +16,9 @@ pub fn render_markdown(r: &Report) -> String {
         r.run.id,
         if r.passed { "passed" } else { "FAILED" }
     );
+    if let Some(why) = &r.run.interrupted {
+        let _ = writeln!(s, "**Interrupted:** {why}\n");
+    }
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| profile | `{}` (seed {}) |", r.run.profile, r.run.seed);
     let _ = writeln!(s, "| target | `{}` |", r.run.target);

@@ -69,6 +69,10 @@ pub struct RunSection {
     /// errors-only install).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Why and where the run was stopped before its schedule ended (an operator's Ctrl-C or
+    /// SIGTERM): its figures are of what was sent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 /// What was planned.

@@ -13,6 +13,9 @@ pub fn render_summary(r: &Report) -> String {
         "run {} · profile {} · target {}",
         r.run.id, r.run.profile, r.run.target
     );
+    if let Some(why) = &r.run.interrupted {
+        let _ = writeln!(s, "INTERRUPTED {why}");
+    }
     for n in &r.run.notes {
         let _ = writeln!(s, "note     {n}");
     }

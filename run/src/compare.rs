@@ -3,6 +3,7 @@
 
 use crate::error::{Failure, OrInternal};
 use crate::folder;
+use crate::output;
 use sentry_load_reports::{compare_html, compare_markdown};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,6 @@ pub fn compare(runs: &[PathBuf], out: &Path) -> Result<PathBuf, Failure> {
     std::fs::write(out.join("compare.md"), &md).internal("writing compare.md")?;
     let html = out.join("compare.html");
     std::fs::write(&html, compare_html(&reports)).internal("writing compare.html")?;
-    print!("{md}");
+    output::text(&md);
     Ok(html)
 }

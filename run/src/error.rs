@@ -10,6 +10,8 @@ pub enum Verdict {
     Passed,
     /// At least one gate failed.
     GatesFailed,
+    /// The run was stopped before its schedule ended; its report says what was sent.
+    Interrupted,
 }
 
 impl Verdict {

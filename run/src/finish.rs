@@ -5,6 +5,7 @@
 use crate::error::{Failure, OrInternal, Verdict};
 use crate::fidelity::{self, Fidelity};
 use crate::folder::{self, RunFile};
+use crate::output;
 use anyhow::anyhow;
 use sentry_load_common::EventKind;
 use sentry_load_common::journal::JournalReader;
@@ -60,7 +61,7 @@ pub async fn finish(
         Some(f) => Some(fidelity::check(f, outcome).await),
         None => None,
     };
-    let report = build_report(ReportInput {
+    let mut report = build_report(ReportInput {
         notes: &planned.notes,
         sending: &sending,
         verify: outcome,
@@ -74,17 +75,26 @@ pub async fn finish(
             .as_ref()
             .map(|(r, path)| (r, path.display().to_string())),
     });
+    report.run.interrupted = planned.interrupted.clone();
     folder::write_report(report_path, &report)?;
     if let Some(leg) = &planned.leg {
-        println!("── {leg} ──");
+        output::line(format_args!("── {leg} ──"));
     }
-    print!("{}", render_summary(&report));
-    println!("report   {}", report_path.display());
+    output::text(&render_summary(&report));
+    output::line(format_args!("report   {}", report_path.display()));
+    output::line(format_args!(
+        "         {} · {}",
+        report_path.with_extension("md").display(),
+        report_path.with_extension("html").display()
+    ));
     if outcome.failed_queries > 0 && outcome.queries == outcome.failed_queries {
         return Err(Failure::unreachable(anyhow!(
             "every read-back query failed; last error: {}",
             outcome.last_error.as_deref().unwrap_or("unknown")
         )));
+    }
+    if report.run.interrupted.is_some() {
+        return Ok(Verdict::Interrupted);
     }
     Ok(Verdict::from_passed(report.passed))
 }

@@ -54,6 +54,9 @@ pub struct RunFile {
     /// errors-only install), for the report.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Why and after how many sends the run was stopped early, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 /// One leg's folder of one run (or of one shard of it).
@@ -104,12 +107,24 @@ impl RunFolder {
         self.dir.join(PROFILE)
     }
 
+    /// Whether a run was already written here (its profile, run file or journal).
+    pub fn holds_a_run(&self) -> bool {
+        [PROFILE, RUN, JOURNAL]
+            .iter()
+            .any(|f| self.dir.join(f).exists())
+    }
+
     /// Creates the folder with the profile's text and the run file.
     pub fn create(&self, profile_text: &str, run: &RunFile) -> Result<(), Failure> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))
             .map_err(Failure::internal)?;
         std::fs::write(self.dir.join(PROFILE), profile_text).internal("writing profile.toml")?;
+        self.write_run_file(run)
+    }
+
+    /// Rewrites the run file (when the run learns something after it started: an interrupt).
+    pub fn write_run_file(&self, run: &RunFile) -> Result<(), Failure> {
         let json = serde_json::to_vec_pretty(run).internal("run.json")?;
         std::fs::write(self.dir.join(RUN), json).internal("writing run.json")
     }

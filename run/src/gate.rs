@@ -4,6 +4,7 @@
 
 use crate::error::{Failure, Verdict};
 use crate::folder;
+use crate::output;
 use crate::profile;
 use sentry_load_reports::evaluate_gates;
 use std::path::PathBuf;
@@ -32,21 +33,21 @@ pub fn gate(request: GateRequest) -> Result<Verdict, Failure> {
         .map(folder::read_report)
         .transpose()?;
     let results = evaluate_gates(&report, &profile.gates, baseline.as_ref().map(|(r, _)| r));
-    println!("run {} ({})", report.run.id, file.display());
+    output::line(format_args!("run {} ({})", report.run.id, file.display()));
     if let Some((b, path)) = &baseline {
-        println!("baseline {} ({})", b.run.id, path.display());
+        output::line(format_args!("baseline {} ({})", b.run.id, path.display()));
     }
     if results.is_empty() {
-        println!("no gates configured");
+        output::line("no gates configured");
     }
     for g in &results {
-        println!(
+        output::line(format_args!(
             "{} {}: {} (threshold {})",
             if g.passed { "pass" } else { "FAIL" },
             g.gate,
             g.measured,
             g.threshold
-        );
+        ));
     }
     let failed = results.iter().filter(|g| !g.passed).count();
     if failed > 0 {

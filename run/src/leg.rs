@@ -7,13 +7,14 @@ use crate::error::{Failure, OrInternal, Verdict};
 use crate::fidelity::Fidelity;
 use crate::finish::{Finish, finish};
 use crate::folder::{RunFile, RunFolder};
+use crate::interrupt::{Interrupt, READ_BACK_AFTER_INTERRUPT};
 use anyhow::anyhow;
 use sentry_load_common::journal::{JournalHeader, JournalRecord, JournalWriter, TargetInfo};
 use sentry_load_common::{RunId, SendOutcome};
 use sentry_load_config::{LoadedProfile, Profile, SentryApiConfig, VerifyConfig};
 use sentry_load_engine::{
     Generator, HttpTransport, LiveStats, PlainHttpTransport, Plan, Progress, Router, RunClock,
-    SendOptions, Transport, collect, drive,
+    SendOptions, Transport, collect, drive_until,
 };
 use sentry_load_verify::{Source, Verifier, VerifyOptions, VerifyOutcome};
 use std::path::Path;
@@ -91,6 +92,8 @@ pub struct Shared<'a> {
     pub progress: &'a Progress,
     /// The run the baseline gates compare against (`--baseline`).
     pub baseline: Option<&'a Path>,
+    /// An operator's stop.
+    pub interrupt: &'a Interrupt,
 }
 
 impl Leg {
@@ -98,7 +101,7 @@ impl Leg {
     pub async fn run(self, stats: Arc<LiveStats>, s: &Shared<'_>) -> Result<Verdict, Failure> {
         let profile = &s.loaded.profile;
         let verify = self.role.verify(profile);
-        let run_file = RunFile {
+        let mut run_file = RunFile {
             leg: self.role.name().map(str::to_owned),
             ..s.run_file.clone()
         };
@@ -146,28 +149,61 @@ impl Leg {
                     deadline: verify.deadline,
                     live: true,
                 },
-            );
+            )
+            .cut_short_by(s.interrupt.flag(), READ_BACK_AFTER_INTERRUPT);
             let seen = stats.clone();
             tokio::spawn(verifier.run(accepted_rx, move |n| seen.add_seen(n)))
         });
         let forward = verifying.as_ref().map(|_| accepted_tx);
         let collector = tokio::spawn(collect(results_rx, journal, forward));
         send(&self.router, s, results_tx, stats.clone()).await?;
+        if self.role == LegRole::Main {
+            s.progress.sending_done();
+        }
         let records = collector
             .await
             .internal("collector")?
             .internal("writing the journal")?;
         let outcome = match verifying {
             Some(verifying) => {
+                let wait = match s.interrupt.signal() {
+                    Some(_) => verify.deadline.min(READ_BACK_AFTER_INTERRUPT),
+                    None => verify.deadline,
+                };
                 s.progress.println(&format!(
                     "sent {records} envelopes{}; waiting up to {} for stragglers",
                     self.role.suffix(),
-                    humantime::format_duration(verify.deadline)
+                    humantime::format_duration(wait)
                 ));
                 verifying.await.internal("verifier")?
             }
             None => VerifyOutcome::not_verified(stats.count(SendOutcome::Accepted)),
         };
+        // Marked after the read-back: an interrupt while stragglers were awaited cut that wait
+        // short, and the report must say why some were not seen.
+        if let Some((signal, at)) = s.interrupt.signal() {
+            let planned = s.plan.total();
+            // The schedule ran until the interrupt: rates are of that time, not of the whole
+            // plan.
+            run_file.duration_secs = at
+                .saturating_duration_since(s.clock.start)
+                .as_secs_f64()
+                .min(run_file.duration_secs);
+            run_file.interrupted = Some(if records < planned {
+                format!(
+                    "by {signal} after {records} of {planned} planned sends ({:.1} %): the rest \
+                     were never sent, so rates, loss and the gates speak of the sends made",
+                    records as f64 * 100.0 / planned.max(1) as f64
+                )
+            } else {
+                format!(
+                    "by {signal} while the sent events were read back: the wait for stragglers \
+                     was cut to {} s at most, so an event counted missing may only have been late",
+                    READ_BACK_AFTER_INTERRUPT.as_secs()
+                )
+            });
+            self.folder.write_run_file(&run_file)?;
+        }
         let fidelity = match &self.fidelity_api {
             Some(api) => Fidelity::sample(api, s.generator, verify)?,
             None => None,
@@ -212,7 +248,7 @@ async fn drive_with<T: Transport>(
     stats: Arc<LiveStats>,
     transport: T,
 ) {
-    drive(
+    drive_until(
         s.plan,
         s.generator,
         router,
@@ -221,6 +257,7 @@ async fn drive_with<T: Transport>(
         results,
         stats,
         Arc::new(transport),
+        s.interrupt.happened(),
     )
     .await;
 }

@@ -13,10 +13,11 @@
 //! - [`leg`]: one deployment's pipeline; [`finish`]: journals + read-back → report;
 //! - [`folder`]: the run folder, its files and layout — the one place that names them;
 //! - [`preflight`], [`sources`], [`upload`], [`embedded`], [`fidelity`]: the stages setup and
-//!   the legs call;
+//!   the legs call; [`interrupt`]: an operator's Ctrl-C, which stops sending and still reports;
 //! - [`reverify`], [`gate`], [`compare`], [`dsn`], [`generate`], [`profile`]: the other
 //!   commands, each on the same folder and profile types;
-//! - [`error`]: how a command ends ([`Verdict`] or [`Failure`]), without exit-code numbers.
+//! - [`error`]: how a command ends ([`Verdict`] or [`Failure`]), without exit-code numbers;
+//!   [`output`]: what it prints, safe when the reader stops early.
 #![warn(missing_docs)]
 
 pub mod compare;
@@ -28,7 +29,9 @@ pub mod finish;
 pub mod folder;
 pub mod gate;
 pub mod generate;
+pub mod interrupt;
 pub mod leg;
+pub mod output;
 pub mod preflight;
 pub mod profile;
 pub mod reverify;

@@ -47,6 +47,9 @@ pub async fn verify(request: VerifyRequest) -> Result<Verdict, Failure> {
             )));
         }
         planned.leg = run.leg.clone();
+        if run.interrupted.is_some() {
+            planned.interrupted = run.interrupted.clone();
+        }
         for note in &run.notes {
             if !planned.notes.contains(note) {
                 planned.notes.push(note.clone());

@@ -7,6 +7,7 @@
 use crate::embedded::{self, Embedded};
 use crate::error::{Failure, OrInternal, Verdict};
 use crate::folder::{self, RunFile, RunFolder};
+use crate::interrupt::Interrupt;
 use crate::leg::{Leg, LegRole, Shared};
 use crate::{preflight, profile, sources, upload};
 use anyhow::anyhow;
@@ -83,6 +84,17 @@ impl PreparedRun {
             })?,
             None => RunId::generate(sentry_load_common::clock::now_unix_micros()),
         };
+        // A run id names one run: reusing it would overwrite that run's files.
+        let folder = RunFolder::for_run(&request.out, &run_id, request.shard);
+        if folder.holds_a_run() {
+            return Err(Failure::usage(anyhow!(
+                "{} already holds run {run_id}: nothing was changed — choose another --run-id \
+                 (or none, for a new one), or remove that folder; to read it back again, \
+                 `sentry-load verify {}`",
+                folder.dir().display(),
+                folder.dir().display()
+            )));
+        }
         let checks = preflight::check(&loaded.profile, request.read_back).await;
         checks.print(request.quiet);
         if let Some(e) = checks.failure() {
@@ -121,7 +133,6 @@ impl PreparedRun {
         };
         upload_sourcemaps(&loaded, embedded.as_ref()).await?;
 
-        let folder = RunFolder::for_run(&request.out, &run_id, request.shard);
         let main_api = embedded
             .as_ref()
             .map(|e| e.api.clone())
@@ -161,6 +172,7 @@ impl PreparedRun {
             shard: (shard != Shard::WHOLE).then(|| format!("{}/{}", shard.index, shard.count)),
             leg: None,
             notes,
+            interrupted: None,
         };
         let opts = SendOptions {
             max_in_flight: profile.send.max_in_flight.get() as usize,
@@ -206,8 +218,14 @@ impl PreparedRun {
     }
 
     /// Runs every leg to its report (both at once with `[mirror]`), stops the embedded sim,
-    /// and returns the worst verdict.
+    /// and returns the worst verdict; an operator's Ctrl-C or SIGTERM stops it early
+    /// ([`Interrupt`]).
     pub async fn execute(self) -> Result<Verdict, Failure> {
+        self.execute_until(Interrupt::listen()).await
+    }
+
+    /// [`PreparedRun::execute`], stopped early by `interrupt`.
+    pub async fn execute_until(self, interrupt: Interrupt) -> Result<Verdict, Failure> {
         // Time zero leaves room for the legs to open their journals.
         let clock = RunClock::starting_in(Duration::from_millis(100));
         let main_stats = Arc::new(LiveStats::default());
@@ -223,6 +241,7 @@ impl PreparedRun {
             run_file: &self.run_file,
             progress: &progress,
             baseline: self.baseline.as_deref(),
+            interrupt: &interrupt,
         };
         let mut legs = self.legs.into_iter();
         let main = legs.next().map(|leg| leg.run(main_stats, &shared));

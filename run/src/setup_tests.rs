@@ -92,3 +92,26 @@ async fn bad_input_is_a_usage_failure_before_anything_starts() {
         f.message()
     );
 }
+
+#[tokio::test]
+async fn a_run_id_in_use_is_refused_before_anything_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let used = dir.path().join("runs/setup-test");
+    std::fs::create_dir_all(&used).unwrap();
+    std::fs::write(used.join("run.json"), "{}").unwrap();
+    let f = PreparedRun::prepare(request(dir.path(), PROFILE))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(f.kind(), FailureKind::Usage);
+    assert!(
+        f.message().contains("already holds run setup-test"),
+        "{}",
+        f.message()
+    );
+    assert_eq!(
+        std::fs::read_to_string(used.join("run.json")).unwrap(),
+        "{}"
+    );
+    assert!(!used.join("profile.toml").exists());
+}

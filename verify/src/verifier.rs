@@ -11,6 +11,7 @@ use sentry_load_common::{Dataset, EventKind};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError};
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use uuid::Uuid;
 
@@ -33,6 +34,9 @@ pub struct Verifier {
     source: Box<dyn Source>,
     opts: VerifyOptions,
     tracker: Tracker,
+    /// Once the flag is up (the run was interrupted), stragglers are waited for at most this
+    /// long after the intake closed.
+    cut_short: Option<(watch::Receiver<bool>, Duration)>,
 }
 
 impl Verifier {
@@ -42,6 +46,23 @@ impl Verifier {
             source,
             opts,
             tracker: Tracker::default(),
+            cut_short: None,
+        }
+    }
+
+    /// Waits for stragglers at most `wait` after the intake closed once `interrupted` turns
+    /// true (the operator stopped the run: what was sent is read back without the full
+    /// deadline).
+    pub fn cut_short_by(mut self, interrupted: watch::Receiver<bool>, wait: Duration) -> Verifier {
+        self.cut_short = Some((interrupted, wait));
+        self
+    }
+
+    /// The straggler deadline as it stands.
+    fn deadline(&self) -> Duration {
+        match &self.cut_short {
+            Some((flag, wait)) if *flag.borrow() => self.opts.deadline.min(*wait),
+            _ => self.opts.deadline,
         }
     }
 
@@ -79,7 +100,7 @@ impl Verifier {
             if closed_at.is_some() && tracker.is_done() {
                 break;
             }
-            if closed_at.is_some_and(|c| c.elapsed() >= self.opts.deadline) {
+            if closed_at.is_some_and(|c| c.elapsed() >= self.deadline()) {
                 break;
             }
             polls += 1;
@@ -118,7 +139,7 @@ impl Verifier {
             && asks
             && let Some(closed) = closed_at
         {
-            let left = self.opts.deadline.saturating_sub(closed.elapsed());
+            let left = self.deadline().saturating_sub(closed.elapsed());
             tokio::time::sleep(left.min(OUTCOMES_SETTLE)).await;
         }
         let found = self.explain(&events, &mut queries, &mut last_error).await;

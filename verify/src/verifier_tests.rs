@@ -315,3 +315,26 @@ async fn a_source_blind_to_outcomes_is_never_asked_for_them() {
     assert!(!outcome.outcomes_visible && outcome.explained.is_empty());
     assert_eq!(fake.outcome_asks.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_run_waits_for_stragglers_only_as_long_as_it_is_told() {
+    let records = [record(0, EventKind::Error)];
+    let fake = Arc::new(Fake::default());
+    let (flag, interrupted) = tokio::sync::watch::channel(false);
+    let mut verifier = Verifier::new(Box::new(Shared(fake)), options())
+        .cut_short_by(interrupted, Duration::from_secs(3));
+    for r in &records {
+        verifier.track(r);
+    }
+    flag.send(true).unwrap();
+    let (_, rx) = mpsc::unbounded_channel();
+    let start = tokio::time::Instant::now();
+    let outcome = verifier.run(rx, |_| {}).await;
+    let took = start.elapsed();
+    assert_eq!(outcome.events.missing.len(), 1);
+    assert!(
+        took >= Duration::from_secs(3) && took < DEADLINE,
+        "{took:?}"
+    );
+    assert_eq!(outcome.polls, 3);
+}

@@ -124,6 +124,31 @@ pub async fn drive<T: Transport>(
     stats: Arc<LiveStats>,
     transport: Arc<T>,
 ) {
+    let never = std::future::pending::<()>();
+    drive_until(
+        plan, generator, router, opts, clock, results, stats, transport, never,
+    )
+    .await;
+}
+
+/// [`drive`], stopping early when `stop` resolves (an operator's Ctrl-C): no arrival is
+/// handed out after that, the requests in flight finish and are journaled, and the arrivals
+/// never reached are not journaled at all (the plan says how many there were). Returns
+/// whether it stopped early.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive_until<T: Transport>(
+    plan: &Plan,
+    generator: &Arc<Generator>,
+    router: &Router,
+    opts: &SendOptions,
+    clock: RunClock,
+    results: mpsc::Sender<JournalRecord>,
+    stats: Arc<LiveStats>,
+    transport: Arc<T>,
+    stop: impl Future<Output = ()>,
+) -> bool {
+    let mut stop = pin!(stop);
+    let mut stopped = false;
     let back_off = Arc::new(BackOff::default());
     let honour_limits = opts.on_rate_limit == RateLimitPolicy::BackOff;
     let mut pool = Pool::new(
@@ -148,7 +173,14 @@ pub async fn drive<T: Transport>(
     let mut give_up = pin!(sleep_until(clock.start));
     for arrival in plan.arrivals() {
         let due = clock.start + arrival.offset;
-        wait_until(due, opts.precise_timing).await;
+        tokio::select! {
+            biased;
+            () = &mut stop => {
+                stopped = true;
+                break;
+            }
+            () = wait_until(due, opts.precise_timing) => {}
+        }
         let target = router.pick(arrival.seq);
         let mut record = JournalRecord {
             seq: arrival.seq,
@@ -192,6 +224,7 @@ pub async fn drive<T: Transport>(
         }
     }
     pool.finish().await;
+    stopped
 }
 
 /// Runs `work` until `deadline`; `None` if it did not finish by then. `timer` may be armed for

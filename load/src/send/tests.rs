@@ -418,3 +418,42 @@ async fn precise_timing_sends_every_arrival_and_none_before_it_is_due() {
         .collect();
     assert!(early.is_empty(), "sent before their time: {early:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_ends_sending_and_lets_in_flight_requests_finish() {
+    // 10/s for 5 s; stopped after 1 s: the arrivals due at 0.0 … 0.9 s are sent, no later one.
+    let plan = Plan::new(vec![Phase::hold(10.0, Duration::from_secs(5))]);
+    let t = Scripted {
+        calls: AtomicU64::new(0),
+        script: ok,
+    };
+    let generator = Arc::new(Generator::new(
+        RunId::parse("stop-test").unwrap(),
+        1,
+        &sentry_load_config::RealismKnobs::defaults(10),
+        &[EventKind::Error],
+    ));
+    let stats = Arc::new(LiveStats::default());
+    let (tx, mut rx) = mpsc::channel(1024);
+    let stop = tokio::time::sleep(Duration::from_millis(950));
+    let stopped = drive_until(
+        &plan,
+        &generator,
+        &router(),
+        &opts(8, RateLimitPolicy::KeepSending),
+        RunClock::now(),
+        tx,
+        stats.clone(),
+        Arc::new(t),
+        stop,
+    )
+    .await;
+    assert!(stopped);
+    let mut records = vec![];
+    while let Some(r) = rx.recv().await {
+        records.push(r);
+    }
+    let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (0..10).collect::<Vec<_>>());
+    assert_eq!(stats.count(SendOutcome::Accepted), 10);
+}
