@@ -91,7 +91,9 @@ pub enum EnvelopeError {
     Unexpected(&'static str),
 }
 
-/// The attachment type of a minidump (Relay's `AttachmentType::Minidump`, same file).
+/// The attachment type of a minidump: `AttachmentType::Minidump` of the Sentry SDK this
+/// project builds envelopes with (sentry-types 0.49.5, `src/protocol/attachment.rs`), which
+/// Relay's `AttachmentType` reads the same way.
 pub const MINIDUMP: &str = "event.minidump";
 
 /// One item's header (fields the readers use).
