@@ -160,3 +160,42 @@ async fn a_reader_that_stops_early_is_not_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn runs_that_differ_in_seed_or_schedule_are_compared_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), SMALL_EMBEDDED).unwrap();
+    std::fs::write(
+        dir.path().join("b.toml"),
+        SMALL_EMBEDDED
+            .replace("seed = 4", "seed = 5")
+            .replace("rate = 20", "rate = 30"),
+    )
+    .unwrap();
+    for (profile, id) in [("a.toml", "a"), ("b.toml", "b")] {
+        let args = ["run", "--profile", profile, "--quiet", "--run-id", id];
+        let out = sentry_load(dir.path(), &args).await;
+        assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    }
+    let out = sentry_load(dir.path(), &["compare", "runs/a", "runs/b", "--out", "cmp"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains(
+            "> **B is not comparable with A:** seed 5 vs 4 (different events); schedule 30 over"
+        ),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("cmp/compare.html")).unwrap();
+    assert!(html.contains("B is not comparable with A:"));
+    // The same run against itself is comparable: no warning.
+    let out = sentry_load(dir.path(), &["compare", "runs/a", "runs/a", "--out", "cmp"]).await;
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("not comparable"));
+
+    let out = sentry_load(dir.path(), &["gate", "runs/b", "--baseline", "runs/a"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the baseline is not comparable with this run: seed 5 vs 4"),
+        "{err}"
+    );
+}

@@ -90,6 +90,21 @@ fn headings(runs: &[Report]) -> Vec<String> {
         .collect()
 }
 
+/// Each run (by index) that differs from the first in seed, schedule or mix, and how.
+fn warnings(runs: &[Report]) -> Vec<(usize, String)> {
+    let Some(reference) = runs.first() else {
+        return Vec::new();
+    };
+    runs.iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, r)| {
+            let d = crate::comparable::differences(reference, r);
+            (!d.is_empty()).then(|| (i, d.join("; ")))
+        })
+        .collect()
+}
+
 fn letter(i: usize) -> char {
     (b'A' + (i % 26) as u8) as char
 }
@@ -123,6 +138,9 @@ fn cells(metric: &Metric, runs: &[Report]) -> Vec<String> {
 /// The comparison as Markdown.
 pub fn compare_markdown(runs: &[Report]) -> String {
     let mut s = String::from("# sentry-load comparison\n\n");
+    for (i, why) in warnings(runs) {
+        let _ = writeln!(s, "> **{} is not comparable with A:** {why}\n", letter(i));
+    }
     let heads = headings(runs);
     let _ = writeln!(s, "| | {} |", heads.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(runs.len()));
@@ -145,7 +163,16 @@ pub fn compare_markdown(runs: &[Report]) -> String {
 
 /// The comparison as an HTML page with overlaid charts.
 pub fn compare_html(runs: &[Report]) -> String {
-    let mut b = String::from("<h1>sentry-load comparison</h1><table><tr><th></th>");
+    let mut b = String::from("<h1>sentry-load comparison</h1>");
+    for (i, why) in warnings(runs) {
+        let _ = write!(
+            b,
+            "<p class=\"warning\"><strong>{} is not comparable with A:</strong> {}</p>",
+            letter(i),
+            esc(&why)
+        );
+    }
+    b.push_str("<table><tr><th></th>");
     for h in headings(runs) {
         let _ = write!(b, "<th>{}</th>", esc(&h));
     }

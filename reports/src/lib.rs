@@ -9,6 +9,7 @@
 
 mod build;
 pub mod charts;
+mod comparable;
 mod compare;
 mod crash_reports;
 mod gates;
@@ -24,6 +25,7 @@ mod timeline;
 mod verdicts;
 
 pub use build::{ReportInput, build_report};
+pub use comparable::differences as not_comparable_because;
 pub use compare::{compare_html, compare_markdown};
 pub use gates::evaluate_gates;
 pub use histogram::Percentiles;

@@ -10,7 +10,9 @@ use anyhow::anyhow;
 use sentry_load_common::EventKind;
 use sentry_load_common::journal::JournalReader;
 use sentry_load_config::{PostgresConfig, Profile, VerifyConfig};
-use sentry_load_reports::{ReportInput, SendSummary, build_report, render_summary};
+use sentry_load_reports::{
+    ReportInput, SendSummary, build_report, not_comparable_because, render_summary,
+};
 use sentry_load_verify::{VerifyOutcome, check_issues};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +78,18 @@ pub async fn finish(
             .map(|(r, path)| (r, path.display().to_string())),
     });
     report.run.interrupted = planned.interrupted.clone();
+    if let Some((b, path)) = &baseline {
+        let differs = not_comparable_because(b, &report);
+        if !differs.is_empty() {
+            report.run.notes.push(format!(
+                "the baseline {} ({}) is not comparable with this run, so its gates compare \
+                 unlike runs: {}",
+                b.run.id,
+                path.display(),
+                differs.join("; ")
+            ));
+        }
+    }
     folder::write_report(report_path, &report)?;
     if let Some(leg) = &planned.leg {
         output::line(format_args!("── {leg} ──"));

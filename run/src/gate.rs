@@ -6,7 +6,7 @@ use crate::error::{Failure, Verdict};
 use crate::folder;
 use crate::output;
 use crate::profile;
-use sentry_load_reports::evaluate_gates;
+use sentry_load_reports::{evaluate_gates, not_comparable_because};
 use std::path::PathBuf;
 
 /// What the command line asks of `gate`.
@@ -36,6 +36,13 @@ pub fn gate(request: GateRequest) -> Result<Verdict, Failure> {
     output::line(format_args!("run {} ({})", report.run.id, file.display()));
     if let Some((b, path)) = &baseline {
         output::line(format_args!("baseline {} ({})", b.run.id, path.display()));
+        let differs = not_comparable_because(b, &report);
+        if !differs.is_empty() {
+            eprintln!(
+                "warning: the baseline is not comparable with this run: {}",
+                differs.join("; ")
+            );
+        }
     }
     if results.is_empty() {
         output::line("no gates configured");
