@@ -4,17 +4,9 @@
 mod support;
 
 use std::time::Duration;
-use support::{sentry_load, services, shown};
+use support::{sentry_load, services, shown, whole_records};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
-const RECORD_LEN: u64 = 70;
-
-/// Whole records in a journal file, from its size and header length alone.
-fn whole_records(path: &std::path::Path) -> u64 {
-    let bytes = std::fs::read(path).unwrap();
-    let header_len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as u64;
-    (bytes.len() as u64 - 14 - header_len) / RECORD_LEN
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test services and tools: scripts/test.sh starts them and runs it"]

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::shown;
+use support::{shown, whole_records};
 
 /// Sends `signal` (`INT`, `TERM`) to `pid`.
 fn kill(signal: &str, pid: u32) {
@@ -15,18 +15,6 @@ fn kill(signal: &str, pid: u32) {
         .status()
         .expect("kill runs");
     assert!(status.success());
-}
-
-/// Whole records in a journal, from its size (the header length is in its first bytes).
-fn whole_records(path: &Path) -> u64 {
-    let Ok(bytes) = std::fs::read(path) else {
-        return 0;
-    };
-    if bytes.len() < 14 {
-        return 0;
-    }
-    let header_len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as u64;
-    (bytes.len() as u64).saturating_sub(14 + header_len) / 70
 }
 
 /// Starts `sentry-load run` in `dir` and waits (60 s at most) until its journal holds

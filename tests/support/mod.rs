@@ -226,3 +226,17 @@ pub fn ids(
         .map(|e| e.event_id.simple().to_string())
         .collect()
 }
+
+/// Whole records in a journal file so far, from its size and header length alone (0 while
+/// the file or its header is not there yet): what a crash or an interrupt leaves readable.
+pub fn whole_records(path: &Path) -> u64 {
+    let Ok(bytes) = std::fs::read(path) else {
+        return 0;
+    };
+    if bytes.len() < 14 {
+        return 0;
+    }
+    let header_len = u32::from_le_bytes(bytes[10..14].try_into().unwrap()) as u64;
+    (bytes.len() as u64).saturating_sub(14 + header_len)
+        / sentry_load_common::journal::RECORD_LEN as u64
+}
