@@ -143,6 +143,25 @@ async fn verify_recounts_a_run_from_its_journal() {
         again["loss"]["missing_events"],
         live["loss"]["missing_events"]
     );
+
+    // One flipped byte in record 5 costs that record only, and the record it cost counts
+    // against the loss gate as a planned send with no journal record.
+    let journal = run_dir.join("journal.bin");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let records_at = bytes.len() - 200 * sentry_load_common::journal::RECORD_LEN;
+    bytes[records_at + 5 * sentry_load_common::journal::RECORD_LEN + 20] ^= 0x01;
+    std::fs::write(&journal, &bytes).unwrap();
+    let out = sentry_load(dir.path(), &["verify", run_dir.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    let text = std::fs::read_to_string(run_dir.join("report.verify.json")).unwrap();
+    let damaged: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(damaged["sending"]["records"], 199);
+    assert_eq!(
+        damaged["sending"]["journal_damaged_bytes"],
+        sentry_load_common::journal::RECORD_LEN
+    );
+    assert_eq!(damaged["loss"]["unjournaled"], 1);
+    assert_eq!(damaged["visibility"]["tracked"], 199);
     sim.stop().await.unwrap();
     svc.cleanup().await;
 }

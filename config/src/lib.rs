@@ -34,15 +34,15 @@ mod variables;
 
 pub use error::ProfileError;
 pub use interpolate::interpolate;
-pub use load::{LoadedProfile, load_profile, parse_profile};
+pub use load::{LoadedProfile, MAX_TARGETS, load_profile, parse_profile};
 pub use realism::{
     CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
 };
 pub use schema::{
     ApiLookup, ArrivalProcess, ArtifactsConfig, BaselineGatesConfig, ClickHouseConfig, GatesConfig,
-    KindGates, KindGatesConfig, KindMix, MIN_POLL_INTERVAL, MirrorConfig, PostgresConfig, Profile,
-    ProjectTarget, Protocol, RateLimitPolicy, SendConfig, SentryApiConfig, SpikeConfig,
-    StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
+    KindGates, KindGatesConfig, KindMix, MAX_SCHEDULE, MAX_WAIT, MIN_POLL_INTERVAL, MirrorConfig,
+    PostgresConfig, Profile, ProjectTarget, Protocol, RateLimitPolicy, SendConfig, SentryApiConfig,
+    SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

@@ -5,6 +5,7 @@ use crate::schema::{Profile, ProjectTarget, TargetKind, TrafficConfig};
 use crate::shipped::{SHIPPED_PROFILES, shipped_profile};
 use sentry_load_common::{EventKind, fnv1a};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A profile ready to run, with where it came from.
 #[derive(Debug, Clone)]
@@ -120,6 +121,9 @@ fn settle_defaults(p: &mut Profile) {
     }
 }
 
+/// The most targets one run sends to: a journal record's target index is a `u16`.
+pub const MAX_TARGETS: usize = u16::MAX as usize + 1;
+
 /// `dsn` or `[[target.projects]]`, not both; projects of one deployment, weights above 0.
 fn check_projects(
     table: &str,
@@ -130,6 +134,18 @@ fn check_projects(
     let Some(first) = projects.first() else {
         return Ok(());
     };
+    // A journal record names its target by a 16-bit index.
+    if projects.len() > MAX_TARGETS {
+        return err(
+            projects[MAX_TARGETS].span(),
+            &format!("{table}.projects"),
+            format!(
+                "{} projects: a run sends to at most {MAX_TARGETS} (the journal's target index \
+                 is 16 bits); split the projects over several runs",
+                projects.len()
+            ),
+        );
+    }
     if let Some(dsn) = dsn {
         return err(
             dsn.span(),
@@ -205,6 +221,22 @@ fn check_traffic(t: &toml::Spanned<TrafficConfig>, err: &ErrAt<'_>) -> Result<()
                 "traffic.duration",
                 "a constant `rate` needs `duration` (e.g. \"60s\") or `count`".into(),
             ),
+            (None, Some(n)) => {
+                let secs = n.get() as f64 / rate.get_ref().per_second();
+                if secs > crate::MAX_SCHEDULE.as_secs_f64() {
+                    return err(
+                        rate.span(),
+                        "traffic.count",
+                        format!(
+                            "{n} events at {:?}/s take {secs:.3e} s, longer than the longest \
+                             schedule a run takes ({}): raise the rate or lower the count",
+                            rate.get_ref().per_second(),
+                            humantime_serde::re::humantime::format_duration(crate::MAX_SCHEDULE)
+                        ),
+                    );
+                }
+                Ok(())
+            }
             _ => Ok(()),
         };
     }
@@ -224,6 +256,7 @@ fn check_traffic(t: &toml::Spanned<TrafficConfig>, err: &ErrAt<'_>) -> Result<()
     }
     let mut planned = 0.0;
     let mut previous = 0.0;
+    let mut total = Duration::ZERO;
     for (i, stage) in c.stages.iter().enumerate() {
         let st = stage.get_ref();
         let key = format!("traffic.stages[{i}]");
@@ -242,12 +275,25 @@ fn check_traffic(t: &toml::Spanned<TrafficConfig>, err: &ErrAt<'_>) -> Result<()
                 "`from` goes with `ramp_to`".into(),
             );
         }
+        total = total.saturating_add(st.duration);
+        if total > crate::MAX_SCHEDULE {
+            return err(
+                stage.span(),
+                &format!("{key}.duration"),
+                format!(
+                    "the stages up to this one last {}, longer than the longest schedule a run \
+                     takes ({})",
+                    humantime_serde::re::humantime::format_duration(total),
+                    humantime_serde::re::humantime::format_duration(crate::MAX_SCHEDULE)
+                ),
+            );
+        }
         let secs = st.duration.as_secs_f64();
         if let Some(spike) = &st.spike {
             let at = spike
                 .at
                 .unwrap_or_else(|| st.duration.saturating_sub(spike.length) / 2);
-            if at + spike.length > st.duration {
+            if at.saturating_add(spike.length) > st.duration {
                 return err(
                     stage.span(),
                     &format!("{key}.spike"),

@@ -224,7 +224,7 @@ pub struct TrafficConfig {
     /// Envelopes per second over all kinds (constant-rate form).
     pub rate: Option<Spanned<Rate>>,
     /// How long the constant rate runs.
-    #[serde(default, deserialize_with = "positive_duration_opt")]
+    #[serde(default, deserialize_with = "schedule_duration_opt")]
     pub duration: Option<Duration>,
     /// How many envelopes the constant rate sends, instead of a duration.
     pub count: Option<NonZeroU64>,
@@ -296,7 +296,7 @@ pub enum ArrivalProcess {
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     /// How long the stage lasts.
-    #[serde(deserialize_with = "positive_duration")]
+    #[serde(deserialize_with = "schedule_duration")]
     pub duration: Duration,
     /// Hold this rate.
     pub hold: Option<StageRate>,
@@ -317,10 +317,10 @@ pub struct SpikeConfig {
     /// The rate during the spike.
     pub peak: StageRate,
     /// How long the spike lasts.
-    #[serde(rename = "for", deserialize_with = "positive_duration")]
+    #[serde(rename = "for", deserialize_with = "schedule_duration")]
     pub length: Duration,
     /// When the spike starts, from the stage's start (default: centred).
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, deserialize_with = "schedule_offset_opt")]
     pub at: Option<Duration>,
 }
 
@@ -404,11 +404,11 @@ pub struct SendConfig {
     #[serde(default = "default_in_flight")]
     pub max_in_flight: NonZeroU32,
     /// How long one request may take before it counts as a transport error.
-    #[serde(default = "default_timeout", with = "humantime_serde")]
+    #[serde(default = "default_timeout", deserialize_with = "positive_wait")]
     pub timeout: Duration,
     /// A send that cannot start this long after its intended time is dropped by the harness
     /// (counted as `harness_dropped`, never as Sentry loss).
-    #[serde(default = "default_give_up", with = "humantime_serde")]
+    #[serde(default = "default_give_up", deserialize_with = "wait")]
     pub give_up_after: Duration,
     /// Send bodies gzip-compressed (`Content-Encoding: gzip`), as most SDKs do.
     #[serde(default)]
@@ -426,7 +426,7 @@ pub struct SendConfig {
     #[serde(default = "yes")]
     pub precise_timing: bool,
     /// A send that starts this long after its intended time is counted as late.
-    #[serde(default = "default_late_after", with = "humantime_serde")]
+    #[serde(default = "default_late_after", deserialize_with = "wait")]
     pub late_after: Duration,
 }
 
@@ -483,7 +483,7 @@ pub struct VerifyConfig {
     #[serde(default = "default_poll", deserialize_with = "poll_interval")]
     pub poll_interval: Duration,
     /// How long after the last send stragglers are waited for.
-    #[serde(default = "default_deadline", with = "humantime_serde")]
+    #[serde(default = "default_deadline", deserialize_with = "wait")]
     pub deadline: Duration,
     /// Read back from ClickHouse (Snuba's tables).
     pub clickhouse: Option<ClickHouseConfig>,
@@ -509,7 +509,7 @@ fn default_poll() -> Duration {
 pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 fn poll_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let v: Duration = humantime_serde::deserialize(d)?;
+    let v = wait(d)?;
     if v < MIN_POLL_INTERVAL {
         return Err(serde::de::Error::custom(format!(
             "invalid poll interval {}: expected at least {}",
@@ -520,20 +520,60 @@ fn poll_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::
     Ok(v)
 }
 
-fn positive_duration_opt<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Duration>, D::Error> {
-    positive_duration(d).map(Some)
-}
+/// The longest schedule a profile may give (a year and a day): every time in a run is an
+/// offset from its start that the clock can add without overflowing, and longer soaks are
+/// several runs.
+pub const MAX_SCHEDULE: Duration = Duration::from_secs(366 * 24 * 3600);
 
-fn positive_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+/// The longest wait a profile may give (a timeout, a deadline, a poll interval): a day.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// A duration from 0 up to `max`; `what` names the limit in the error.
+fn duration_up_to<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    max: Duration,
+    positive: bool,
+    what: &str,
+) -> Result<Duration, D::Error> {
     let v: Duration = humantime_serde::deserialize(d)?;
-    if v.is_zero() {
+    let shown = humantime_serde::re::humantime::format_duration;
+    if positive && v.is_zero() {
         return Err(serde::de::Error::custom(
             "invalid duration 0s: expected a duration above zero, such as \"60s\" or \"5m\"",
         ));
     }
+    if v > max {
+        return Err(serde::de::Error::custom(format!(
+            "invalid duration {}: expected at most {} ({what})",
+            shown(v),
+            shown(max)
+        )));
+    }
     Ok(v)
+}
+
+fn schedule_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_up_to(d, MAX_SCHEDULE, true, "the longest schedule a run takes")
+}
+
+fn schedule_duration_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    schedule_duration(d).map(Some)
+}
+
+fn schedule_offset_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration_up_to(d, MAX_SCHEDULE, false, "the longest schedule a run takes").map(Some)
+}
+
+fn wait<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_up_to(d, MAX_WAIT, false, "the longest wait a profile may give")
+}
+
+fn positive_wait<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_up_to(d, MAX_WAIT, true, "the longest wait a profile may give")
 }
 fn default_deadline() -> Duration {
     Duration::from_secs(60)

@@ -23,8 +23,8 @@ pub use generate::Generator;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, PlanError, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use send::{
-    Answer, BackOff, Connections, HttpTransport, NotPlainHttp, PlainHttpTransport, RateLimit,
-    RunClock, SendOptions, Transport, drive, drive_until, parse_header,
+    Answer, BackOff, Category, Connections, HttpTransport, Limits, NotPlainHttp,
+    PlainHttpTransport, RunClock, Scope, SendOptions, Transport, drive, drive_until, parse_header,
 };
 pub use stats::LiveStats;
 pub use target::{Endpoint, Router, Target};

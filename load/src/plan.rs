@@ -20,8 +20,11 @@ pub enum PlanError {
     #[error("the profile has no rate")]
     NoRate,
     /// `--rate` is not a rate.
-    #[error("--rate {0}: expected events per second above 0")]
+    #[error("--rate {0}: expected events per second above 0 and at most {max}", max = sentry_load_config::Rate::MAX)]
     Rate(f64),
+    /// The schedule would run longer than any run may.
+    #[error("{0} is longer than the longest schedule a run takes ({max})", max = humantime::format_duration(sentry_load_config::MAX_SCHEDULE))]
+    TooLong(String),
     /// Neither the profile nor `--duration` says how long (or how many).
     #[error("the profile has no duration or count")]
     NoDuration,
@@ -163,6 +166,12 @@ impl Plan {
         }
     }
 
+    /// Every arrival of `kind` (tests and simple uses).
+    pub fn of_kind(mut self, kind: EventKind) -> Plan {
+        self.kinds = vec![(kind, 1.0)];
+        self
+    }
+
     /// Keeps only `shard`'s arrivals.
     pub fn with_shard(mut self, shard: Shard) -> Plan {
         self.shard = shard;
@@ -178,14 +187,24 @@ impl Plan {
                 .rate
                 .or(t.rate.as_ref().map(|r| r.get_ref().per_second()))
                 .ok_or(PlanError::NoRate)?;
-            if !(rate.is_finite() && rate > 0.0) {
+            if sentry_load_config::Rate::try_from(rate).is_err() {
                 return Err(PlanError::Rate(rate));
             }
+            let max = sentry_load_config::MAX_SCHEDULE;
             let duration = match (o.duration, t.duration, t.count) {
+                (Some(d), _, _) if d > max => {
+                    return Err(PlanError::TooLong(format!(
+                        "--duration {}",
+                        humantime::format_duration(d)
+                    )));
+                }
                 (Some(d), _, _) | (None, Some(d), _) => d,
                 (None, None, Some(n)) => {
                     limit = Some(n.get());
-                    Duration::from_secs_f64(n.get() as f64 / rate)
+                    Duration::try_from_secs_f64(n.get() as f64 / rate)
+                        .ok()
+                        .filter(|d| *d <= max)
+                        .ok_or_else(|| PlanError::TooLong(format!("{n} events at {rate}/s")))?
                 }
                 (None, None, None) => return Err(PlanError::NoDuration),
             };
@@ -219,6 +238,16 @@ impl Plan {
     /// ones.
     pub fn total(&self) -> u64 {
         self.shard.share_of(self.whole_total())
+    }
+
+    /// Sends planned for this shard, exactly: [`Plan::total`] for uniform arrivals; Poisson ones
+    /// are counted by walking the schedule (tens of nanoseconds per arrival), so that a journal
+    /// missing records can be told from a schedule that happened to draw fewer.
+    pub fn exact_total(&self) -> u64 {
+        match self.process {
+            ArrivalProcess::Uniform => self.total(),
+            ArrivalProcess::Poisson => self.arrivals().count() as u64,
+        }
     }
 
     /// Sends planned over every shard.

@@ -26,6 +26,10 @@ pub struct ReportInput<'a> {
     pub issues: Option<Result<IssueCheck, String>>,
     /// Sends planned.
     pub planned: u64,
+    /// Planned sends the journal holds no record of (damaged, or never written because the
+    /// process died): counted as lost, since nothing says they reached Sentry. Zero for an
+    /// interrupted run, whose unreached arrivals were never due.
+    pub unjournaled: u64,
     /// Planned envelopes per second.
     pub target_rate: f64,
     /// Planned duration, seconds.
@@ -49,7 +53,8 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         .iter()
         .filter(|o| o.was_offered())
         .map(|o| s.count(*o))
-        .sum();
+        .sum::<u64>()
+        + input.unjournaled;
     let span_secs = (s.last_sent_micros.saturating_sub(header.started_at_micros) as f64 / 1e6)
         .max(input.duration_secs);
     let achieved_rate = if span_secs > 0.0 {
@@ -159,6 +164,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             round_trip_us: s.round_trip.percentiles(),
             bytes: s.bytes,
             journal_ignored_tail_bytes: s.ignored_tail_bytes,
+            journal_damaged_bytes: s.damaged_bytes,
         },
         visibility: VisibilitySection {
             source: v.source.clone(),
@@ -208,6 +214,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             harness_dropped: s.count(SendOutcome::HarnessDropped),
             unsupported: s.count(SendOutcome::Unsupported),
             backed_off: s.count(SendOutcome::BackedOff),
+            unjournaled: input.unjournaled,
             loss_ratio: if offered > 0 {
                 offered.saturating_sub(seen) as f64 / offered as f64
             } else {

@@ -122,6 +122,7 @@ fn input<'a>(s: &'a SendSummary, v: &'a VerifyOutcome, gates: &'a GatesConfig) -
         verify: v,
         issues: None,
         planned: 10,
+        unjournaled: 0,
         target_rate: 5.0,
         duration_secs: 2.0,
         gates,
@@ -522,4 +523,54 @@ fn at_most_ten_thousand_missing_events_are_listed() {
     assert_eq!(r.loss.silent, 10_005);
     assert_eq!(r.loss.missing_events.len(), 10_000);
     assert_eq!(r.loss.missing_events.last().unwrap().seq, 9_999);
+}
+
+#[test]
+fn planned_sends_without_a_journal_record_count_as_lost() {
+    // Ten sends journaled (none seen in this fixture), two more planned that the journal lost:
+    // twelve offered.
+    let s = summary(&ten_accepted());
+    let v = verify(10, vec![], vec![]);
+    let gates = GatesConfig {
+        max_loss_ratio: Some(Ratio::try_from(0.0).unwrap()),
+        ..GatesConfig::default()
+    };
+    let r = build_report(ReportInput {
+        planned: 12,
+        unjournaled: 2,
+        ..input(&s, &v, &gates)
+    });
+    assert_eq!(r.loss.unjournaled, 2);
+    let g = r.gates.iter().find(|g| g.gate == "max_loss_ratio").unwrap();
+    assert!(!g.passed, "{g:?}");
+    assert!(
+        g.measured
+            .contains("0 of 12 offered events visible; 2 planned sends have no journal record"),
+        "{g:?}"
+    );
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.contains("the journal holds no record of 2 planned sends")),
+        "{:?}",
+        r.verdicts
+    );
+    assert!(!r.passed);
+}
+
+#[test]
+fn a_journal_of_only_its_header_fails_the_loss_gate() {
+    let s = summary(&[]);
+    let v = verify(0, vec![], vec![]);
+    let gates = GatesConfig {
+        max_loss_ratio: Some(Ratio::try_from(0.0).unwrap()),
+        ..GatesConfig::default()
+    };
+    let r = build_report(ReportInput {
+        unjournaled: 10,
+        ..input(&s, &v, &gates)
+    });
+    assert_eq!(r.sending.records, 0);
+    assert_eq!(r.loss.loss_ratio, 1.0);
+    assert!(!r.passed);
 }

@@ -62,6 +62,7 @@ fn run_a() -> Report {
             round_trip_us: None,
             bytes: 0,
             journal_ignored_tail_bytes: 0,
+            journal_damaged_bytes: 0,
         },
         visibility: VisibilitySection {
             source: "clickhouse".into(),
@@ -97,6 +98,7 @@ fn run_a() -> Report {
             transport_errors: 0,
             harness_dropped: 0,
             backed_off: 0,
+            unjournaled: 0,
             unsupported: 0,
             loss_ratio: 0.02,
             missing_events: vec![],

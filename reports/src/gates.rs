@@ -11,7 +11,8 @@ use std::time::Duration;
 /// Every configured gate, checked.
 pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) -> Vec<GateResult> {
     let mut out = Vec::new();
-    let offered = r.sending.records - r.loss.harness_dropped - r.loss.unsupported;
+    let offered =
+        r.sending.records - r.loss.harness_dropped - r.loss.unsupported + r.loss.unjournaled;
     if let Some(max) = g.max_loss_ratio {
         let m = r.loss.loss_ratio;
         out.push(if offered == 0 {
@@ -26,8 +27,16 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
                 "max_loss_ratio",
                 max.value(),
                 format!(
-                    "{m:.6} ({} of {offered} offered events visible)",
-                    r.visibility.seen
+                    "{m:.6} ({} of {offered} offered events visible{})",
+                    r.visibility.seen,
+                    if r.loss.unjournaled > 0 {
+                        format!(
+                            "; {} planned sends have no journal record",
+                            r.loss.unjournaled
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
                 m <= max.value(),
             )

@@ -95,6 +95,7 @@ fn report(id: &str) -> Report {
             round_trip_us: None,
             bytes: 0,
             journal_ignored_tail_bytes: 0,
+            journal_damaged_bytes: 0,
         },
         visibility: VisibilitySection {
             source: "clickhouse".into(),
@@ -126,6 +127,7 @@ fn report(id: &str) -> Report {
             transport_errors: 0,
             harness_dropped: 10,
             backed_off: 0,
+            unjournaled: 0,
             unsupported: 0,
             loss_ratio: 0.02,
             missing_events: vec![],

@@ -113,6 +113,9 @@ pub struct SendingSection {
     pub bytes: u64,
     /// Bytes after the journal's last whole record (a crash leaves some).
     pub journal_ignored_tail_bytes: u64,
+    /// Bytes skipped between the journal's intact records: damage, which cost records.
+    #[serde(default)]
+    pub journal_damaged_bytes: u64,
 }
 
 impl SendingSection {
@@ -277,8 +280,13 @@ pub struct LossSection {
     /// `/store/`). Not offered, never Sentry's loss.
     #[serde(default)]
     pub unsupported: u64,
-    /// `(offered − seen) / offered`, offered = every arrival but harness drops: events that
-    /// did not become visible, whatever the cause (refused, backed off, lost, unverified).
+    /// Planned sends with no journal record (a damaged journal, a process that died): lost as
+    /// far as anyone can tell, and counted as offered and not seen.
+    #[serde(default)]
+    pub unjournaled: u64,
+    /// `(offered − seen) / offered`, offered = every arrival but harness drops and
+    /// unsupported ones, plus the unjournaled: events that did not become visible, whatever
+    /// the cause (refused, backed off, lost, unverified, unrecorded).
     pub loss_ratio: f64,
     /// Events accepted but never visible, by sequence number (first 10,000); those with an
     /// outcome carry it.

@@ -30,6 +30,8 @@ pub struct SendSummary {
     pub round_trip: Recorder,
     /// Bytes after the last whole record.
     pub ignored_tail_bytes: u64,
+    /// Bytes skipped between intact records: damage that cost records.
+    pub damaged_bytes: u64,
     /// Sends that started more than `late_after` behind schedule.
     pub late: u64,
     /// The lateness threshold.
@@ -71,6 +73,7 @@ impl SendSummary {
             lateness: Recorder::new(3_600_000_000),
             round_trip: Recorder::new(3_600_000_000),
             ignored_tail_bytes: 0,
+            damaged_bytes: 0,
             late: 0,
             late_after,
         };
@@ -106,6 +109,7 @@ impl SendSummary {
                 each(&r);
             }
             s.ignored_tail_bytes += reader.ignored_tail_bytes();
+            s.damaged_bytes += reader.damaged_bytes();
         }
         Ok(s)
     }

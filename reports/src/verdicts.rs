@@ -19,6 +19,17 @@ pub fn verdicts(r: &Report) -> Vec<String> {
         .unwrap_or(0);
     let rejected = refused("rejected");
     let started = r.sending.started;
+    if r.loss.unjournaled > 0 || r.sending.journal_damaged_bytes > 0 {
+        out.push(format!(
+            "the journal holds no record of {} planned sends{}: they count as lost, since \
+             nothing says they reached Sentry (a process that died mid-run, or a damaged file)",
+            r.loss.unjournaled,
+            match r.sending.journal_damaged_bytes {
+                0 => String::new(),
+                n => format!(" ({n} damaged bytes skipped between intact records)"),
+            }
+        ));
+    }
     if invalid_key > 0 && invalid_key == accepted {
         out.push(format!(
             "Relay accepted {accepted} envelopes and dropped all of them as invalid:project_id{} \

@@ -69,6 +69,10 @@ pub async fn finish(
         verify: outcome,
         issues,
         planned: planned.planned,
+        unjournaled: match planned.interrupted {
+            Some(_) => 0,
+            None => planned.planned.saturating_sub(sending.records),
+        },
         target_rate: planned.target_rate,
         duration_secs: planned.duration_secs,
         gates: &profile.gates,

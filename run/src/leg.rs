@@ -182,7 +182,7 @@ impl Leg {
         // Marked after the read-back: an interrupt while stragglers were awaited cut that wait
         // short, and the report must say why some were not seen.
         if let Some((signal, at)) = s.interrupt.signal() {
-            let planned = s.plan.total();
+            let planned = run_file.planned;
             // The schedule ran until the interrupt: rates are of that time, not of the whole
             // plan.
             run_file.duration_secs = at

@@ -8,7 +8,12 @@ use sentry_load_config::{LoadedProfile, SHIPPED_PROFILES, parse_profile};
 /// `${VAR}`s: a command then requires the keys it reads ([`load_for`]).
 pub fn load(name: &str) -> Result<LoadedProfile, Failure> {
     let cwd = std::env::current_dir().map_err(Failure::internal)?;
-    sentry_load_config::load_profile(name, &cwd).map_err(Failure::usage)
+    let loaded = sentry_load_config::load_profile(name, &cwd).map_err(Failure::usage)?;
+    // The variants are built before time zero: a traffic whose variants would not fit in
+    // memory is refused here, not after minutes of building them.
+    sentry_load_engine::Generator::check_template_budget(loaded.profile.traffic.get_ref())
+        .map_err(|e| Failure::usage(anyhow::anyhow!("{}: {e}", loaded.source)))?;
+    Ok(loaded)
 }
 
 /// Loads a profile whose keys inside `scopes` must have their `${VAR}`s set.

@@ -102,10 +102,12 @@ pub async fn verify(request: VerifyRequest) -> Result<Verdict, Failure> {
     // Every record is tracked already: the intake is closed from the start.
     let (_, rx) = mpsc::unbounded_channel();
     eprintln!(
-        "run {}: {} journal(s), {} whole records, {} bytes after the last ones ignored",
+        "run {}: {} journal(s), {} whole records, {} damaged bytes skipped between them, {} \
+         bytes after the last ones ignored",
         summary.header.run_id,
         journals.len(),
         summary.records,
+        summary.damaged_bytes,
         summary.ignored_tail_bytes
     );
     let outcome = verifier.run(rx, |_| {}).await;

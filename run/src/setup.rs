@@ -165,7 +165,7 @@ impl PreparedRun {
         }
         let shard = request.shard;
         let run_file = RunFile {
-            planned: plan.total(),
+            planned: plan.exact_total(),
             target_rate: plan.mean_rate(),
             duration_secs: plan.duration().as_secs_f64(),
             embedded: embedded.is_some(),

@@ -389,3 +389,95 @@ fn slugs_and_user_names_resolve_their_variables() {
     let a = p.artifacts.as_ref().unwrap().get_ref();
     assert_eq!((a.org.as_str(), a.project.as_str()), ("acme", "web"));
 }
+
+#[test]
+fn absurd_schedules_and_waits_are_refused_with_their_key() {
+    let e = invalid(
+        &RELAY
+            .replace("duration = \"1s\"", "count = 1")
+            .replace("rate = 10", "rate = 1e-300"),
+    );
+    assert_eq!(e.key, "traffic.count");
+    assert!(
+        e.message.contains("1e-300/s take 1.000e300 s"),
+        "{}",
+        e.message
+    );
+    for long in ["500000000000years", "367days"] {
+        let e = invalid(&RELAY.replace("\"1s\"", &format!("\"{long}\"")));
+        assert_eq!(e.key, "traffic.duration");
+        assert!(e.message.contains("longest schedule"), "{}", e.message);
+    }
+    for (add, key, says) in [
+        ("[send]\ntimeout = \"0s\"", "send.timeout", "above zero"),
+        (
+            "[send]\ntimeout = \"500000000000years\"",
+            "send.timeout",
+            "at most 1day",
+        ),
+        (
+            "[send]\ngive_up_after = \"9999days\"",
+            "send.give_up_after",
+            "at most 1day",
+        ),
+        (
+            "[send]\nlate_after = \"9999days\"",
+            "send.late_after",
+            "at most 1day",
+        ),
+        (
+            "[verify]\ndeadline = \"9999days\"",
+            "verify.deadline",
+            "at most 1day",
+        ),
+        (
+            "[verify]\npoll_interval = \"9999days\"",
+            "verify.poll_interval",
+            "at most 1day",
+        ),
+    ] {
+        let text = RELAY.replace(
+            "[verify.clickhouse]",
+            &format!("{add}\n[verify.clickhouse]"),
+        );
+        let e = invalid(&text);
+        assert_eq!(e.key, key, "{add}: {}", e.message);
+        assert!(e.message.contains(says), "{add}: {}", e.message);
+    }
+    let spike = |s: &str| {
+        format!(
+            "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\n[[traffic.stages]]\n\
+             duration = \"1m\"\nspike = {{ base = 1, peak = 2, {s} }}\n"
+        )
+    };
+    for s in [
+        "for = \"10s\", at = \"500000000000years\"",
+        "for = \"500000000000years\"",
+    ] {
+        let e = invalid(&spike(s));
+        assert!(e.message.contains("longest schedule"), "{s}: {}", e.message);
+    }
+    // Stages that add up past the limit are refused at the one that crosses it.
+    let mut long = "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\n".to_owned();
+    for _ in 0..3 {
+        long.push_str("[[traffic.stages]]\nhold = 1\nduration = \"200days\"\n");
+    }
+    let e = invalid(&long);
+    assert_eq!(e.key, "traffic.stages[1].duration", "{}", e.message);
+}
+
+#[test]
+fn more_projects_than_the_journal_can_index_are_refused() {
+    let mut text = "seed = 1\n[target]\nkind = \"relay\"\n[traffic]\nrate = 1\nduration = \"1s\"\n\
+                    [verify.clickhouse]\nurl = \"http://127.0.0.1:8123\"\n"
+        .to_owned();
+    for i in 0..=MAX_TARGETS {
+        text.push_str(&format!(
+            "[[target.projects]]\ndsn = \"http://k@127.0.0.1:9/{}\"\n",
+            i + 1
+        ));
+    }
+    let e = invalid(&text);
+    assert_eq!(e.key, "target.projects");
+    assert!(e.message.contains("at most 65536"), "{}", e.message);
+}

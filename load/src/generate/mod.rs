@@ -177,6 +177,41 @@ impl Generator {
         }
     }
 
+    /// What the variants of a traffic's mix would take in memory, built before time zero:
+    /// their minidumps (each native variant its own, at its size class's middle) dominate,
+    /// everything else is tens of kilobytes per variant. A run refuses a traffic whose
+    /// variants exceed [`TEMPLATE_BUDGET`] rather than build them.
+    pub fn template_bytes(traffic: &TrafficConfig) -> u64 {
+        if !traffic.mix.get_ref().sends(EventKind::Native) {
+            return 0;
+        }
+        let r = traffic.realism().of(EventKind::Native);
+        let (shapes, classes) = layout(EventKind::Native, &r);
+        (0..shapes * classes)
+            .map(|v| spec_of(EventKind::Native, &r, v, classes).attachment_bytes as u64)
+            .sum()
+    }
+
+    /// [`Generator::template_bytes`] checked against [`TEMPLATE_BUDGET`]: why the traffic's
+    /// variants are too large to build, naming the knob, when they are.
+    pub fn check_template_budget(traffic: &TrafficConfig) -> Result<(), String> {
+        let bytes = Generator::template_bytes(traffic);
+        if bytes <= TEMPLATE_BUDGET {
+            return Ok(());
+        }
+        let r = traffic.realism().of(EventKind::Native);
+        let (shapes, classes) = layout(EventKind::Native, &r);
+        Err(format!(
+            "traffic.native.attachment_size = {{ p50 = \"{}\", p99 = \"{}\" }}: the native \
+             variants ({shapes} crashes × {classes} size classes, each its own minidump, built \
+             before the run starts) would take {} of memory, more than {}; lower p50 and p99",
+            r.attachment_size.p50,
+            r.attachment_size.p99,
+            bytesize::ByteSize::b(bytes),
+            bytesize::ByteSize::b(TEMPLATE_BUDGET),
+        ))
+    }
+
     /// A generator for the kinds `traffic`'s mix gives weight, shaped by its knobs.
     pub fn for_traffic(run_id: RunId, seed: u64, traffic: &TrafficConfig) -> Self {
         let mix = traffic.mix.get_ref();
@@ -340,6 +375,9 @@ impl Generator {
 fn slot(kind: EventKind) -> usize {
     usize::from(kind.code() - 1)
 }
+
+/// The most memory the variants of a run may take (see [`Generator::template_bytes`]).
+pub const TEMPLATE_BUDGET: u64 = 1 << 30;
 
 /// Shapes and size classes per kind.
 fn layout(kind: EventKind, r: &KindRealism) -> (u64, u64) {

@@ -261,3 +261,41 @@ fn a_payload_whose_length_changes_digit_count_gets_the_right_item_header() {
     assert_eq!(items[0].1.len(), 993);
     assert!(String::from_utf8_lossy(&items[0].1).starts_with(r#"{"seq":"5","#));
 }
+
+#[test]
+fn variants_too_large_to_build_are_refused_before_they_are_built() {
+    let profile = |sizes: &str| {
+        let text = format!(
+            "seed = 1\n[target]\nkind = \"embedded\"\n[traffic]\nrate = 1\nduration = \"1s\"\n\
+             mix = {{ native = 1 }}\n[traffic.native]\nattachment_size = {sizes}\n"
+        );
+        sentry_load_config::parse_profile("t.toml", &text).unwrap()
+    };
+    let huge = profile("{ p50 = \"100 MB\", p99 = \"100 MB\" }");
+    assert_eq!(
+        Generator::template_bytes(huge.traffic.get_ref()),
+        58 * 100_000_000
+    );
+    let e = Generator::check_template_budget(huge.traffic.get_ref()).unwrap_err();
+    assert!(
+        e.contains("traffic.native.attachment_size") && e.contains("5.4 GiB"),
+        "{e}"
+    );
+    let usual = profile("{ p50 = \"64 KiB\", p99 = \"512 KiB\" }");
+    assert!(Generator::check_template_budget(usual.traffic.get_ref()).is_ok());
+    assert!(Generator::template_bytes(usual.traffic.get_ref()) < TEMPLATE_BUDGET / 20);
+    // Without native crashes in the mix, no minidump is built whatever the size says.
+    let mut none = huge.clone();
+    let w = |v: f64| sentry_load_config::Weight::try_from(v).unwrap();
+    none.traffic
+        .get_mut()
+        .mix
+        .get_mut()
+        .set(EventKind::Native, w(0.0));
+    none.traffic
+        .get_mut()
+        .mix
+        .get_mut()
+        .set(EventKind::Error, w(1.0));
+    assert_eq!(Generator::template_bytes(none.traffic.get_ref()), 0);
+}

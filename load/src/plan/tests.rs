@@ -155,3 +155,29 @@ fn shards_split_the_sequence_space_exactly() {
         Shard::parse("3/3").is_err() && Shard::parse("1/0").is_err() && Shard::parse("x").is_err()
     );
 }
+
+#[test]
+fn overrides_beyond_what_a_profile_may_say_are_refused() {
+    let t = traffic("rate = 10\nduration = \"10s\"");
+    let o = |rate, duration| Overrides { rate, duration };
+    for rate in [1e12, 0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let e = Plan::from_traffic(&t, 1, o(Some(rate), None)).unwrap_err();
+        assert!(matches!(e, crate::PlanError::Rate(_)), "{rate}: {e}");
+        assert!(e.to_string().contains("at most 10000000"), "{e}");
+    }
+    let years = Duration::from_secs(500 * 365 * 24 * 3600);
+    let e = Plan::from_traffic(&t, 1, o(None, Some(years))).unwrap_err();
+    assert!(e.to_string().contains("longest schedule"), "{e}");
+    // The count form at a rate so low that the count takes longer than any schedule.
+    let count = traffic("rate = 1\ncount = 1000");
+    let e = Plan::from_traffic(&count, 1, o(Some(1e-6), None)).unwrap_err();
+    assert!(matches!(e, crate::PlanError::TooLong(_)), "{e}");
+}
+
+#[test]
+fn the_exact_total_counts_poisson_arrivals() {
+    let p = plan("rate = 333\nduration = \"3s\"\narrivals = \"poisson\"");
+    assert_eq!(p.exact_total(), p.arrivals().count() as u64);
+    let u = plan("rate = 333\nduration = \"3s\"");
+    assert_eq!(u.exact_total(), u.total());
+}

@@ -15,7 +15,7 @@ mod transport;
 mod worker;
 
 pub use plain_http::{Connections, NotPlainHttp, PlainHttpTransport};
-pub use rate_limits::{BackOff, RateLimit, parse_header};
+pub use rate_limits::{BackOff, Category, Limits, Scope, parse_header};
 pub use transport::{Answer, HttpTransport, Transport};
 
 use crate::generate::Generator;
@@ -149,8 +149,8 @@ pub async fn drive_until<T: Transport>(
 ) -> bool {
     let mut stop = pin!(stop);
     let mut stopped = false;
-    let back_off = Arc::new(BackOff::default());
     let honour_limits = opts.on_rate_limit == RateLimitPolicy::BackOff;
+    let back_off = honour_limits.then(|| Arc::new(BackOff::new(router.targets(), clock.start)));
     let mut pool = Pool::new(
         opts.max_in_flight.max(1),
         Arc::new(worker::Shared {
@@ -202,7 +202,9 @@ pub async fn drive_until<T: Transport>(
             }
             continue;
         };
-        if honour_limits && back_off.limited(arrival.kind, Instant::now()) {
+        if let Some(b) = &back_off
+            && b.limited(arrival.kind, usize::from(target.index), Instant::now())
+        {
             record.outcome = SendOutcome::BackedOff;
             if record_unsent(record).await.is_err() {
                 break;
@@ -231,6 +233,11 @@ pub async fn drive_until<T: Transport>(
 /// any time: it is moved to `deadline` when armed later, and when it fires before `deadline`.
 /// A caller that keeps one timer for a series of rising deadlines therefore re-arms it about
 /// once per distance between deadline and start, not once per call.
+///
+/// The timer is polled outside tokio's cooperative budget: a peer that streams bytes as fast
+/// as they can be read (a flood of `103` answers, endless chunk extensions) keeps `work`
+/// ready until it has spent the task's whole budget, and a budgeted timer polled after it
+/// would then never see its deadline.
 async fn before_deadline<F: Future>(
     mut timer: Pin<&mut Sleep>,
     deadline: Instant,
@@ -244,7 +251,7 @@ async fn before_deadline<F: Future>(
         tokio::select! {
             biased;
             done = &mut work => return Some(done),
-            () = &mut timer => {
+            () = tokio::task::unconstrained(timer.as_mut()) => {
                 if Instant::now() >= deadline {
                     return None;
                 }
@@ -315,5 +322,7 @@ impl<T: Transport> Pool<T> {
     }
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

@@ -51,16 +51,16 @@ impl Transport for Scripted {
 fn ok(_: u64) -> Answer {
     Answer {
         status: Some(200),
-        rate_limits: vec![],
+        rate_limits: Limits::none(),
     }
 }
 
-fn router() -> Router {
+pub(super) fn router() -> Router {
     let dsn: sentry_load_config::Dsn = "http://k@127.0.0.1:9/1".parse().unwrap();
     Router::single(crate::target::Target::from_dsn(0, &dsn))
 }
 
-fn opts(max_in_flight: usize, policy: RateLimitPolicy) -> SendOptions {
+pub(super) fn opts(max_in_flight: usize, policy: RateLimitPolicy) -> SendOptions {
     SendOptions {
         max_in_flight,
         timeout: Duration::from_secs(1),
@@ -79,17 +79,28 @@ async fn run<T: Transport>(
     run_to(plan, o, t, router()).await
 }
 
-async fn run_to<T: Transport>(
+pub(super) async fn run_to<T: Transport>(
     plan: &Plan,
     o: &SendOptions,
     t: T,
     router: Router,
 ) -> (Vec<JournalRecord>, Arc<LiveStats>) {
+    run_kinds(plan, o, t, router, &[EventKind::Error]).await
+}
+
+/// Sends the plan as envelopes of `kinds` through `t`; the records in plan order.
+pub(super) async fn run_kinds<T: Transport>(
+    plan: &Plan,
+    o: &SendOptions,
+    t: T,
+    router: Router,
+    kinds: &[EventKind],
+) -> (Vec<JournalRecord>, Arc<LiveStats>) {
     let generator = Arc::new(Generator::new(
         RunId::parse("sender-test").unwrap(),
         1,
         &sentry_load_config::RealismKnobs::defaults(10),
-        &[EventKind::Error],
+        kinds,
     ));
     let stats = Arc::new(LiveStats::default());
     let (tx, mut rx) = mpsc::channel(1024);
@@ -295,7 +306,7 @@ async fn raw_server_closing(
     (addr, accepted)
 }
 
-fn plain_target(addr: std::net::SocketAddr) -> Arc<crate::target::Target> {
+pub(super) fn plain_target(addr: std::net::SocketAddr) -> Arc<crate::target::Target> {
     let dsn: sentry_load_config::Dsn = format!("http://k@{addr}/1").parse().unwrap();
     Arc::new(crate::target::Target::from_dsn(0, &dsn))
 }

@@ -1,7 +1,7 @@
 //! How a request reaches a target. The sender only sees [`Transport`], so tests can put a
 //! stalled or scripted target behind it and run on paused time.
 
-use super::rate_limits::{self, RateLimit};
+use super::rate_limits::{self, Limits};
 use crate::target::{Endpoint, Target};
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use std::future::Future;
@@ -13,7 +13,7 @@ pub struct Answer {
     /// The HTTP status; `None` when there was no answer (refused, reset, TLS, timeout).
     pub status: Option<u16>,
     /// Rate limits the answer announced (on a 429, or on any answer via the header).
-    pub rate_limits: Vec<RateLimit>,
+    pub rate_limits: Limits,
 }
 
 impl Answer {
@@ -21,7 +21,7 @@ impl Answer {
     pub fn none() -> Answer {
         Answer {
             status: None,
-            rate_limits: vec![],
+            rate_limits: Limits::none(),
         }
     }
 

@@ -29,7 +29,8 @@ pub(super) struct Shared<T> {
     pub transport: Arc<T>,
     pub results: mpsc::Sender<JournalRecord>,
     pub stats: Arc<LiveStats>,
-    pub back_off: Arc<BackOff>,
+    /// The limits answers announced, kept only under the `back_off` policy.
+    pub back_off: Option<Arc<BackOff>>,
     pub clock: RunClock,
     pub timeout: Duration,
     pub gzip: bool,
@@ -104,7 +105,9 @@ pub(super) async fn run<T: Transport>(
             Some((status, rate_limits)) => {
                 record.status = status;
                 record.outcome = SendOutcome::from_status(status);
-                s.back_off.update(&rate_limits, now);
+                if let Some(b) = &s.back_off {
+                    b.update(usize::from(record.target), &rate_limits, now);
+                }
             }
             None => record.outcome = SendOutcome::TransportError,
         }
