@@ -24,6 +24,45 @@ async fn a_malformed_profile_exits_2_naming_line_and_key() {
 }
 
 #[tokio::test]
+async fn profiles_check_reports_every_error_and_what_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "seed = 1\ndescripton = \"x\"\n[target]\nkind = \"relay\"\n\
+         dsn = \"http://abc@127.0.0.1:9/1\"\n[traffic]\nrate = 0\nduraton = \"5s\"\n\
+         duration = \"5s\"\n[send]\ntimout = \"1s\"\n",
+    )
+    .unwrap();
+    let out = sentry_load(dir.path(), &["profiles", "check", "bad.toml"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("bad.toml:")).collect();
+    let places: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("bad.toml:").nth(1)?.split(": ").next())
+        .filter(|place| !place.starts_with(' '))
+        .collect();
+    assert_eq!(places, ["2:1", "7:8", "8:1", "11:1"], "{err}");
+    assert!(err.contains("did you mean `description`?"), "{err}");
+    assert!(err.contains("did you mean `duration`?"), "{err}");
+    assert!(err.contains("did you mean `timeout`?"), "{err}");
+    assert!(err.contains("bad.toml: 4 errors"), "{err}");
+
+    // A profile that parses but that `run` refuses: a relay target with nowhere to read back.
+    std::fs::write(
+        dir.path().join("send-only.toml"),
+        "seed = 1\n[target]\nkind = \"relay\"\ndsn = \"http://abc@127.0.0.1:9/1\"\n\
+         [traffic]\nrate = 10\nduration = \"5s\"\n",
+    )
+    .unwrap();
+    let out = sentry_load(dir.path(), &["profiles", "check", "send-only.toml"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no place to read events back"), "{err}");
+    assert!(err.contains("--no-verify"), "{err}");
+}
+
+#[tokio::test]
 async fn an_unreachable_target_exits_3_without_showing_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on port 9 of loopback.

@@ -117,6 +117,7 @@ async fn silently_dropped_events_are_named_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test services and tools: scripts/test.sh starts them and runs it"]
 async fn verify_recounts_a_run_from_its_journal() {
+    const DSN_SECRET: &str = "dsn-secret-kept-out";
     let svc = services("reverify").await;
     let mut config = svc.sim_config(KEY);
     config.drop = sentry_load_sim::DropRule::EveryNth(10);
@@ -124,13 +125,29 @@ async fn verify_recounts_a_run_from_its_journal() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // The DSN carries a secret key written literally: the run folder keeps none of it, and
+    // verify, which reads no DSN, still reads the run back from the folder's copy.
     let profile = svc
         .relay_profile(sim.addr(), KEY, 100, 2)
-        .replace("deadline = \"10s\"", "deadline = \"2s\"");
+        .replace("deadline = \"10s\"", "deadline = \"2s\"")
+        .replace(
+            &format!("http://{KEY}@"),
+            &format!("http://{KEY}:{DSN_SECRET}@"),
+        );
     std::fs::write(dir.path().join("p.toml"), profile).unwrap();
     let out = sentry_load(dir.path(), &["run", "--profile", "p.toml", "--quiet"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     let (run_dir, live) = only_report(dir.path());
+    let kept = std::fs::read_to_string(run_dir.join("profile.toml")).unwrap();
+    assert!(
+        kept.contains("${SENTRY_LOAD_REDACTED_TARGET_DSN_PASSWORD}"),
+        "{kept}"
+    );
+    for entry in std::fs::read_dir(&run_dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(DSN_SECRET));
+    }
+    assert!(!shown(&out).contains(DSN_SECRET));
 
     let out = sentry_load(dir.path(), &["verify", run_dir.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));

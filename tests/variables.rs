@@ -177,3 +177,46 @@ async fn gate_needs_no_variable_at_all() {
         shown(&out)
     );
 }
+
+#[tokio::test]
+async fn literal_secrets_are_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = "seed = 1\n[target]\nkind = \"relay\"\n\
+                   dsn = \"http://abcd:dsn-literal-secret@127.0.0.1:9/1\"\n\
+                   [traffic]\nrate = 10\nduration = \"1s\"\n\
+                   [verify.clickhouse]\nurl = \"http://127.0.0.1:9/?password=ch-literal-pass\"\n\
+                   [verify.postgres]\nurl = \"postgres://u:pg-literal-pass@127.0.0.1:9/db\"\n\
+                   [verify.sentry_api]\nurl = \"http://127.0.0.1:9\"\ntoken = \"sntrys_literal_token\"\n";
+    std::fs::write(dir.path().join("p.toml"), profile).unwrap();
+    let literal = [
+        "dsn-literal-secret",
+        "ch-literal-pass",
+        "pg-literal-pass",
+        "sntrys_literal_token",
+    ];
+
+    let out = without_secrets(dir.path(), &["profiles", "show", "p.toml"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let text = shown(&out);
+    assert!(literal.iter().all(|s| !text.contains(s)), "{text}");
+    assert!(
+        text.contains("token = \"${SENTRY_LOAD_REDACTED_VERIFY_SENTRY_API_TOKEN}\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("written literally") && text.contains("verify.postgres.url"),
+        "{text}"
+    );
+
+    // An error on the secret's own line shows the line redacted, the caret still on the fault.
+    let broken = profile.replace(
+        "token = \"sntrys_literal_token\"",
+        "token = \"sntrys_literal_token\"\nurl_typo = \"postgres://u:pg-literal-pass@h/db\"",
+    );
+    std::fs::write(dir.path().join("p.toml"), broken).unwrap();
+    let out = without_secrets(dir.path(), &["profiles", "check", "p.toml"], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let text = shown(&out);
+    assert!(literal.iter().all(|s| !text.contains(s)), "{text}");
+    assert!(text.contains("url_typo"), "{text}");
+}

@@ -1,6 +1,7 @@
 //! Profile errors that point at the exact place: file, line, column, key path, value, and what
 //! is allowed.
 
+use crate::literal_secrets::{Redacted, redact};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -57,8 +58,20 @@ impl ProfileError {
         key: String,
         message: String,
     ) -> ProfileError {
+        ProfileError::at_shown(file, &redact(text), span, key, message)
+    }
+
+    /// [`ProfileError::at`] with the text's redaction already made: the snippet is cut from
+    /// the redacted text, so it never shows a literal secret.
+    pub(crate) fn at_shown(
+        file: &str,
+        shown: &Redacted,
+        span: Option<std::ops::Range<usize>>,
+        key: String,
+        message: String,
+    ) -> ProfileError {
         let (line, column, snippet) = match span {
-            Some(span) => locate(text, span),
+            Some(span) => locate(&shown.text, shown.span(span)),
             None => (0, 0, String::new()),
         };
         ProfileError::Invalid(Box::new(InvalidProfile {

@@ -41,6 +41,8 @@ pub(crate) struct Reference {
     pub name: String,
     /// What stands in when it is unset.
     pub default: Option<String>,
+    /// Where it is written in the string, `${` to `}`.
+    pub span: std::ops::Range<usize>,
 }
 
 /// The references in `raw`, in order; text between them is left aside.
@@ -48,6 +50,7 @@ pub(crate) fn references(raw: &str) -> Result<Vec<Reference>, Unresolved> {
     let mut out = Vec::new();
     let mut rest = raw;
     while let Some(start) = rest.find("${") {
+        let offset = raw.len() - rest.len() + start;
         let after = &rest[start + 2..];
         let end = after
             .find('}')
@@ -68,6 +71,7 @@ pub(crate) fn references(raw: &str) -> Result<Vec<Reference>, Unresolved> {
         out.push(Reference {
             name: name.to_owned(),
             default,
+            span: offset..offset + 2 + end + 1,
         });
         rest = &after[end + 1..];
     }
@@ -80,21 +84,17 @@ pub(crate) fn interpolate_with(
 ) -> Result<String, Unresolved> {
     let refs = references(raw)?;
     let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
+    let mut at = 0;
     for r in refs {
-        let start = rest.find("${").unwrap_or(rest.len());
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .map_or(rest.len(), |i| start + i + 1);
+        out.push_str(&raw[at..r.span.start]);
         match (lookup(&r.name), r.default) {
             (Some(v), _) if !v.is_empty() => out.push_str(&v),
             (_, Some(d)) => out.push_str(&d),
             (_, None) => return Err(Unresolved::Unset(r.name)),
         }
-        rest = &rest[end..];
+        at = r.span.end;
     }
-    out.push_str(rest);
+    out.push_str(&raw[at..]);
     Ok(out)
 }
 
@@ -116,6 +116,12 @@ mod tests {
         assert_eq!(interpolate_with("a ${NOPE:-b} c", env).unwrap(), "a b c");
         assert_eq!(interpolate_with("${EMPTY:-x}", env).unwrap(), "x");
         assert_eq!(interpolate_with("cost: $5", env).unwrap(), "cost: $5");
+        let spans: Vec<_> = references("a${X}b${Y:-z}")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.span)
+            .collect();
+        assert_eq!(spans, [1..5, 6..13]);
     }
 
     #[test]

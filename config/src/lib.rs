@@ -23,8 +23,10 @@
 //! ```
 #![warn(missing_docs)]
 
+mod deserialize;
 mod error;
 mod interpolate;
+mod literal_secrets;
 mod load;
 mod realism;
 mod schema;
@@ -34,7 +36,10 @@ mod variables;
 
 pub use error::ProfileError;
 pub use interpolate::interpolate;
-pub use load::{LoadedProfile, MAX_TARGETS, load_profile, parse_profile};
+pub use load::{
+    LoadedProfile, MAX_TARGETS, ProfileText, load_profile, parse_profile, profile_errors,
+    read_profile,
+};
 pub use realism::{
     CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
 };

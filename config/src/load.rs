@@ -1,5 +1,6 @@
 //! Finding, parsing and checking a profile.
 
+use crate::deserialize;
 use crate::error::ProfileError;
 use crate::schema::{Profile, ProjectTarget, TargetKind, TrafficConfig};
 use crate::shipped::{SHIPPED_PROFILES, shipped_profile};
@@ -14,19 +15,34 @@ pub struct LoadedProfile {
     pub name: String,
     /// Where it was read: a path, or `shipped:<name>`.
     pub source: String,
-    /// FNV-1a of the file's bytes, 16 hex digits: tells whether two runs used the same profile.
+    /// FNV-1a of [`LoadedProfile::text`], 16 hex digits: tells whether two runs used the same
+    /// profile.
     pub hash: String,
-    /// The TOML text as read (`${VAR}` references unresolved, so it holds no secret).
+    /// The TOML text to keep and show: as read, `${VAR}` references unresolved and every
+    /// secret written literally replaced by a `${SENTRY_LOAD_REDACTED_…}` reference.
     pub text: String,
+    /// The keys whose literal secrets [`LoadedProfile::text`] replaced, in file order.
+    pub redacted: Vec<String>,
     /// The parsed, checked profile.
     pub profile: Profile,
 }
 
-/// Loads a profile by name or path.
+/// A profile's text as found, before it is parsed.
+#[derive(Debug, Clone)]
+pub struct ProfileText {
+    /// The profile's name (file stem, or the shipped name).
+    pub name: String,
+    /// Where it was read: a path, or `shipped:<name>`.
+    pub source: String,
+    /// The file's text.
+    pub text: String,
+}
+
+/// Finds a profile by name or path and reads its text.
 ///
 /// A value containing `/` or ending in `.toml` is a path. A bare name is looked up as
 /// `profiles/<name>.toml` under `dir`, then among the profiles shipped inside the binary.
-pub fn load_profile(name_or_path: &str, dir: &Path) -> Result<LoadedProfile, ProfileError> {
+pub fn read_profile(name_or_path: &str, dir: &Path) -> Result<ProfileText, ProfileError> {
     let is_path = name_or_path.contains('/')
         || name_or_path.contains('\\')
         || name_or_path.ends_with(".toml");
@@ -44,14 +60,15 @@ pub fn load_profile(name_or_path: &str, dir: &Path) -> Result<LoadedProfile, Pro
             || name_or_path.to_owned(),
             |s| s.to_string_lossy().into_owned(),
         );
-        return finish(name, local.display().to_string(), text);
+        let source = local.display().to_string();
+        return Ok(ProfileText { name, source, text });
     }
     if let Some(text) = shipped_profile(name_or_path) {
-        return finish(
-            name_or_path.to_owned(),
-            format!("shipped:{name_or_path}"),
-            text.to_owned(),
-        );
+        return Ok(ProfileText {
+            name: name_or_path.to_owned(),
+            source: format!("shipped:{name_or_path}"),
+            text: text.to_owned(),
+        });
     }
     let shipped: Vec<&str> = SHIPPED_PROFILES.iter().map(|(n, _)| *n).collect();
     Err(ProfileError::NotFound {
@@ -61,42 +78,39 @@ pub fn load_profile(name_or_path: &str, dir: &Path) -> Result<LoadedProfile, Pro
     })
 }
 
+/// Loads a profile by name or path (see [`read_profile`]).
+pub fn load_profile(name_or_path: &str, dir: &Path) -> Result<LoadedProfile, ProfileError> {
+    let ProfileText { name, source, text } = read_profile(name_or_path, dir)?;
+    finish(name, source, text)
+}
+
 fn finish(name: String, source: String, text: String) -> Result<LoadedProfile, ProfileError> {
     let profile = parse_profile(&source, &text)?;
+    let shown = crate::literal_secrets::redact(&text);
     Ok(LoadedProfile {
         name,
-        hash: format!("{:016x}", fnv1a(text.as_bytes())),
+        hash: format!("{:016x}", fnv1a(shown.text.as_bytes())),
         source,
-        text,
+        text: shown.text,
+        redacted: shown.keys,
         profile,
     })
 }
 
 /// Parses and checks profile text; `file` names it in errors.
 pub fn parse_profile(file: &str, text: &str) -> Result<Profile, ProfileError> {
-    let de = toml::de::Deserializer::parse(text).map_err(|e| {
-        ProfileError::at(file, text, e.span(), String::new(), e.message().to_owned())
-    })?;
-    let mut profile: Profile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let mut segments: Vec<String> = e
-            .path()
-            .iter()
-            .map(|s| s.to_string())
-            .filter(|s| s != "." && !s.starts_with("$__"))
-            .collect();
-        let inner = e.into_inner();
-        let message = inner.message().to_owned();
-        if let Some(field) = unknown_field(&message)
-            && segments.last().map(String::as_str) != Some(field)
-        {
-            segments.push(field.to_owned());
-        }
-        ProfileError::at(file, text, inner.span(), segments.join("."), message)
-    })?;
+    let root = deserialize::document(file, text)?;
+    let mut profile = deserialize::first_error(file, text, root)?;
     profile.variables = crate::variables::find(file, text, &|name| std::env::var(name).ok());
     check(&profile, file, text)?;
     settle_defaults(&mut profile);
     Ok(profile)
+}
+
+/// Every error of profile text, in file order: what `profiles check` reports. Empty when
+/// [`parse_profile`] accepts it.
+pub fn profile_errors(file: &str, text: &str) -> Vec<ProfileError> {
+    deserialize::every_error(file, text, |profile| check(&profile, file, text))
 }
 
 /// Defaults that depend on other keys: a `store` deployment (Sentry 9) is looked up one
@@ -325,11 +339,6 @@ fn check_traffic(t: &toml::Spanned<TrafficConfig>, err: &ErrAt<'_>) -> Result<()
         );
     }
     Ok(())
-}
-
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
 }
 
 /// Rules that span several keys.

@@ -6,6 +6,7 @@
 
 use crate::error::{InvalidProfile, ProfileError};
 use crate::interpolate::{Reference, references};
+use crate::literal_secrets::{REDACTED_PREFIX, redact};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -51,6 +52,7 @@ pub(crate) fn find(
         // The parser reports a malformed document on its own.
         return Vec::new();
     };
+    let shown = redact(text);
     let mut out = Vec::new();
     walk_table(
         root.get_ref(),
@@ -63,12 +65,16 @@ pub(crate) fn find(
             let Ok(refs) = references(raw) else {
                 return;
             };
-            for Reference { name, default } in refs {
+            for Reference { name, default, .. } in refs {
                 let set = lookup(&name).is_some_and(|v| !v.is_empty());
-                let message = format!("environment variable {name} is not set");
-                let ProfileError::Invalid(place) =
-                    ProfileError::at(file, text, Some(value.span()), key.to_owned(), message)
-                else {
+                let message = unset_message(&name);
+                let ProfileError::Invalid(place) = ProfileError::at_shown(
+                    file,
+                    &shown,
+                    Some(value.span()),
+                    key.to_owned(),
+                    message,
+                ) else {
                     continue;
                 };
                 out.push(VariableUse {
@@ -85,7 +91,20 @@ pub(crate) fn find(
     out
 }
 
-fn walk_table(
+/// Why a command cannot read a key: its variable is unset (a redacted secret says so).
+fn unset_message(name: &str) -> String {
+    if name.starts_with(REDACTED_PREFIX) {
+        format!(
+            "environment variable {name} is not set: the profile wrote this secret literally, \
+             and a run folder keeps no secret; set {name} to it (or write `${{VAR}}` in the profile)"
+        )
+    } else {
+        format!("environment variable {name} is not set")
+    }
+}
+
+/// Visits every value of `table` that is not a table or array, with its key path.
+pub(crate) fn walk_table(
     table: &DeTable<'_>,
     prefix: &str,
     visit: &mut dyn FnMut(&str, &Spanned<DeValue<'_>>),

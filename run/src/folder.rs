@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! <out>/<run id>/                  a run (or <out>/<run id>/shard-<i>-of-<n>/ for a shard)
-//!   profile.toml                   the profile's text (`${VAR}` unresolved: no secrets)
+//!   profile.toml                   the profile's text (`${VAR}` unresolved, literal secrets redacted)
 //!   run.json                       the effective schedule (RunFile)
 //!   journal.bin                    every send (common::journal)
 //!   report.json, .md, .html        the report

@@ -2,6 +2,7 @@
 //! folder, or a path — and `profiles list|show|check`.
 
 use crate::error::Failure;
+use crate::leg::LegRole;
 use sentry_load_config::{LoadedProfile, SHIPPED_PROFILES, parse_profile};
 
 /// Loads a profile by name or path from the current folder, without requiring any of its
@@ -82,6 +83,13 @@ pub fn show(name: &str) -> Result<String, Failure> {
     if !p.text.ends_with('\n') {
         out.push('\n');
     }
+    if !p.redacted.is_empty() {
+        out.push_str(&format!(
+            "\n# secrets written literally, shown (and kept in run folders) as \
+             ${{SENTRY_LOAD_REDACTED_…}}: {}\n# write them as ${{VAR}} and set VAR in the environment\n",
+            p.redacted.join(", ")
+        ));
+    }
     let vars = variables(&p.profile);
     if !vars.is_empty() {
         out.push_str("\n# environment variables this profile reads:\n");
@@ -92,15 +100,55 @@ pub fn show(name: &str) -> Result<String, Failure> {
     Ok(out)
 }
 
-/// `profiles check`: the profile parses and its schedule plans events.
+/// `profiles check`: every error of the profile in file order, then what `run` would
+/// refuse (a schedule that plans nothing or too much, a target with nowhere to read events
+/// back), else what it plans.
 pub fn check(name: &str) -> Result<String, Failure> {
+    let cwd = std::env::current_dir().map_err(Failure::internal)?;
+    let found = sentry_load_config::read_profile(name, &cwd).map_err(Failure::usage)?;
+    let errors: Vec<String> = sentry_load_config::profile_errors(&found.source, &found.text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return Err(refused(&found.source, errors));
+    }
     let p = load(name)?;
+    let mut refusals = Vec::new();
     let plan = sentry_load_engine::Plan::from_traffic(
         p.profile.traffic.get_ref(),
         p.profile.seed,
         Default::default(),
-    )
-    .map_err(Failure::usage)?;
+    );
+    let plan = match plan {
+        Ok(plan) if plan.total() > 0 => Some(plan),
+        Ok(_) => {
+            refusals.push(format!("{}: the schedule plans no events", p.source));
+            None
+        }
+        Err(e) => {
+            refusals.push(format!("{}: {e}", p.source));
+            None
+        }
+    };
+    if *p.profile.target.kind.get_ref() != sentry_load_config::TargetKind::Embedded {
+        let legs = [LegRole::Main, LegRole::Mirror];
+        for role in legs
+            .into_iter()
+            .take(1 + usize::from(p.profile.mirror.is_some()))
+        {
+            if let Err(e) = crate::sources::source_for(role.verify(&p.profile)) {
+                let leg = role
+                    .name()
+                    .map(|n| format!(" (leg {n})"))
+                    .unwrap_or_default();
+                refusals.push(format!("{}{leg}: {e}", p.source));
+            }
+        }
+    }
+    let (Some(plan), true) = (plan, refusals.is_empty()) else {
+        return Err(refused(&p.source, refusals));
+    };
     let mut out = format!(
         "{}: ok ({} events planned over {}, {:.1}/s on average)",
         p.source,
@@ -115,4 +163,13 @@ pub fn check(name: &str) -> Result<String, Failure> {
         ));
     }
     Ok(out)
+}
+
+/// The usage failure that lists every error of a profile.
+fn refused(source: &str, errors: Vec<String>) -> Failure {
+    let count = match errors.len() {
+        1 => "1 error".to_owned(),
+        n => format!("{n} errors"),
+    };
+    Failure::usage(anyhow::anyhow!("{}\n{source}: {count}", errors.join("\n")))
 }
