@@ -255,3 +255,62 @@ async fn javascript_frames_resolve_by_debug_id_or_by_release() {
     assert_ne!(file, minified);
     sim.stop().await.unwrap();
 }
+
+/// A bomb: `len` zero bytes, which deflate to about a thousandth of that.
+fn zeros(len: usize) -> Vec<u8> {
+    vec![0; len]
+}
+
+/// Compressed uploads are unpacked no further than their limit: a gzip chunk to a chunk's
+/// size, a bundle's files to `BUNDLE_UNPACKED_LIMIT` all together, whatever the zip claims.
+#[tokio::test]
+async fn compressed_uploads_are_unpacked_no_further_than_their_limit() {
+    use std::io::Write;
+    let sim = sim().await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&zeros(64 << 20)).unwrap();
+    let bomb = gz.finish().unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file_gzip",
+        reqwest::multipart::Part::bytes(bomb).file_name("0000000000000000000000000000000000000000"),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/0/organizations/sentry/chunk-upload/",
+            sim.addr()
+        ))
+        .bearer_auth("upload-token")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("unpacks to more than 32768 bytes"), "{body}");
+
+    // A bundle whose one file unpacks past the limit: the assemble says so.
+    let limit = sentry_load_sim::artifacts::BUNDLE_UNPACKED_LIMIT;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    zip.start_file("manifest.json", deflated).unwrap();
+    zip.write_all(
+        br#"{"files": {"files/_/_/big.js": {"url": "~/big.js", "type": "minified_source"}}}"#,
+    )
+    .unwrap();
+    zip.start_file("files/_/_/big.js", deflated).unwrap();
+    let block = zeros(1 << 20);
+    for _ in 0..(limit >> 20) + 1 {
+        zip.write_all(&block).unwrap();
+    }
+    let zip = zip.finish().unwrap().into_inner();
+    assert!(zip.len() < limit / 100, "{}", zip.len());
+    let err = upload_artifact_bundles(&target(&sim, "upload-token"), &[("r".to_owned(), zip)])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unpack to more than"), "{err}");
+    assert!(sim.artifact_bundles().is_empty());
+    sim.stop().await.unwrap();
+}

@@ -41,6 +41,30 @@ pub const CHUNK_SIZE: usize = 32 * 1024;
 /// Chunks per upload request the sim accepts.
 pub const CHUNKS_PER_REQUEST: usize = 4;
 
+/// The most bytes an artifact bundle's files may unpack to, all together: the sim keeps its
+/// sourcemaps in memory, and a zip's headers may lie about sizes.
+pub const BUNDLE_UNPACKED_LIMIT: usize = 256 * 1024 * 1024;
+
+/// Why a compressed stream was not read.
+enum Unpacked {
+    /// It unpacks to more than its limit.
+    TooLarge,
+    /// It is not what it claims to be.
+    Invalid(std::io::Error),
+}
+
+/// Everything `r` unpacks to, if that is at most `limit` bytes; reads at most `limit + 1`.
+fn read_bounded(r: impl Read, limit: usize) -> Result<Vec<u8>, Unpacked> {
+    let mut out = Vec::new();
+    r.take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(Unpacked::Invalid)?;
+    if out.len() > limit {
+        return Err(Unpacked::TooLarge);
+    }
+    Ok(out)
+}
+
 /// How long an assemble's state is cached per (organization, checksum).
 pub const ASSEMBLE_CACHE: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -332,14 +356,16 @@ pub async fn upload(
         let data = match name.as_str() {
             "file" => data.to_vec(),
             "file_gzip" => {
-                let mut out = Vec::new();
-                if flate2::read::GzDecoder::new(&data[..])
-                    .read_to_end(&mut out)
-                    .is_err()
-                {
-                    return bad("a file_gzip chunk is not gzip");
+                // Unpacked no further than a chunk may be: a small gzip bomb costs nothing.
+                match read_bounded(flate2::read::GzDecoder::new(&data[..]), CHUNK_SIZE) {
+                    Ok(out) => out,
+                    Err(Unpacked::TooLarge) => {
+                        return bad(format!(
+                            "chunk {checksum}: its file_gzip unpacks to more than {CHUNK_SIZE} bytes"
+                        ));
+                    }
+                    Err(Unpacked::Invalid(_)) => return bad("a file_gzip chunk is not gzip"),
                 }
-                out
             }
             other => return bad(format!("unknown field `{other}`")),
         };
@@ -479,13 +505,26 @@ type BundleContents = (
 fn read_manifest(file: &[u8]) -> Result<BundleContents, String> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(file))
         .map_err(|e| format!("not a zip archive: {e}"))?;
-    let mut text = String::new();
-    zip.by_name("manifest.json")
-        .map_err(|_| "the bundle has no manifest.json".to_owned())?
-        .read_to_string(&mut text)
-        .map_err(|e| format!("manifest.json: {e}"))?;
+    // Every file is unpacked within what is left of one budget, whatever its header claims.
+    let mut budget = BUNDLE_UNPACKED_LIMIT;
+    let mut unpack = |name: &str, entry: zip::read::ZipFile<'_, _>| {
+        let out = read_bounded(entry, budget).map_err(|e| match e {
+            Unpacked::TooLarge => format!(
+                "the bundle's files unpack to more than {BUNDLE_UNPACKED_LIMIT} bytes \
+                 (at {name}); this sim holds them in memory"
+            ),
+            Unpacked::Invalid(e) => format!("{name}: {e}"),
+        })?;
+        budget -= out.len();
+        Ok::<_, String>(out)
+    };
+    let text = unpack(
+        "manifest.json",
+        zip.by_name("manifest.json")
+            .map_err(|_| "the bundle has no manifest.json".to_owned())?,
+    )?;
     let manifest: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("manifest.json: {e}"))?;
+        serde_json::from_slice(&text).map_err(|e| format!("manifest.json: {e}"))?;
     let files = manifest["files"]
         .as_object()
         .ok_or("manifest.json has no `files`")?;
@@ -494,11 +533,11 @@ fn read_manifest(file: &[u8]) -> Result<BundleContents, String> {
     let mut maps = Vec::new();
     let mut minified = Vec::new();
     for (path, entry) in files {
-        let mut content = Vec::new();
-        zip.by_name(path)
-            .map_err(|_| format!("manifest.json names {path}, which the bundle lacks"))?
-            .read_to_end(&mut content)
-            .map_err(|e| format!("{path}: {e}"))?;
+        let content = unpack(
+            path,
+            zip.by_name(path)
+                .map_err(|_| format!("manifest.json names {path}, which the bundle lacks"))?,
+        )?;
         if entry["type"].as_str() == Some("source_map")
             && let Some(id) = entry["headers"]["debug-id"].as_str()
         {
