@@ -39,6 +39,8 @@ mod web;
 pub use config::{Flavor, ProjectKey, SimConfig};
 pub use crash_reports::CrashReportSettings;
 pub use faults::DropRule;
+pub use ingest::BODY_LIMIT;
+pub use ingest::intake::BUFFERED_BODIES_LIMIT;
 pub use server::{SimHandle, run, start};
 pub use store::StoreConfig;
 pub use truth::{Decision, Truth, TruthEntry};

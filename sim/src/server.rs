@@ -258,6 +258,7 @@ async fn serve(
             .route("/api/{project}/minidump/", post(crate::sentry9::minidump))
             .with_state((ingest, s9))
     } else {
+        let intake = ingest::intake::Intake::new(ingest.clone());
         Router::new()
             .route("/api/{project}/envelope/", post(ingest::envelope))
             .route("/api/{project}/store/", post(ingest::endpoints::store))
@@ -265,6 +266,10 @@ async fn serve(
                 "/api/{project}/minidump/",
                 post(ingest::endpoints::minidump),
             )
+            .route_layer(axum::middleware::from_fn_with_state(
+                intake,
+                ingest::intake::before_body,
+            ))
             .with_state(ingest)
     };
     let upload_routes = if sentry9 {

@@ -25,6 +25,7 @@ pub mod admission;
 pub(crate) mod auth;
 pub mod endpoints;
 pub mod event;
+pub(crate) mod intake;
 pub mod projects;
 
 use crate::pipeline::Topic;
