@@ -26,6 +26,7 @@ mod config;
 pub mod crash_reports;
 mod faults;
 mod ingest;
+pub mod listener;
 mod pipeline;
 pub mod preset;
 mod processing;

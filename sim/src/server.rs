@@ -347,7 +347,7 @@ async fn serve(
             &[],
         )
     });
-    let served = axum::serve(listener, app)
+    let served = axum::serve(crate::listener::Bounded::new(listener), app)
         .with_graceful_shutdown(shutdown)
         .await;
     // The router (and with it the queues' last senders) is gone: the pipelines drain and
