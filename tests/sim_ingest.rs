@@ -262,3 +262,49 @@ async fn bodies_are_read_only_after_the_key_and_only_while_there_is_room() {
     assert_eq!(answered, 200, "the room came back");
     sim.stop().await.unwrap();
 }
+
+/// An envelope bomb (a few hundred KB of zstd that unpacks to the envelope limit) is decoded
+/// off the runtime: on a runtime of one thread, a small request sent while the bomb is being
+/// decoded is answered first.
+#[tokio::test]
+async fn an_envelope_bomb_stalls_no_other_request() {
+    let sim = sim().await;
+    let bomb = zstd::encode_all(&vec![b' '; 200 << 20][..], 19).unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/api/1/envelope/", sim.addr());
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bombed = {
+        let (client, url, order) = (client.clone(), url.clone(), order.clone());
+        tokio::spawn(async move {
+            let resp = client
+                .post(url)
+                .header("x-sentry-auth", auth())
+                .header("content-encoding", "zstd")
+                .body(bomb)
+                .send()
+                .await
+                .unwrap();
+            order.lock().unwrap().push("bomb");
+            resp.status().as_u16()
+        })
+    };
+    // Let the bomb arrive and its decoding start.
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let envelope = format!(
+        "{{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04de\"}}\n{{\"type\":\"event\"}}\n\
+         {{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04de\",\"timestamp\":{},\"platform\":\"python\"}}\n",
+        sentry_load_common::clock::now_unix_micros() as f64 / 1e6
+    );
+    let resp = client
+        .post(&url)
+        .header("x-sentry-auth", auth())
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    order.lock().unwrap().push("small");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(bombed.await.unwrap(), 400, "the bomb is no envelope");
+    assert_eq!(*order.lock().unwrap(), ["small", "bomb"]);
+    sim.stop().await.unwrap();
+}

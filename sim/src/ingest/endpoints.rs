@@ -28,7 +28,8 @@ pub async fn store(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = (|| -> Result<_, Rejection> {
+    let heavy = super::may_be_heavy(&headers, &body);
+    let result = super::off_runtime(heavy, move || -> Result<_, Rejection> {
         let key = authenticate(&state, &project, query.as_deref(), &headers)?;
         let decoded = decode_body(&headers, &body)?;
         if decoded.len() > EVENT_LIMIT {
@@ -44,7 +45,8 @@ pub async fn store(
         };
         let ev = ingest_item(&state, item)?;
         admit_and_queue(&state, vec![ev], &key)
-    })();
+    })
+    .await;
     match result {
         Ok(a) => a.response(),
         Err(r) => *r,

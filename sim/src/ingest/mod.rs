@@ -87,12 +87,47 @@ pub async fn envelope(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let queued = accept(&state, &project, query.as_deref(), &headers, &body)
-        .and_then(|(events, key)| admit_and_queue(&state, events, &key));
+    let heavy = may_be_heavy(&headers, &body);
+    let queued = off_runtime(heavy, move || {
+        accept(&state, &project, query.as_deref(), &headers, &body)
+            .and_then(|(events, key)| admit_and_queue(&state, events, &key))
+    })
+    .await;
     match queued {
         Ok(a) => a.response(),
         Err(resp) => *resp,
     }
+}
+
+/// Bodies bigger than this, or compressed, are decoded and parsed off the runtime's threads.
+const INLINE_BODY: usize = 256 * 1024;
+
+/// Whether decoding and parsing `body` may take long: it is large, or compressed (and may
+/// unpack to [`ENVELOPE_LIMIT`]).
+pub(crate) fn may_be_heavy(headers: &HeaderMap, body: &[u8]) -> bool {
+    let compressed = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|e| !matches!(e.trim(), "" | "identity"));
+    compressed || body.len() > INLINE_BODY
+}
+
+/// Runs `work` on a blocking thread when it is `heavy`, so that an envelope bomb stalls no
+/// other request; inline otherwise.
+pub(crate) async fn off_runtime(
+    heavy: bool,
+    work: impl FnOnce() -> Result<Accepted, Rejection> + Send + 'static,
+) -> Result<Accepted, Rejection> {
+    if !heavy {
+        return work();
+    }
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+        Err(reject(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request could not be processed",
+            None,
+        ))
+    })
 }
 
 /// What an accepted request is answered with.
