@@ -248,9 +248,15 @@ pub struct SimArgs {
     #[arg(long, default_value = "embedded", value_parser = parse_preset)]
     pub preset: sentry_load_sim::preset::Preset,
     /// A fault script (TOML): quotas, drops, 429 storms, 503s, delays, duplicates, stalls,
-    /// restarts, slow inserts, clock skew — each over a time window.
+    /// restarts, slow inserts, clock skew — each over a time window. The windows count from
+    /// the first ingest request (`--faults-from`), so the sim may wait for a run; the loaded
+    /// schedule is printed at start.
     #[arg(long)]
     pub faults: Option<PathBuf>,
+    /// Time zero of the fault windows: the first ingest request (a run's first send), or the
+    /// sim's start.
+    #[arg(long, value_enum, default_value = "first-request")]
+    pub faults_from: FaultsFrom,
     /// Write every decision (event id, what happened, when) to this file as JSON lines.
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -283,4 +289,13 @@ fn parse_preset(s: &str) -> Result<sentry_load_sim::preset::Preset, String> {
     sentry_load_sim::preset::Preset::named(s).ok_or_else(|| {
         format!("unknown preset `{s}`: expected embedded, single-node, split or scaled")
     })
+}
+
+/// Time zero of `sim --faults` windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultsFrom {
+    /// The first ingest request.
+    FirstRequest,
+    /// The sim's start.
+    Start,
 }

@@ -1,9 +1,10 @@
 //! `sentry-load sim`: its arguments become the sim's configuration, and the reference ingest
 //! pipeline runs standalone until Ctrl-C.
 
-use crate::cli::SimArgs;
+use crate::cli::{FaultsFrom, SimArgs};
 use anyhow::Context;
 use sentry_load_run::{Failure, Verdict};
+use sentry_load_sim::script::ScriptOrigin;
 use sentry_load_sim::{DropRule, ProjectKey, SimConfig, StoreConfig};
 
 pub async fn sim(args: SimArgs) -> Result<Verdict, Failure> {
@@ -44,6 +45,18 @@ pub async fn sim(args: SimArgs) -> Result<Verdict, Failure> {
         config.faults =
             sentry_load_sim::script::FaultScript::parse(&path.display().to_string(), &text)
                 .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+        config.faults_from = match args.faults_from {
+            FaultsFrom::FirstRequest => ScriptOrigin::FirstRequest,
+            FaultsFrom::Start => ScriptOrigin::Start,
+        };
+        let zero = match args.faults_from {
+            FaultsFrom::FirstRequest => "the first ingest request",
+            FaultsFrom::Start => "the sim's start",
+        };
+        eprintln!("faults from {} (time zero: {zero}):", path.display());
+        for line in config.faults.schedule() {
+            eprintln!("  {line}");
+        }
     }
     config.truth_file = args.truth.clone();
     let listener = tokio::net::TcpListener::bind(args.listen)

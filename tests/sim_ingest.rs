@@ -308,3 +308,41 @@ async fn an_envelope_bomb_stalls_no_other_request() {
     assert_eq!(*order.lock().unwrap(), ["small", "bomb"]);
     sim.stop().await.unwrap();
 }
+
+/// Fault windows read from the first ingest request: a sim that waited for its run still
+/// plays the whole script to it; read from the start, the window has passed.
+#[tokio::test]
+async fn fault_windows_count_from_the_first_request_when_asked() {
+    let faults = "[[fault]]\nkind = \"unavailable\"\nfrom = \"0s\"\nuntil = \"1s\"\n";
+    let mut statuses = Vec::new();
+    for origin in [
+        sentry_load_sim::script::ScriptOrigin::FirstRequest,
+        sentry_load_sim::script::ScriptOrigin::Start,
+    ] {
+        let mut config = SimConfig::in_memory(1, KEY, "token");
+        config.faults = sentry_load_sim::script::FaultScript::parse("f.toml", faults).unwrap();
+        config.faults_from = origin;
+        let sim = sentry_load_sim::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .unwrap();
+        // The sim waits for its run longer than the window lasts.
+        tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+        let envelope = format!(
+            "{{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04df\"}}\n{{\"type\":\"event\"}}\n\
+             {{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04df\",\"timestamp\":{},\"platform\":\"python\"}}\n",
+            sentry_load_common::clock::now_unix_micros() as f64 / 1e6
+        );
+        let status = reqwest::Client::new()
+            .post(format!("http://{}/api/1/envelope/", sim.addr()))
+            .header("x-sentry-auth", auth())
+            .body(envelope)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        statuses.push(status);
+        sim.stop().await.unwrap();
+    }
+    assert_eq!(statuses, [503, 200]);
+}

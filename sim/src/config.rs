@@ -53,6 +53,9 @@ pub struct SimConfig {
     pub faults: FaultScript,
     /// Where ground truth is written as it happens (JSON lines), if anywhere.
     pub truth_file: Option<std::path::PathBuf>,
+    /// Time zero of the fault script's windows: the start (default), or the first ingest
+    /// request.
+    pub faults_from: crate::script::ScriptOrigin,
     /// Events each topic's pipeline processes at once (`None`: unlimited).
     pub workers: Option<usize>,
     /// Processing time per kind, holding a worker.
@@ -114,6 +117,7 @@ impl SimConfig {
             drop: DropRule::None,
             faults: FaultScript::default(),
             truth_file: None,
+            faults_from: Default::default(),
             workers: None,
             service: ServiceTimes::default(),
             config_fetch: Duration::from_millis(100),

@@ -281,7 +281,76 @@ pub struct FaultScript {
     pub faults: Vec<TimedFault>,
 }
 
+/// Time zero of a fault script's windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScriptOrigin {
+    /// The sim's start.
+    #[default]
+    Start,
+    /// The first ingest request: a standalone sim rehearses a run's faults from the run's
+    /// first send, however long it waited for it.
+    FirstRequest,
+}
+
+/// The clock a fault script's windows are read on.
+#[derive(Debug)]
+pub struct ScriptClock {
+    origin: ScriptOrigin,
+    started: std::time::Instant,
+    first: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl ScriptClock {
+    /// A clock from `origin`, for a sim started at `started`.
+    pub fn new(origin: ScriptOrigin, started: std::time::Instant) -> ScriptClock {
+        ScriptClock {
+            origin,
+            started,
+            first: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// An ingest request arrived at `now`: under [`ScriptOrigin::FirstRequest`], the first
+    /// one is time zero.
+    pub fn request(&self, now: std::time::Instant) {
+        if self.origin == ScriptOrigin::FirstRequest {
+            self.first.get_or_init(|| now);
+        }
+    }
+
+    /// How far into the script `now` is (zero before time zero).
+    pub fn at(&self, now: std::time::Instant) -> Duration {
+        let zero = match self.origin {
+            ScriptOrigin::Start => Some(self.started),
+            ScriptOrigin::FirstRequest => self.first.get().copied(),
+        };
+        zero.map_or(Duration::ZERO, |z| now.saturating_duration_since(z))
+    }
+}
+
 impl FaultScript {
+    /// One line per fault: its window and what goes wrong, for the sim to print at start.
+    pub fn schedule(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .quota
+            .iter()
+            .map(|q| format!("always: key quota {q:?}"))
+            .collect();
+        for f in &self.faults {
+            let from = f.from.unwrap_or_default();
+            let window = match f.until {
+                Some(until) => format!(
+                    "{} to {}",
+                    humantime::format_duration(from),
+                    humantime::format_duration(until)
+                ),
+                None => format!("from {} on", humantime::format_duration(from)),
+            };
+            lines.push(format!("{window}: {:?}", f.fault));
+        }
+        lines
+    }
+
     /// Parses a script; errors name the file, line and key.
     pub fn parse(file: &str, text: &str) -> Result<FaultScript, String> {
         let script: FaultScript = toml::from_str(text).map_err(|e| format!("{file}: {e}"))?;

@@ -193,16 +193,17 @@ async fn serve(
         outcomes_rx,
         config.batch_interval,
     ));
+    let clock = Arc::new(crate::script::ScriptClock::new(config.faults_from, started));
     let admission = Arc::new(crate::ingest::admission::Admission::new(
         config.faults.clone(),
-        started,
+        clock.clone(),
     ));
     let shared = Arc::new(Shared {
         store,
         outcomes: outcomes.clone(),
         drop: config.drop.clone(),
         script: config.faults.clone(),
-        started,
+        clock,
         skew_micros,
         truth: truth.clone(),
         admission: admission.clone(),

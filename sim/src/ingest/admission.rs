@@ -22,11 +22,11 @@
 //! The scripted 429 storms, 503s and 403s of a fault script are answered here too. Every
 //! refusal is recorded in ground truth per event.
 
-use crate::script::{Fault, FaultScript, Quota, QuotaCategory, hits};
+use crate::script::{Fault, FaultScript, Quota, QuotaCategory, ScriptClock, hits};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -130,7 +130,7 @@ struct CachedLimit {
 /// The admission state.
 pub struct Admission {
     script: FaultScript,
-    started: Instant,
+    clock: Arc<ScriptClock>,
     /// Per key: the quota's current slot and how much of it is used.
     counters: Mutex<HashMap<String, (u64, u64)>>,
     cached: Mutex<HashMap<String, CachedLimit>>,
@@ -140,11 +140,11 @@ pub struct Admission {
 const ORGANIZATION_ID: u64 = 1;
 
 impl Admission {
-    /// Admission by `script`, timed from `started`.
-    pub fn new(script: FaultScript, started: Instant) -> Admission {
+    /// Admission by `script`, its windows read on `clock`.
+    pub fn new(script: FaultScript, clock: Arc<ScriptClock>) -> Admission {
         Admission {
             script,
-            started,
+            clock,
             counters: Mutex::default(),
             cached: Mutex::default(),
         }
@@ -160,6 +160,7 @@ impl Admission {
         has_attachments: bool,
         now: Instant,
     ) -> Result<Admitted, Refusal> {
+        self.clock.request(now);
         let mut admitted = Admitted::default();
         if let Some(limit) = self.cached_limit(key, now) {
             let retry = limit.until.saturating_duration_since(now);
@@ -177,7 +178,7 @@ impl Admission {
                     Some(rate_limits_header(retry_after_secs, &names, KEY_QUOTA));
             }
         }
-        for fault in self.script.active(now - self.started) {
+        for fault in self.script.active(self.clock.at(now)) {
             match fault {
                 Fault::RateLimit {
                     fraction,
@@ -300,6 +301,13 @@ impl Quota {
 mod tests {
     use super::*;
 
+    fn start_clock() -> Arc<ScriptClock> {
+        Arc::new(ScriptClock::new(
+            crate::script::ScriptOrigin::Start,
+            Instant::now(),
+        ))
+    }
+
     fn quota(categories: Vec<QuotaCategory>) -> FaultScript {
         FaultScript {
             quota: Some(Quota {
@@ -313,7 +321,7 @@ mod tests {
 
     #[test]
     fn the_quota_is_consumed_late_and_then_cached_until_the_window_ends() {
-        let a = Admission::new(quota(vec![]), Instant::now());
+        let a = Admission::new(quota(vec![]), start_clock());
         let now = Instant::now();
         let (e, t) = (QuotaCategory::Error, 1_000_000);
         // Until processing finds the quota exhausted, the endpoint takes everything.
@@ -345,7 +353,7 @@ mod tests {
 
     #[test]
     fn an_attachment_quota_drops_only_attachments_and_answers_200_with_the_header() {
-        let a = Admission::new(quota(vec![QuotaCategory::Attachment]), Instant::now());
+        let a = Admission::new(quota(vec![QuotaCategory::Attachment]), start_clock());
         let now = Instant::now();
         let (e, t) = (QuotaCategory::Error, 1_000_000);
         // Events without attachments do not count.

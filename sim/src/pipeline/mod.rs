@@ -55,8 +55,8 @@ pub struct Shared {
     pub drop: DropRule,
     /// Scripted faults.
     pub script: FaultScript,
-    /// When the sim started (the script's time zero).
-    pub started: std::time::Instant,
+    /// The clock the fault script's windows are read on.
+    pub clock: Arc<crate::script::ScriptClock>,
     /// The sim's clock offset, microseconds.
     pub skew_micros: i64,
     /// Ground truth.
@@ -119,7 +119,7 @@ enum Step {
 
 impl Shared {
     fn since_start(&self) -> Duration {
-        self.started.elapsed()
+        self.clock.at(std::time::Instant::now())
     }
 
     fn now_secs(&self) -> u32 {
