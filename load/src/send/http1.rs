@@ -313,3 +313,6 @@ pub async fn read_response<R: AsyncRead + Unpin>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;
