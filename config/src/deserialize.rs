@@ -47,7 +47,8 @@ pub(crate) fn first_error(
     text: &str,
     root: Spanned<DeTable<'_>>,
 ) -> Result<Profile, ProfileError> {
-    deserialize(file, &redact(text), root).map_err(|f| f.error)
+    // Only an error needs the redacted text, for its snippet.
+    deserialize(file, text, None, root).map_err(|f| f.error)
 }
 
 /// Every error of `text` in file order (at most [`MAX_ERRORS`]); `check` runs on the profile
@@ -59,21 +60,27 @@ pub(crate) fn every_error(
 ) -> Vec<ProfileError> {
     let (mut root, syntax) = DeTable::parse_recoverable(text);
     let shown = redact(text);
-    let mut errors = Vec::new();
     if !syntax.is_empty() {
         // A document that does not parse is not read further: what follows a syntax error
         // is the parser's guess.
-        errors.extend(syntax.iter().take(MAX_ERRORS).map(|e| {
-            ProfileError::at_shown(file, &shown, e.span(), String::new(), e.message().into())
-        }));
+        let mut errors: Vec<ProfileError> = syntax
+            .iter()
+            .take(MAX_ERRORS)
+            .map(|e| {
+                ProfileError::at_shown(file, &shown, e.span(), String::new(), e.message().into())
+            })
+            .collect();
+        errors.sort_by_key(|e| e.invalid().map(|i| (i.line, i.column)));
+        return errors;
     }
+    let mut errors = Vec::new();
     let mut taken_out: Vec<String> = Vec::new();
     // Each round takes an entry out, so the rounds end; the bound keeps a hostile file cheap.
     for _ in 0..MAX_ERRORS * 4 {
-        if !errors.is_empty() && !syntax.is_empty() || errors.len() >= MAX_ERRORS {
+        if errors.len() >= MAX_ERRORS {
             break;
         }
-        let failed = match deserialize(file, &shown, root.clone()) {
+        let failed = match deserialize(file, text, Some(&shown), root.clone()) {
             Ok(profile) => {
                 if let Err(e) = check(profile)
                     && !e
@@ -142,9 +149,11 @@ fn within(key: &str, scope: &str) -> bool {
                 .is_some_and(|rest| rest.starts_with('.')))
 }
 
+/// `shown` is `text` redacted, when it was already made; an error makes it otherwise.
 fn deserialize(
     file: &str,
-    shown: &Redacted,
+    text: &str,
+    shown: Option<&Redacted>,
     root: Spanned<DeTable<'_>>,
 ) -> Result<Profile, Box<Failed>> {
     let de = toml::de::Deserializer::from(root);
@@ -184,6 +193,14 @@ fn deserialize(
         if let Some(hint) = did_you_mean(&message) {
             message.push_str(&hint);
         }
+        let made;
+        let shown = match shown {
+            Some(shown) => shown,
+            None => {
+                made = redact(text);
+                &made
+            }
+        };
         Box::new(Failed {
             error: ProfileError::at_shown(file, shown, inner.span(), key.clone(), message),
             key,
