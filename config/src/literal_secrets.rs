@@ -23,6 +23,9 @@ use toml::de::{DeTable, DeValue};
 /// The prefix of the variables that stand for redacted secrets.
 pub(crate) const REDACTED_PREFIX: &str = "SENTRY_LOAD_REDACTED_";
 
+/// A key whose name holds one of these holds a secret as a whole.
+const SECRET_KEY_WORDS: [&str; 3] = ["token", "password", "secret"];
+
 /// Query keys whose values are credentials (as [`sentry_load_common::redact::url`] hides them).
 const SECRET_QUERY_KEYS: [&str; 5] = [
     "password",
@@ -121,10 +124,7 @@ fn redact_document(text: &str, root: &DeTable<'_>) -> Redacted {
 fn clean_value(key: &str, raw: &str) -> Option<String> {
     let name = key.rsplit('.').next().unwrap_or(key);
     let name = name.split('[').next().unwrap_or(name).to_ascii_lowercase();
-    if ["token", "password", "secret"]
-        .iter()
-        .any(|s| name.contains(s))
-    {
+    if SECRET_KEY_WORDS.iter().any(|s| name.contains(s)) {
         return (!only_references(raw)).then(|| reference(key, ""));
     }
     if name.contains("url") || name.contains("dsn") {
@@ -306,10 +306,7 @@ fn secret_assignments(line: &str) -> Vec<Range<usize>> {
             .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '"'))
             .map_or(0, |(i, c)| i + c.len_utf8());
         let key = line[key_start..key_end].to_ascii_lowercase();
-        if !["token", "password", "secret"]
-            .iter()
-            .any(|s| key.contains(s))
-        {
+        if !SECRET_KEY_WORDS.iter().any(|s| key.contains(s)) {
             continue;
         }
         let value_start = eq + 1 + (line[eq + 1..].len() - line[eq + 1..].trim_start().len());

@@ -52,7 +52,8 @@ pub(crate) fn find(
         // The parser reports a malformed document on its own.
         return Vec::new();
     };
-    let shown = redact(text);
+    // Redacted once, and only for a profile that has references to place.
+    let shown = std::cell::OnceCell::new();
     let mut out = Vec::new();
     walk_table(
         root.get_ref(),
@@ -70,7 +71,7 @@ pub(crate) fn find(
                 let message = unset_message(&name);
                 let ProfileError::Invalid(place) = ProfileError::at_shown(
                     file,
-                    &shown,
+                    shown.get_or_init(|| redact(text)),
                     Some(value.span()),
                     key.to_owned(),
                     message,
