@@ -108,7 +108,7 @@ async fn met_gates_exit_0_and_missed_ones_exit_1_naming_each() {
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     let md = std::fs::read_to_string(dir.path().join("cmp/compare.md")).unwrap();
     assert!(
-        md.contains("| latency p99 |") && md.contains("(+0, +0.0 %)"),
+        md.contains("| latency p99 |") && md.contains("(+0, 0 %)"),
         "{md}"
     );
     assert!(md.contains("| native loss ratio |"), "{md}");

@@ -17,12 +17,14 @@ pub mod journal;
 pub mod kind;
 pub mod lognormal;
 pub mod outcome;
+pub mod percent;
 pub mod redact;
 pub mod sentry_outcome;
 
 pub use ids::{RunId, event_id_for, fnv1a};
 pub use kind::{Dataset, EventKind};
 pub use outcome::SendOutcome;
+pub use percent::Percent;
 
 /// The tag every generated event carries with the run id as its value.
 pub const RUN_TAG: &str = "sentry_load.run";

@@ -420,10 +420,10 @@ fn the_report_passes_only_when_every_gate_passes() {
         [
             (
                 "max_rejected_ratio",
-                "0.222222 (2 of 9 sends refused)",
+                "22.2 % (2 of 9 sends refused)",
                 true
             ),
-            ("min_achieved_rate_ratio", "0.9000 (4.5 of 5.0 per s)", true),
+            ("min_achieved_rate_ratio", "90.0 % (4.5 of 5.0 per s)", true),
         ]
     );
     assert!(r.passed);

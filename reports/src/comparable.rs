@@ -43,7 +43,7 @@ pub fn differences(reference: &Report, other: &Report) -> Vec<String> {
         let shown = |r: &Report| {
             kinds
                 .iter()
-                .map(|k| format!("{k} {:.0} %", share(r, k) * 100.0))
+                .map(|k| format!("{k} {}", sentry_load_common::Percent::of(share(r, k))))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -91,7 +91,7 @@ mod tests {
         assert!(d[1].starts_with("schedule 900 over"), "{}", d[1]);
         assert_eq!(
             d[2],
-            "mix error 100 %, transaction 0 % vs error 50 %, transaction 50 %"
+            "mix error 100.0 %, transaction 0 % vs error 50.0 %, transaction 50.0 %"
         );
     }
 }

@@ -6,7 +6,7 @@ use crate::charts::{PALETTE, Series, XAxis, line_chart};
 use crate::histogram::percentile_curve;
 use crate::html::{Column, esc, figure, latency_columns, page, per_second, timeline_series};
 use crate::model::Report;
-use sentry_load_common::SendOutcome;
+use sentry_load_common::{Percent, SendOutcome};
 use std::fmt::Write;
 
 /// Reads one figure from a report, when it has it.
@@ -16,17 +16,39 @@ type Reader = Box<dyn Fn(&Report) -> Option<f64>>;
 struct Metric {
     name: String,
     value: Reader,
-    /// Digits after the point.
-    digits: usize,
-    unit: &'static str,
+    form: Form,
+}
+
+/// How a figure is shown.
+#[derive(Clone, Copy)]
+enum Form {
+    /// A number with this many digits after the point, and a unit.
+    Number(usize, &'static str),
+    /// A ratio: a percentage, its change in percentage points.
+    Ratio,
+}
+
+impl Form {
+    fn shown(self, v: f64) -> String {
+        match self {
+            Form::Number(digits, unit) => format!("{v:.digits$}{unit}"),
+            Form::Ratio => Percent::of(v).to_string(),
+        }
+    }
+
+    fn difference(self, delta: f64) -> String {
+        match self {
+            Form::Number(digits, _) => format!("{delta:+.digits$}"),
+            Form::Ratio => Percent::points(delta).to_string(),
+        }
+    }
 }
 
 fn metrics(runs: &[Report]) -> Vec<Metric> {
     let m = |name: &str, digits, unit, f: fn(&Report) -> Option<f64>| Metric {
         name: name.to_owned(),
         value: Box::new(f),
-        digits,
-        unit,
+        form: Form::Number(digits, unit),
     };
     let mut out = vec![
         m("target rate", 1, "/s", |r| Some(r.schedule.target_rate)),
@@ -42,7 +64,11 @@ fn metrics(runs: &[Report]) -> Vec<Metric> {
             Some(r.loss.refused.values().sum::<u64>() as f64)
         }),
         m("visible", 0, "", |r| Some(r.visibility.seen as f64)),
-        m("loss ratio", 4, " %", |r| Some(r.loss.loss_ratio * 100.0)),
+        Metric {
+            name: "loss ratio".into(),
+            value: Box::new(|r| Some(r.loss.loss_ratio)),
+            form: Form::Ratio,
+        },
         m("silent loss", 0, "", |r| Some(r.loss.silent as f64)),
         m("latency p50", 0, " ms", |r| {
             Some(r.visibility.latency_ms?.p50 as f64)
@@ -68,15 +94,13 @@ fn metrics(runs: &[Report]) -> Vec<Metric> {
         out.push(Metric {
             name: format!("{kind} latency p99"),
             value: Box::new(move |r| Some(r.kinds.get(&k)?.latency_ms?.p99 as f64)),
-            digits: 0,
-            unit: " ms",
+            form: Form::Number(0, " ms"),
         });
         let k = kind.clone();
         out.push(Metric {
             name: format!("{kind} loss ratio"),
-            value: Box::new(move |r| Some(r.kinds.get(&k)?.loss_ratio * 100.0)),
-            digits: 4,
-            unit: " %",
+            value: Box::new(move |r| Some(r.kinds.get(&k)?.loss_ratio)),
+            form: Form::Ratio,
         });
     }
     out
@@ -118,16 +142,16 @@ fn cells(metric: &Metric, runs: &[Report]) -> Vec<String> {
             let Some(v) = (metric.value)(r) else {
                 return "—".to_owned();
             };
-            let shown = format!("{v:.*}{}", metric.digits, metric.unit);
+            let shown = metric.form.shown(v);
             match base {
                 Some(b) if i > 0 => {
                     let delta = v - b;
                     let rel = if b != 0.0 {
-                        format!(", {:+.1} %", delta / b * 100.0)
+                        format!(", {}", Percent::change(delta / b))
                     } else {
                         String::new()
                     };
-                    format!("{shown} ({delta:+.*}{rel})", metric.digits)
+                    format!("{shown} ({}{rel})", metric.form.difference(delta))
                 }
                 _ => shown,
             }

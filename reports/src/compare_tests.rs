@@ -155,23 +155,23 @@ fn two_runs_show_each_change_against_the_first() {
         [
             "| | A: run-a (local) | B: run-b (stress) |",
             "|---|---|---|",
-            "| target rate | 100.0/s | 100.0/s (+0.0, +0.0 %) |",
+            "| target rate | 100.0/s | 100.0/s (+0.0, 0 %) |",
             "| achieved rate | 95.0/s | 90.0/s (-5.0, -5.3 %) |",
             "| sent | 1000 | 900 (-100, -10.0 %) |",
             "| accepted | 990 | 880 (-110, -11.1 %) |",
             "| refused | 10 | 20 (+10, +100.0 %) |",
             "| visible | 980 | 870 (-110, -11.2 %) |",
-            "| loss ratio | 2.0000 % | 3.0000 % (+1.0000, +50.0 %) |",
+            "| loss ratio | 2.0 % | 3.0 % (+1.0 pp, +50.0 %) |",
             "| silent loss | 4 | 0 (-4, -100.0 %) |",
             "| latency p50 | 800 ms | 1000 ms (+200, +25.0 %) |",
-            "| latency p95 | 1500 ms | 1500 ms (+0, +0.0 %) |",
+            "| latency p95 | 1500 ms | 1500 ms (+0, 0 %) |",
             "| latency p99 | 2500 ms | 2000 ms (-500, -20.0 %) |",
             "| latency max | 3000 ms | 3600 ms (+600, +20.0 %) |",
             "| send lateness p99 | 1200 µs | — |",
             "| error latency p99 | 2500 ms | 2000 ms (-500, -20.0 %) |",
-            "| error loss ratio | 2.0000 % | 1.0000 % (-1.0000, -50.0 %) |",
+            "| error loss ratio | 2.0 % | 1.0 % (-1.0 pp, -50.0 %) |",
             "| native latency p99 | — | 5000 ms |",
-            "| native loss ratio | — | 50.0000 % |",
+            "| native loss ratio | — | 50.0 % |",
             "| gates | passed | failed |",
         ]
     );
@@ -187,8 +187,8 @@ fn a_single_run_shows_its_values_without_changes() {
     assert_eq!(rows[0], "| | A: run-a (local) |");
     assert_eq!(rows[1], "|---|---|");
     assert!(rows.contains(&"| sent | 1000 |"), "{md}");
-    assert!(rows.contains(&"| loss ratio | 2.0000 % |"), "{md}");
-    assert!(rows.contains(&"| error loss ratio | 2.0000 % |"), "{md}");
+    assert!(rows.contains(&"| loss ratio | 2.0 % |"), "{md}");
+    assert!(rows.contains(&"| error loss ratio | 2.0 % |"), "{md}");
     assert_eq!(rows.last(), Some(&"| gates | passed |"));
     assert!(!md.contains(" (+"), "{md}");
     assert!(!md.contains(" (-"), "{md}");
@@ -234,7 +234,7 @@ fn kinds_of_any_run_get_rows_once_in_name_order() {
         ]
     );
     assert!(
-        rows(&md).contains(&"| transaction loss ratio | 0.0000 % | — | — |"),
+        rows(&md).contains(&"| transaction loss ratio | 0 % | — | — |"),
         "{md}"
     );
 }
@@ -249,7 +249,7 @@ fn every_later_run_is_compared_with_the_first_not_its_neighbour() {
     );
     assert_eq!(rows[1], "|---|---|---|---|");
     assert!(
-        rows.contains(&"| sent | 1000 | 900 (-100, -10.0 %) | 1000 (+0, +0.0 %) |"),
+        rows.contains(&"| sent | 1000 | 900 (-100, -10.0 %) | 1000 (+0, 0 %) |"),
         "{md}"
     );
     assert!(
@@ -268,5 +268,5 @@ fn the_html_comparison_has_the_same_cells_escaped() {
         "{html}"
     );
     assert!(html.contains("<tr><td>sent</td><td>1000</td><td>900 (-100, -10.0 %)</td></tr>"));
-    assert!(html.contains("<td>native loss ratio</td><td>—</td><td>50.0000 %</td>"));
+    assert!(html.contains("<td>native loss ratio</td><td>—</td><td>50.0 %</td>"));
 }

@@ -4,7 +4,7 @@
 
 use crate::histogram::Percentiles;
 use crate::model::{GateResult, Report};
-use sentry_load_common::SendOutcome;
+use sentry_load_common::{Percent, SendOutcome};
 use sentry_load_config::{GatesConfig, KindGates};
 use std::time::Duration;
 
@@ -18,16 +18,17 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
         out.push(if offered == 0 {
             unmeasured(
                 "max_loss_ratio",
-                max.value(),
+                Percent::of(max.value()),
                 "no event was offered to the target (every send was dropped by the harness or \
                  unsupported)",
             )
         } else {
             gate(
                 "max_loss_ratio",
-                max.value(),
+                Percent::of(max.value()),
                 format!(
-                    "{m:.6} ({} of {offered} offered events visible{})",
+                    "{} ({} of {offered} offered events visible{})",
+                    Percent::of(m),
                     r.visibility.seen,
                     if r.loss.unjournaled > 0 {
                         format!(
@@ -48,7 +49,7 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
         out.push(if r.loss.outcome_unknown > 0 {
             unmeasured(
                 "max_silent_loss_ratio",
-                max.value(),
+                Percent::of(max.value()),
                 &format!(
                     "{} accepted events missing, outcome unknown: the source cannot see \
                      outcomes (add [verify.clickhouse])",
@@ -58,15 +59,16 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
         } else if accepted == 0 {
             unmeasured(
                 "max_silent_loss_ratio",
-                max.value(),
+                Percent::of(max.value()),
                 "no event was accepted, so none could vanish",
             )
         } else {
             gate(
                 "max_silent_loss_ratio",
-                max.value(),
+                Percent::of(max.value()),
                 format!(
-                    "{m:.6} ({} of {accepted} accepted events vanished)",
+                    "{} ({} of {accepted} accepted events vanished)",
+                    Percent::of(m),
                     r.loss.silent
                 ),
                 m <= max.value(),
@@ -77,12 +79,16 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
         let refused: u64 = r.loss.refused.values().sum();
         let m = ratio(refused, r.sending.started);
         out.push(if r.sending.started == 0 {
-            unmeasured("max_rejected_ratio", max.value(), "no send went out")
+            unmeasured("max_rejected_ratio", Percent::of(max.value()), "no send went out")
         } else {
             gate(
                 "max_rejected_ratio",
-                max.value(),
-                format!("{m:.6} ({refused} of {} sends refused)", r.sending.started),
+                Percent::of(max.value()),
+                format!(
+                    "{} ({refused} of {} sends refused)",
+                    Percent::of(m),
+                    r.sending.started
+                ),
                 m <= max.value(),
             )
         });
@@ -91,9 +97,10 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
         let m = r.sending.achieved_rate_ratio;
         out.push(gate(
             "min_achieved_rate_ratio",
-            min.value(),
+            Percent::of(min.value()),
             format!(
-                "{m:.4} ({:.1} of {:.1} per s)",
+                "{} ({:.1} of {:.1} per s)",
+                Percent::of(m),
                 r.sending.achieved_rate, r.schedule.target_rate
             ),
             m >= min.value(),
@@ -113,7 +120,7 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
             out.push(match section {
                 Some(k) if k.started == 0 => unmeasured(
                     &format!("{prefix}max_loss_ratio"),
-                    max.value(),
+                    Percent::of(max.value()),
                     &format!(
                         "no {kind} event went out ({} planned, none sent)",
                         k.records
@@ -121,13 +128,17 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
                 ),
                 Some(k) => gate(
                     &format!("{prefix}max_loss_ratio"),
-                    max.value(),
-                    format!("{:.6} ({} {kind} events visible)", k.loss_ratio, k.seen),
+                    Percent::of(max.value()),
+                    format!(
+                        "{} ({} {kind} events visible)",
+                        Percent::of(k.loss_ratio),
+                        k.seen
+                    ),
                     k.loss_ratio <= max.value(),
                 ),
                 None => unmeasured(
                     &format!("{prefix}max_loss_ratio"),
-                    max.value(),
+                    Percent::of(max.value()),
                     &format!("the run sent no {kind} events"),
                 ),
             });
@@ -169,16 +180,21 @@ fn baseline_gates(out: &mut Vec<GateResult>, r: &Report, g: &GatesConfig, b: Opt
         return;
     }
     let Some(b) = b else {
-        for (name, set) in [
-            ("max_p50_regression", bg.max_p50_regression),
-            ("max_p99_regression", bg.max_p99_regression),
-            ("max_loss_ratio_increase", bg.max_loss_ratio_increase),
-            ("max_achieved_rate_drop", bg.max_achieved_rate_drop),
+        let of = Percent::of as fn(f64) -> Percent;
+        for (name, set, shown) in [
+            ("max_p50_regression", bg.max_p50_regression, of),
+            ("max_p99_regression", bg.max_p99_regression, of),
+            (
+                "max_loss_ratio_increase",
+                bg.max_loss_ratio_increase,
+                Percent::points,
+            ),
+            ("max_achieved_rate_drop", bg.max_achieved_rate_drop, of),
         ] {
             if let Some(t) = set {
                 out.push(unmeasured(
                     &format!("baseline.{name}"),
-                    t.value(),
+                    shown(t.value()),
                     "no baseline run given (--baseline runs/<id>)",
                 ));
             }
@@ -203,17 +219,17 @@ fn baseline_gates(out: &mut Vec<GateResult>, r: &Report, g: &GatesConfig, b: Opt
         out.push(match pct(f) {
             Some((now, then, m)) => gate(
                 &name,
-                max.value(),
+                Percent::of(max.value()),
                 format!(
-                    "{:+.1} % ({now} ms vs {then} ms in {})",
-                    m * 100.0,
+                    "{} ({now} ms vs {then} ms in {})",
+                    Percent::change(m),
                     b.run.id
                 ),
                 m <= max.value(),
             ),
             None => unmeasured(
                 &name,
-                max.value(),
+                Percent::of(max.value()),
                 "latency missing in this run or the baseline",
             ),
         });
@@ -222,10 +238,13 @@ fn baseline_gates(out: &mut Vec<GateResult>, r: &Report, g: &GatesConfig, b: Opt
         let m = r.loss.loss_ratio - b.loss.loss_ratio;
         out.push(gate(
             "baseline.max_loss_ratio_increase",
-            max.value(),
+            Percent::points(max.value()),
             format!(
-                "{m:+.6} ({:.6} vs {:.6} in {})",
-                r.loss.loss_ratio, b.loss.loss_ratio, b.run.id
+                "{} ({} vs {} in {})",
+                Percent::points(m),
+                Percent::of(r.loss.loss_ratio),
+                Percent::of(b.loss.loss_ratio),
+                b.run.id
             ),
             m <= max.value(),
         ));
@@ -235,11 +254,11 @@ fn baseline_gates(out: &mut Vec<GateResult>, r: &Report, g: &GatesConfig, b: Opt
         let m = if then > 0.0 { (then - now) / then } else { 0.0 };
         out.push(gate(
             "baseline.max_achieved_rate_drop",
-            max.value(),
+            Percent::of(max.value()),
             format!(
-                "{:+.1} % ({now:.1}/s vs {then:.1}/s in {})",
-                // `+ 0.0`: no change is shown as +0.0, not -0.0.
-                -m * 100.0 + 0.0,
+                "{} ({now:.1}/s vs {then:.1}/s in {})",
+                // `+ 0.0`: no change is shown as 0, not -0.
+                Percent::change(-m + 0.0),
                 b.run.id
             ),
             m <= max.value(),

@@ -174,11 +174,11 @@ fn no_configured_gate_gives_no_result() {
 #[test]
 fn loss_under_the_limit_passes_and_over_it_fails() {
     let r = report("a");
-    let measured = "0.020000 (980 of 1000 offered events visible)";
+    let measured = "2.0 % (980 of 1000 offered events visible)";
     for (max, threshold, passed) in [
-        (0.05, "0.05", true),
-        (0.02, "0.02", true),
-        (0.01, "0.01", false),
+        (0.05, "5.0 %", true),
+        (0.02, "2.0 %", true),
+        (0.01, "1.0 %", false),
     ] {
         let g = GatesConfig {
             max_loss_ratio: ratio(max),
@@ -202,7 +202,7 @@ fn offered_events_leave_harness_drops_and_unsupported_sends_out() {
     };
     assert_eq!(
         only(&r, &g, None).measured,
-        "0.020000 (980 of 1000 offered events visible)"
+        "2.0 % (980 of 1000 offered events visible)"
     );
 }
 
@@ -216,8 +216,8 @@ fn silent_loss_under_the_limit_passes_the_gate() {
         only(&report("a"), &g, None),
         result(
             "max_silent_loss_ratio",
-            "0.005",
-            "0.004040 (4 of 990 accepted events vanished)",
+            "0.500 %",
+            "0.404 % (4 of 990 accepted events vanished)",
             true,
         ),
     );
@@ -233,8 +233,8 @@ fn silent_loss_over_the_limit_fails_the_gate() {
         only(&report("a"), &g, None),
         result(
             "max_silent_loss_ratio",
-            "0.001",
-            "0.004040 (4 of 990 accepted events vanished)",
+            "0.100 %",
+            "0.404 % (4 of 990 accepted events vanished)",
             false,
         ),
     );
@@ -253,7 +253,7 @@ fn silent_loss_from_a_source_blind_to_outcomes_is_not_measured_and_fails() {
         only(&r, &g, None),
         result(
             "max_silent_loss_ratio",
-            "1",
+            "100.0 %",
             "not measured: 4 accepted events missing, outcome unknown: the source cannot \
              see outcomes (add [verify.clickhouse])",
             false,
@@ -264,8 +264,8 @@ fn silent_loss_from_a_source_blind_to_outcomes_is_not_measured_and_fails() {
 #[test]
 fn refusals_under_the_limit_pass_and_over_it_fail() {
     let r = report("a");
-    let measured = "0.010000 (10 of 1000 sends refused)";
-    for (max, threshold, passed) in [(0.02, "0.02", true), (0.005, "0.005", false)] {
+    let measured = "1.0 % (10 of 1000 sends refused)";
+    for (max, threshold, passed) in [(0.02, "2.0 %", true), (0.005, "0.500 %", false)] {
         let g = GatesConfig {
             max_rejected_ratio: ratio(max),
             ..GatesConfig::default()
@@ -289,8 +289,8 @@ fn refusals_of_every_status_add_up() {
         only(&r, &g, None),
         result(
             "max_rejected_ratio",
-            "0.02",
-            "0.050000 (50 of 1000 sends refused)",
+            "2.0 %",
+            "5.0 % (50 of 1000 sends refused)",
             false,
         ),
     );
@@ -299,11 +299,11 @@ fn refusals_of_every_status_add_up() {
 #[test]
 fn achieved_rate_at_or_above_the_minimum_passes_and_below_fails() {
     let r = report("a");
-    let measured = "0.9500 (95.0 of 100.0 per s)";
+    let measured = "95.0 % (95.0 of 100.0 per s)";
     for (min, threshold, passed) in [
-        (0.9, "0.9", true),
-        (0.95, "0.95", true),
-        (0.99, "0.99", false),
+        (0.9, "90.0 %", true),
+        (0.95, "95.0 %", true),
+        (0.99, "99.0 %", false),
     ] {
         let g = GatesConfig {
             min_achieved_rate_ratio: ratio(min),
@@ -421,7 +421,7 @@ fn latency_of_a_run_verified_after_the_fact_is_not_measured_and_fails() {
 #[test]
 fn kind_loss_under_the_limit_passes_and_over_it_fails() {
     let r = report("a");
-    for (max, passed) in [(0.03, true), (0.01, false)] {
+    for (max, threshold, passed) in [(0.03, "3.0 %", true), (0.01, "1.0 %", false)] {
         let g = GatesConfig {
             kind: KindGatesConfig::default().with(
                 EventKind::Error,
@@ -436,8 +436,8 @@ fn kind_loss_under_the_limit_passes_and_over_it_fails() {
             only(&r, &g, None),
             result(
                 "kind.error.max_loss_ratio",
-                &max.to_string(),
-                "0.020000 (980 error events visible)",
+                threshold,
+                "2.0 % (980 error events visible)",
                 passed,
             ),
         );
@@ -463,7 +463,7 @@ fn kind_gates_for_a_kind_the_run_did_not_send_are_not_measured_and_fail() {
         out[0].clone(),
         result(
             "kind.native.max_loss_ratio",
-            "1",
+            "100.0 %",
             "not measured: the run sent no native events",
             false,
         ),
@@ -646,7 +646,12 @@ fn baseline_gates_without_a_baseline_are_not_measured_and_fail() {
         ]
     );
     for g in out {
-        assert_eq!(g.threshold, "0.5", "{}", g.gate);
+        let want = if g.gate == "baseline.max_loss_ratio_increase" {
+            "+50.0 pp"
+        } else {
+            "50.0 %"
+        };
+        assert_eq!(g.threshold, want, "{}", g.gate);
         assert_eq!(
             g.measured, "not measured: no baseline run given (--baseline runs/<id>)",
             "{}",
@@ -669,7 +674,7 @@ fn only_the_configured_baseline_gates_are_reported_without_a_baseline() {
         only(&report("a"), &g, None),
         result(
             "baseline.max_achieved_rate_drop",
-            "0.1",
+            "10.0 %",
             "not measured: no baseline run given (--baseline runs/<id>)",
             false,
         ),
@@ -702,7 +707,7 @@ fn a_run_close_to_its_baseline_passes_every_baseline_gate() {
         ),
         (
             "baseline.max_loss_ratio_increase",
-            "+0.005000 (0.020000 vs 0.015000 in base)",
+            "+0.500 pp (2.0 % vs 1.5 % in base)",
         ),
         (
             "baseline.max_achieved_rate_drop",
@@ -710,7 +715,12 @@ fn a_run_close_to_its_baseline_passes_every_baseline_gate() {
         ),
     ];
     for (got, (gate, measured)) in out.into_iter().zip(want) {
-        check(got, result(gate, "0.1", measured, true));
+        let threshold = if gate == "baseline.max_loss_ratio_increase" {
+            "+10.0 pp"
+        } else {
+            "10.0 %"
+        };
+        check(got, result(gate, threshold, measured, true));
     }
 }
 
@@ -721,7 +731,12 @@ fn a_run_much_worse_than_its_baseline_fails_every_baseline_gate() {
     assert_eq!(out.len(), 4, "{out:#?}");
     for g in &out {
         assert!(g.gate.starts_with("baseline."), "{}", g.gate);
-        assert_eq!(g.threshold, "0.001", "{}", g.gate);
+        let want = if g.gate == "baseline.max_loss_ratio_increase" {
+            "+0.100 pp"
+        } else {
+            "0.100 %"
+        };
+        assert_eq!(g.threshold, want, "{}", g.gate);
         assert!(!g.passed, "{}: {}", g.gate, g.measured);
     }
     assert_eq!(out[0].measured, "+6.7 % (800 ms vs 750 ms in base)");
@@ -754,7 +769,7 @@ fn a_run_better_than_its_baseline_passes_even_the_strictest_baseline_gates() {
             ),
             (
                 "baseline.max_loss_ratio_increase",
-                "-0.020000 (0.020000 vs 0.040000 in base)",
+                "-2.0 pp (2.0 % vs 4.0 % in base)",
                 true
             ),
             (
@@ -781,7 +796,7 @@ fn latency_regression_without_latency_in_the_baseline_is_not_measured_and_fails(
         only(&report("a"), &g, Some(&b)),
         result(
             "baseline.max_p99_regression",
-            "1",
+            "100.0 %",
             "not measured: latency missing in this run or the baseline",
             false,
         ),
@@ -954,5 +969,5 @@ fn an_unchanged_rate_is_shown_as_no_drop() {
     };
     let got = only(&report("a"), &g, Some(&report("base")));
     assert!(got.passed, "{}", got.measured);
-    assert_eq!(got.measured, "+0.0 % (95.0/s vs 95.0/s in base)");
+    assert_eq!(got.measured, "0 % (95.0/s vs 95.0/s in base)");
 }

@@ -7,7 +7,7 @@ use crate::charts::{PALETTE, Series, XAxis, bar_chart, line_chart};
 use crate::histogram::{Percentiles, percentile_curve};
 use crate::model::{Report, TimelinePoint};
 use crate::tables;
-use sentry_load_common::SendOutcome;
+use sentry_load_common::{Percent, SendOutcome};
 use std::fmt::Write;
 
 /// The report as an HTML page.
@@ -113,9 +113,9 @@ fn tiles(b: &mut String, r: &Report) {
         (
             "achieved rate",
             format!(
-                "{:.1}/s ({:.1} %)",
+                "{:.1}/s ({})",
                 r.sending.achieved_rate,
-                r.sending.achieved_rate_ratio * 100.0
+                Percent::of(r.sending.achieved_rate_ratio)
             ),
         ),
         (
@@ -123,7 +123,7 @@ fn tiles(b: &mut String, r: &Report) {
             format!("{}", r.sending.count(SendOutcome::Accepted)),
         ),
         ("visible", format!("{}", r.visibility.seen)),
-        ("loss ratio", format!("{:.4} %", r.loss.loss_ratio * 100.0)),
+        ("loss ratio", Percent::of(r.loss.loss_ratio).to_string()),
         (
             "silent loss",
             if r.loss.outcome_unknown > 0 {

@@ -4,6 +4,7 @@
 use crate::histogram::Percentiles;
 use crate::model::Report;
 use crate::tables;
+use sentry_load_common::Percent;
 use std::fmt::Write;
 
 /// The report as Markdown.
@@ -40,11 +41,11 @@ pub fn render_markdown(r: &Report) -> String {
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     let _ = writeln!(
         s,
-        "| {} | {:.1}/s | {:.1}/s | {:.4} | {} | {} |\n",
+        "| {} | {:.1}/s | {:.1}/s | {} | {} | {} |\n",
         r.schedule.planned,
         r.schedule.target_rate,
         sd.achieved_rate,
-        sd.achieved_rate_ratio,
+        Percent::of(sd.achieved_rate_ratio),
         sd.late,
         sd.bytes
     );
@@ -149,7 +150,7 @@ pub fn render_markdown(r: &Report) -> String {
             l.unsupported
         );
     }
-    let _ = writeln!(s, "\nLoss ratio {:.6}.\n", l.loss_ratio);
+    let _ = writeln!(s, "\nLoss ratio {}.\n", Percent::of(l.loss_ratio));
     if let Some(why) = &l.outcome_unknown_why {
         let _ = writeln!(s, "Outcome unknown: {why}.\n");
     }

@@ -1,7 +1,7 @@
 //! The terminal summary of a report.
 
 use crate::model::Report;
-use sentry_load_common::SendOutcome;
+use sentry_load_common::{Percent, SendOutcome};
 use std::fmt::Write;
 
 /// A few lines an operator reads first.
@@ -21,12 +21,12 @@ pub fn render_summary(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "sent     {} of {} planned · {:.1}/s of {:.1}/s ({:.1} %) · accepted {}",
+        "sent     {} of {} planned · {:.1}/s of {:.1}/s ({}) · accepted {}",
         r.sending.started,
         r.schedule.planned,
         r.sending.achieved_rate,
         r.schedule.target_rate,
-        r.sending.achieved_rate_ratio * 100.0,
+        Percent::of(r.sending.achieved_rate_ratio),
         r.sending.count(SendOutcome::Accepted),
     );
     if let Some(l) = &r.sending.lateness_us {
@@ -67,8 +67,11 @@ pub fn render_summary(r: &Report) -> String {
                 .map_or(String::new(), |p| format!(" · p99 {} ms", p.p99));
             let _ = writeln!(
                 s,
-                "kind     {kind}: visible {} of {} accepted{p99} · silent {} · loss {:.4}",
-                k.seen, k.accepted, k.silent, k.loss_ratio
+                "kind     {kind}: visible {} of {} accepted{p99} · silent {} · loss {}",
+                k.seen,
+                k.accepted,
+                k.silent,
+                Percent::of(k.loss_ratio)
             );
         }
     }
@@ -112,13 +115,13 @@ pub fn render_summary(r: &Report) -> String {
     let refused: u64 = r.loss.refused.values().sum();
     let _ = writeln!(
         s,
-        "loss     silent {} · refused {} · backed off {} · transport errors {} · harness dropped {} (not Sentry's) · ratio {:.4}",
+        "loss     silent {} · refused {} · backed off {} · transport errors {} · harness dropped {} (not Sentry's) · ratio {}",
         r.loss.silent,
         refused,
         r.loss.backed_off,
         r.loss.transport_errors,
         r.loss.harness_dropped,
-        r.loss.loss_ratio
+        Percent::of(r.loss.loss_ratio)
     );
     if r.loss.unsupported > 0 {
         let _ = writeln!(

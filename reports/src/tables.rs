@@ -3,6 +3,7 @@
 
 use crate::histogram::Percentiles;
 use crate::model::Report;
+use sentry_load_common::Percent;
 
 /// A table: its column headers and its rows of cells.
 pub struct Table {
@@ -33,7 +34,7 @@ pub fn kinds(r: &Report) -> Table {
                 k.explained.to_string(),
                 k.outcome_unknown.to_string(),
                 k.unverified.to_string(),
-                format!("{:.6}", k.loss_ratio),
+                Percent::of(k.loss_ratio).to_string(),
                 p(|p| p.p50),
                 p(|p| p.p95),
                 p(|p| p.p99),

@@ -191,9 +191,9 @@ impl Leg {
                 .min(run_file.duration_secs);
             run_file.interrupted = Some(if records < planned {
                 format!(
-                    "by {signal} after {records} of {planned} planned sends ({:.1} %): the rest \
+                    "by {signal} after {records} of {planned} planned sends ({}): the rest \
                      were never sent, so rates, loss and the gates speak of the sends made",
-                    records as f64 * 100.0 / planned.max(1) as f64
+                    sentry_load_common::Percent::part(records, planned)
                 )
             } else {
                 format!(
