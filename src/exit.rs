@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | ran, every gate passed |
-//! | 1 | ran, a gate failed |
+//! | 1 | ran, a gate failed (or an abort gate stopped the run) |
 //! | 2 | usage or profile error |
 //! | 3 | the target or a read-back service is unreachable |
 //! | 4 | internal error (e.g. the run folder could not be written) |

@@ -95,7 +95,7 @@ async fn met_gates_exit_0_and_missed_ones_exit_1_naming_each() {
     .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("pass baseline.max_p99_regression: +0.0 %"),
+        text.contains("pass baseline.max_p99_regression: 0 %"),
         "{text}"
     );
 

@@ -76,7 +76,12 @@ impl Percent {
         };
         let mut shown = format!("{p:.decimals$}");
         // 0.03 - 0.02 is 0.00999…: what rounds to 1 % or more is shown as from 1 % up.
-        if decimals > 1 && shown.trim_start_matches('-').parse::<f64>().is_ok_and(|v| v >= 1.0) {
+        if decimals > 1
+            && shown
+                .trim_start_matches('-')
+                .parse::<f64>()
+                .is_ok_and(|v| v >= 1.0)
+        {
             decimals = 1;
             shown = format!("{p:.decimals$}");
         }
@@ -87,7 +92,11 @@ impl Percent {
             shown = format!("{p:.decimals$}");
         }
         // A value too small for MAX_DECIMALS is not shown as zero.
-        if shown.trim_start_matches('-').trim_matches(['0', '.']).is_empty() {
+        if shown
+            .trim_start_matches('-')
+            .trim_matches(['0', '.'])
+            .is_empty()
+        {
             let floor = format!("0.{}1", "0".repeat(MAX_DECIMALS - 1));
             return format!("{}< {floor}", if p < 0.0 { "-" } else { "" });
         }

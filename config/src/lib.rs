@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod abort_gates;
 mod deserialize;
 mod error;
 mod interpolate;
@@ -34,6 +35,7 @@ mod shipped;
 mod values;
 mod variables;
 
+pub use abort_gates::{AbortGates, MAX_ABORT_WINDOW};
 pub use error::ProfileError;
 pub use interpolate::interpolate;
 pub use load::{

@@ -731,6 +731,9 @@ pub struct GatesConfig {
     /// `[gates.baseline]`: limits relative to the run given with `--baseline runs/X`.
     #[serde(default)]
     pub baseline: BaselineGatesConfig,
+    /// `[gates.abort]`: limits checked while the run sends, that stop it when crossed.
+    #[serde(default)]
+    pub abort: Option<crate::AbortGates>,
 }
 
 /// `[gates.kind]`: one optional table per kind.

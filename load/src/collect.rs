@@ -1,14 +1,17 @@
 //! The one consumer of the result stream: writes every record to the journal (flushing at least
-//! every `flush_every`, so a quiet stretch loses nothing to a crash) and forwards accepted
-//! events to the verifier.
+//! every `flush_every`, so a quiet stretch loses nothing to a crash), forwards accepted
+//! events to the verifier and counts every record into the run's [`Recent`] seconds, when
+//! the run has abort gates.
 //!
 //! It runs on a blocking thread: writing and flushing the journal are file I/O, which on the
 //! sender's worker thread would stall sends (a 200 ms flush at 50,000/s writes about 700 KB).
 //! It drains whatever is queued, then sleeps [`POLL`] when the stream is empty, so senders
 //! never have to wake it: on a busy stream it costs no wake-up or timer per record.
 
+use crate::recent::Recent;
 use sentry_load_common::SendOutcome;
 use sentry_load_common::journal::{JournalRecord, JournalWriter, WriteError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -19,14 +22,23 @@ pub const POLL: Duration = Duration::from_millis(2);
 /// The journal could not be written.
 pub type CollectError = WriteError;
 
+/// Where the collector passes records on, besides the journal.
+#[derive(Default)]
+pub struct Onward {
+    /// The verifier's intake of accepted events.
+    pub accepted: Option<mpsc::UnboundedSender<JournalRecord>>,
+    /// The recent seconds the abort gates read.
+    pub recent: Option<Arc<Recent>>,
+}
+
 /// Consumes `results` until every sender is gone; returns how many records were written.
 /// The journal flushes at its own interval (set when it was created).
 pub async fn collect(
     results: mpsc::Receiver<JournalRecord>,
     journal: JournalWriter,
-    accepted: Option<mpsc::UnboundedSender<JournalRecord>>,
+    onward: Onward,
 ) -> Result<u64, CollectError> {
-    let work = tokio::task::spawn_blocking(move || collect_blocking(results, journal, accepted));
+    let work = tokio::task::spawn_blocking(move || collect_blocking(results, journal, onward));
     match work.await {
         Ok(result) => result,
         // The collector panicked: surface it as the panic it was.
@@ -37,11 +49,14 @@ pub async fn collect(
 fn collect_blocking(
     mut results: mpsc::Receiver<JournalRecord>,
     mut journal: JournalWriter,
-    accepted: Option<mpsc::UnboundedSender<JournalRecord>>,
+    onward: Onward,
 ) -> Result<u64, CollectError> {
     let write = |record: JournalRecord, journal: &mut JournalWriter| {
+        if let Some(recent) = &onward.recent {
+            recent.note(&record);
+        }
         if record.outcome == SendOutcome::Accepted
-            && let Some(tx) = &accepted
+            && let Some(tx) = &onward.accepted
         {
             // The verifier ending early only means nobody tracks visibility.
             let _ = tx.send(record);
@@ -83,7 +98,14 @@ mod tests {
         let journal = JournalWriter::create(&path, &header, Duration::from_millis(10)).unwrap();
         let (tx, rx) = mpsc::channel(8);
         let (fwd, mut forwarded) = mpsc::unbounded_channel();
-        let collector = tokio::spawn(collect(rx, journal, Some(fwd)));
+        let collector = tokio::spawn(collect(
+            rx,
+            journal,
+            Onward {
+                accepted: Some(fwd),
+                recent: None,
+            },
+        ));
         for seq in 0..1000 {
             let outcome = if seq % 10 == 0 {
                 SendOutcome::RateLimited

@@ -13,15 +13,17 @@ mod collect;
 pub mod generate;
 mod plan;
 mod progress;
+mod recent;
 mod send;
 mod stats;
 mod target;
 pub mod upload;
 
-pub use collect::{CollectError, collect};
+pub use collect::{CollectError, Onward, collect};
 pub use generate::Generator;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, PlanError, Shard};
 pub use progress::{Progress, ProgressMode};
+pub use recent::{Counts, Recent};
 pub use send::{
     Answer, BackOff, Category, Connections, HttpTransport, Limits, NotPlainHttp,
     PlainHttpTransport, RunClock, Scope, SendOptions, Transport, drive, drive_until, parse_header,

@@ -137,6 +137,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
                 .join(", "),
             notes: input.notes.to_vec(),
             interrupted: None,
+            aborted_by: None,
         },
         schedule: ScheduleSection {
             planned: input.planned,

@@ -418,11 +418,7 @@ fn the_report_passes_only_when_every_gate_passes() {
     assert_eq!(
         got,
         [
-            (
-                "max_rejected_ratio",
-                "22.2 % (2 of 9 sends refused)",
-                true
-            ),
+            ("max_rejected_ratio", "22.2 % (2 of 9 sends refused)", true),
             ("min_achieved_rate_ratio", "90.0 % (4.5 of 5.0 per s)", true),
         ]
     );

@@ -39,6 +39,7 @@ fn run_a() -> Report {
             target: "http://relay/1".into(),
             notes: vec![],
             interrupted: None,
+            aborted_by: None,
         },
         schedule: ScheduleSection {
             planned: 1000,

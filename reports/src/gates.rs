@@ -79,7 +79,11 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
         let refused: u64 = r.loss.refused.values().sum();
         let m = ratio(refused, r.sending.started);
         out.push(if r.sending.started == 0 {
-            unmeasured("max_rejected_ratio", Percent::of(max.value()), "no send went out")
+            unmeasured(
+                "max_rejected_ratio",
+                Percent::of(max.value()),
+                "no send went out",
+            )
         } else {
             gate(
                 "max_rejected_ratio",
@@ -101,7 +105,8 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
             format!(
                 "{} ({:.1} of {:.1} per s)",
                 Percent::of(m),
-                r.sending.achieved_rate, r.schedule.target_rate
+                r.sending.achieved_rate,
+                r.schedule.target_rate
             ),
             m >= min.value(),
         ));

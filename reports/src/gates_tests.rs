@@ -76,6 +76,7 @@ fn report(id: &str) -> Report {
             target: "http://127.0.0.1/1".into(),
             notes: vec![],
             interrupted: None,
+            aborted_by: None,
         },
         schedule: ScheduleSection {
             planned: 1010,
@@ -875,6 +876,8 @@ fn gates_are_listed_in_a_fixed_order() {
             max_loss_ratio_increase: ratio(1.0),
             ..BaselineGatesConfig::default()
         },
+        // Checked while the run sends, not here.
+        abort: None,
     };
     let out = evaluate_gates(&report("a"), &g, Some(&report("base")));
     let names: Vec<(&str, bool)> = out.iter().map(|g| (g.gate.as_str(), g.passed)).collect();

@@ -30,6 +30,17 @@ pub fn render_html(r: &Report) -> String {
         esc(&r.visibility.source),
         esc(&r.tool_version)
     );
+    if let Some(why) = &r.run.interrupted {
+        let head = if r.run.aborted_by.is_some() {
+            "Aborted"
+        } else {
+            "Interrupted"
+        };
+        let _ = write!(b, "<p class=\"stopped\"><b>{head}</b> {}</p>", esc(why));
+    }
+    for n in &r.run.notes {
+        let _ = write!(b, "<p class=\"meta\">note: {}</p>", esc(n));
+    }
     tiles(&mut b, r);
     gates(&mut b, r);
     b.push_str("<h2>Over time</h2>");
@@ -78,7 +89,8 @@ margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\
 th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}\
 .tiles{display:flex;flex-wrap:wrap;gap:10px}.tile{border:1px solid #ddd;border-radius:6px;\
 padding:8px 12px;min-width:120px}.tile b{display:block;font-size:20px}\
-figure{margin:10px 0}svg{max-width:100%;height:auto}tr.fail td{color:#b00}";
+figure{margin:10px 0}svg{max-width:100%;height:auto}tr.fail td{color:#b00}\
+.stopped{border-left:4px solid #d62728;padding:4px 10px;background:#fdf0f0}";
 
 /// HTML-escapes text.
 pub fn esc(s: &str) -> String {

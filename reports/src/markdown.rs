@@ -18,7 +18,15 @@ pub fn render_markdown(r: &Report) -> String {
         if r.passed { "passed" } else { "FAILED" }
     );
     if let Some(why) = &r.run.interrupted {
-        let _ = writeln!(s, "**Interrupted:** {why}\n");
+        let head = if r.run.aborted_by.is_some() {
+            "Aborted"
+        } else {
+            "Interrupted"
+        };
+        let _ = writeln!(s, "**{head}:** {why}\n");
+    }
+    for n in &r.run.notes {
+        let _ = writeln!(s, "**Note:** {n}\n");
     }
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| profile | `{}` (seed {}) |", r.run.profile, r.run.seed);

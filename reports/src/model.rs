@@ -73,6 +73,10 @@ pub struct RunSection {
     /// SIGTERM): its figures are of what was sent until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// The abort gate (`[gates.abort]`) that stopped the run while it sent, if one did: it
+    /// is also the first of the gates, failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
 }
 
 /// What was planned.

@@ -14,7 +14,12 @@ pub fn render_summary(r: &Report) -> String {
         r.run.id, r.run.profile, r.run.target
     );
     if let Some(why) = &r.run.interrupted {
-        let _ = writeln!(s, "INTERRUPTED {why}");
+        let head = if r.run.aborted_by.is_some() {
+            "ABORTED"
+        } else {
+            "INTERRUPTED"
+        };
+        let _ = writeln!(s, "{head} {why}");
     }
     for n in &r.run.notes {
         let _ = writeln!(s, "note     {n}");

@@ -32,7 +32,10 @@ fn a_loss_of_1_in_600_reads_0_167_percent_everywhere() {
         ("report.md", render_markdown(&r)),
         ("report.html", render_html(&r)),
         ("compare", compare_markdown(&[r.clone(), r.clone()])),
-        ("gate", format!("{} {}", gates[0].threshold, gates[0].measured)),
+        (
+            "gate",
+            format!("{} {}", gates[0].threshold, gates[0].measured),
+        ),
     ];
     for (surface, text) in &shown {
         assert!(text.contains("0.167 %"), "{surface}: {text}");

@@ -82,6 +82,11 @@ pub async fn finish(
             .map(|(r, path)| (r, path.display().to_string())),
     });
     report.run.interrupted = planned.interrupted.clone();
+    if let Some(gate) = &planned.aborted {
+        report.run.aborted_by = Some(gate.gate.clone());
+        report.gates.insert(0, gate.clone());
+        report.passed = false;
+    }
     if let Some((b, path)) = &baseline {
         let differs = not_comparable_because(b, &report);
         if !differs.is_empty() {
@@ -111,7 +116,8 @@ pub async fn finish(
             outcome.last_error.as_deref().unwrap_or("unknown")
         )));
     }
-    if report.run.interrupted.is_some() {
+    // An abort gate's stop is a failed gate (exit 1); an operator's is an interruption.
+    if report.run.interrupted.is_some() && report.run.aborted_by.is_none() {
         return Ok(Verdict::Interrupted);
     }
     Ok(Verdict::from_passed(report.passed))

@@ -32,7 +32,14 @@ pub fn gate(request: GateRequest) -> Result<Verdict, Failure> {
         .as_deref()
         .map(folder::read_report)
         .transpose()?;
-    let results = evaluate_gates(&report, &profile.gates, baseline.as_ref().map(|(r, _)| r));
+    let mut results = evaluate_gates(&report, &profile.gates, baseline.as_ref().map(|(r, _)| r));
+    // An abort gate was judged while the run sent, on what no report keeps: the run it cut
+    // short keeps failing it, whatever gates it is checked against now.
+    if let Some(name) = &report.run.aborted_by
+        && let Some(aborted) = report.gates.iter().find(|g| &g.gate == name)
+    {
+        results.insert(0, aborted.clone());
+    }
     output::line(format_args!("run {} ({})", report.run.id, file.display()));
     if let Some((b, path)) = &baseline {
         output::line(format_args!("baseline {} ({})", b.run.id, path.display()));

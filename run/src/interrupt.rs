@@ -3,7 +3,11 @@
 //! finish and are journaled — then what was sent is read back for at most
 //! [`READ_BACK_AFTER_INTERRUPT`] and the report is written, marked interrupted, and the run
 //! exits 130. A second signal exits at once (130), without a report.
+//!
+//! A crossed abort gate (`[gates.abort]`, see `abort.rs`) stops the run the same way; its
+//! report names the gate, and the run exits 1 (a gate failed) instead of 130.
 
+use crate::abort::Crossed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -13,27 +17,32 @@ use tokio::time::Instant;
 /// deadline when it is shorter).
 pub const READ_BACK_AFTER_INTERRUPT: Duration = Duration::from_secs(30);
 
-/// Whether (and by which signal) the run was told to stop.
+/// Why a run stopped before its schedule ended.
+#[derive(Debug, Clone)]
+pub enum Stop {
+    /// An operator's signal: `SIGINT` or `SIGTERM`.
+    Signal(&'static str),
+    /// An abort gate was crossed (`[gates.abort]`): the gate as the report shows it, and the
+    /// leg whose sends crossed it (`None` for the main leg).
+    Gate(Crossed, Option<&'static str>),
+}
+
+/// Whether (and why) the run was told to stop.
 #[derive(Clone)]
 pub struct Interrupt {
     flag: watch::Receiver<bool>,
-    signal: Arc<Mutex<Option<(&'static str, Instant)>>>,
-    /// Keeps the flag's sender alive for [`Interrupt::never`].
-    _sender: Option<Arc<watch::Sender<bool>>>,
+    sender: Arc<watch::Sender<bool>>,
+    cause: Arc<Mutex<Option<(Stop, Instant)>>>,
 }
 
 impl Interrupt {
     /// Listens for SIGINT and SIGTERM from now on, for the rest of the process.
     pub fn listen() -> Interrupt {
-        let (tx, flag) = watch::channel(false);
-        let signal = Arc::new(Mutex::new(None));
-        let noted = signal.clone();
+        let interrupt = Interrupt::never();
+        let stopper = interrupt.clone();
         tokio::spawn(async move {
             let first = next_signal().await;
-            if let Ok(mut s) = noted.lock() {
-                *s = Some((first, Instant::now()));
-            }
-            let _ = tx.send(true);
+            stopper.stop(Stop::Signal(first));
             eprintln!(
                 "\n{first}: stopping — no new sends; those in flight finish, what was sent is \
                  read back for up to {} s, then the report is written (marked interrupted). \
@@ -44,21 +53,29 @@ impl Interrupt {
             eprintln!("{again} again: exiting now, without a report");
             std::process::exit(130);
         });
-        Interrupt {
-            flag,
-            signal,
-            _sender: None,
-        }
+        interrupt
     }
 
-    /// An interrupt that never comes (for runs driven by tests or other programs).
+    /// An interrupt that comes only if [`Interrupt::stop`] is called (for runs driven by
+    /// tests or other programs, and for the abort gates).
     pub fn never() -> Interrupt {
         let (tx, flag) = watch::channel(false);
         Interrupt {
             flag,
-            signal: Arc::new(Mutex::new(None)),
-            _sender: Some(Arc::new(tx)),
+            sender: Arc::new(tx),
+            cause: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Tells the run to stop, for `why`. The first cause is the one kept: a Ctrl-C while an
+    /// aborted run reads back does not make it an interrupted one.
+    pub fn stop(&self, why: Stop) {
+        if let Ok(mut cause) = self.cause.lock()
+            && cause.is_none()
+        {
+            *cause = Some((why, Instant::now()));
+        }
+        self.sender.send_replace(true);
     }
 
     /// Resolves when the run is told to stop (never, if it is not).
@@ -74,12 +91,9 @@ impl Interrupt {
         self.flag.clone()
     }
 
-    /// The signal that stopped the run and when it came, if one did.
-    pub fn signal(&self) -> Option<(&'static str, Instant)> {
-        if !*self.flag.borrow() {
-            return None;
-        }
-        self.signal.lock().ok().and_then(|s| *s)
+    /// Why the run was stopped and when, if it was.
+    pub fn cause(&self) -> Option<(Stop, Instant)> {
+        self.cause.lock().ok().and_then(|s| s.clone())
     }
 }
 

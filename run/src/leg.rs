@@ -7,14 +7,14 @@ use crate::error::{Failure, OrInternal, Verdict};
 use crate::fidelity::Fidelity;
 use crate::finish::{Finish, finish};
 use crate::folder::{RunFile, RunFolder};
-use crate::interrupt::{Interrupt, READ_BACK_AFTER_INTERRUPT};
+use crate::interrupt::{Interrupt, READ_BACK_AFTER_INTERRUPT, Stop};
 use anyhow::anyhow;
 use sentry_load_common::journal::{JournalHeader, JournalRecord, JournalWriter, TargetInfo};
 use sentry_load_common::{RunId, SendOutcome};
 use sentry_load_config::{LoadedProfile, Profile, SentryApiConfig, VerifyConfig};
 use sentry_load_engine::{
-    Generator, HttpTransport, LiveStats, PlainHttpTransport, Plan, Progress, Router, RunClock,
-    SendOptions, Transport, collect, drive_until,
+    Generator, HttpTransport, LiveStats, Onward, PlainHttpTransport, Plan, Progress, Recent,
+    Router, RunClock, SendOptions, Transport, collect, drive_until,
 };
 use sentry_load_verify::{Source, Verifier, VerifyOptions, VerifyOutcome};
 use std::path::Path;
@@ -141,6 +141,10 @@ impl Leg {
         // Send, journal and verify at once: one result stream, one collector.
         let (results_tx, results_rx) = mpsc::channel(65_536);
         let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
+        let abort = profile.gates.abort.clone();
+        let recent = abort
+            .as_ref()
+            .map(|g| Arc::new(Recent::new(s.clock.start_unix_micros, g.horizon())));
         let verifying = self.source.map(|source| {
             let verifier = Verifier::new(
                 source,
@@ -152,11 +156,33 @@ impl Leg {
             )
             .cut_short_by(s.interrupt.flag(), READ_BACK_AFTER_INTERRUPT);
             let seen = stats.clone();
-            tokio::spawn(verifier.run(accepted_rx, move |n| seen.add_seen(n)))
+            let recent = recent.clone();
+            tokio::spawn(verifier.run(accepted_rx, move |intended: &[u64]| {
+                seen.add_seen(intended.len() as u64);
+                if let Some(r) = &recent {
+                    r.note_seen(intended);
+                }
+            }))
         });
-        let forward = verifying.as_ref().map(|_| accepted_tx);
-        let collector = tokio::spawn(collect(results_rx, journal, forward));
-        send(&self.router, s, results_tx, stats.clone()).await?;
+        let onward = Onward {
+            accepted: verifying.as_ref().map(|_| accepted_tx),
+            recent: recent.clone(),
+        };
+        let collector = tokio::spawn(collect(results_rx, journal, onward));
+        let watching = abort.zip(recent).map(|(gates, recent)| {
+            crate::abort::watch(
+                gates,
+                recent,
+                s.clock,
+                s.interrupt.clone(),
+                self.role.name(),
+            )
+        });
+        let sent = send(&self.router, s, results_tx, stats.clone()).await;
+        if let Some(w) = watching {
+            w.abort();
+        }
+        sent?;
         if self.role == LegRole::Main {
             s.progress.sending_done();
         }
@@ -166,7 +192,7 @@ impl Leg {
             .internal("writing the journal")?;
         let outcome = match verifying {
             Some(verifying) => {
-                let wait = match s.interrupt.signal() {
+                let wait = match s.interrupt.cause() {
                     Some(_) => verify.deadline.min(READ_BACK_AFTER_INTERRUPT),
                     None => verify.deadline,
                 };
@@ -181,8 +207,20 @@ impl Leg {
         };
         // Marked after the read-back: an interrupt while stragglers were awaited cut that wait
         // short, and the report must say why some were not seen.
-        if let Some((signal, at)) = s.interrupt.signal() {
+        if let Some((why, at)) = s.interrupt.cause() {
             let planned = run_file.planned;
+            let by = match &why {
+                Stop::Signal(signal) => signal.to_string(),
+                Stop::Gate(crossed, leg) => {
+                    run_file.aborted = Some(crossed.gate.clone());
+                    let whose = if *leg == self.role.name() {
+                        String::new()
+                    } else {
+                        format!(", crossed by the {} leg", leg.unwrap_or("main"))
+                    };
+                    format!("{}{whose}", crossed.by())
+                }
+            };
             // The schedule ran until the interrupt: rates are of that time, not of the whole
             // plan.
             run_file.duration_secs = at
@@ -191,13 +229,13 @@ impl Leg {
                 .min(run_file.duration_secs);
             run_file.interrupted = Some(if records < planned {
                 format!(
-                    "by {signal} after {records} of {planned} planned sends ({}): the rest \
+                    "by {by} after {records} of {planned} planned sends ({}): the rest \
                      were never sent, so rates, loss and the gates speak of the sends made",
                     sentry_load_common::Percent::part(records, planned)
                 )
             } else {
                 format!(
-                    "by {signal} while the sent events were read back: the wait for stragglers \
+                    "by {by} while the sent events were read back: the wait for stragglers \
                      was cut to {} s at most, so an event counted missing may only have been late",
                     READ_BACK_AFTER_INTERRUPT.as_secs()
                 )

@@ -20,6 +20,7 @@
 //!   [`output`]: what it prints, safe when the reader stops early.
 #![warn(missing_docs)]
 
+pub mod abort;
 pub mod compare;
 pub mod dsn;
 pub mod embedded;

@@ -116,6 +116,18 @@ impl PreparedRun {
         if plan.total() == 0 {
             return Err(Failure::usage(anyhow!("the schedule plans no events")));
         }
+        if !request.read_back
+            && profile
+                .gates
+                .abort
+                .as_ref()
+                .is_some_and(|g| g.max_unseen_ratio.is_some())
+        {
+            return Err(Failure::usage(anyhow!(
+                "[gates.abort] max_unseen_ratio watches events become visible while the run \
+                 sends, but --no-verify reads nothing back: drop --no-verify, or the rule"
+            )));
+        }
 
         // The targets, and where events are read back.
         let read_back = request.read_back;
@@ -173,6 +185,7 @@ impl PreparedRun {
             leg: None,
             notes,
             interrupted: None,
+            aborted: None,
         };
         let opts = SendOptions {
             max_in_flight: profile.send.max_in_flight.get() as usize,

@@ -194,9 +194,15 @@ impl Tracker {
     }
 
     /// Marks the batch's sightings as seen at `seen_micros`, and the batch's lookup as
-    /// succeeded; returns how many events were newly seen. Sightings of ids the batch did not
-    /// ask for are ignored.
-    pub fn mark_seen(&mut self, batch: &Batch, sightings: &[Sighting], seen_micros: u64) -> u64 {
+    /// succeeded; returns how many events were newly seen, and appends their intended send
+    /// times to `newly_seen`. Sightings of ids the batch did not ask for are ignored.
+    pub fn mark_seen(
+        &mut self,
+        batch: &Batch,
+        sightings: &[Sighting],
+        seen_micros: u64,
+        newly_seen: &mut Vec<u64>,
+    ) -> u64 {
         let mut rows: HashMap<Uuid, (u32, &Sighting)> = HashMap::new();
         for s in sightings {
             rows.entry(s.event_id).or_insert((0, s)).0 += 1;
@@ -211,6 +217,7 @@ impl Tracker {
             if !e.pending() {
                 continue;
             }
+            newly_seen.push(e.intended_micros);
             let after_ms = seen_micros.saturating_sub(e.intended_micros) / 1000;
             e.seen_after_ms = after_ms.min(u64::from(NOT_SEEN - 1)) as u32;
             e.received = s.received.unwrap_or(0);
@@ -357,7 +364,7 @@ mod tests {
         t.mark_failed(&b[0]);
         t.mark_failed(&b[1]);
         let b = all_batches(&mut t, 2);
-        t.mark_seen(&b[0], &[], 1);
+        t.mark_seen(&b[0], &[], 1, &mut Vec::new());
         let table = t.finish();
         assert_eq!(
             table.missing.iter().map(|m| m.seq).collect::<Vec<_>>(),
@@ -411,10 +418,18 @@ mod tests {
         t.track(&rec(1, 1, 10));
         let b = all_batches(&mut t, 10);
         assert_eq!(
-            t.mark_seen(&b[0], &[sighting(0), sighting(0), sighting(7)], 10_099_000),
+            t.mark_seen(
+                &b[0],
+                &[sighting(0), sighting(0), sighting(7)],
+                10_099_000,
+                &mut Vec::new()
+            ),
             1
         );
-        assert_eq!(t.mark_seen(&b[0], &[sighting(0)], 10_100_000), 0);
+        assert_eq!(
+            t.mark_seen(&b[0], &[sighting(0)], 10_100_000, &mut Vec::new()),
+            0
+        );
         // Tracked later, during a poll: asked for within the same poll.
         t.track(&rec(2, 1, 11));
         assert_eq!(t.next_batch(10).map(|b| b.ids.len()), Some(1));

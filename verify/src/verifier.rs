@@ -73,11 +73,12 @@ impl Verifier {
     }
 
     /// Runs until every event from `intake` is seen after the intake closed, or until the
-    /// deadline after it closed. `on_seen` is told how many events each poll newly saw.
+    /// deadline after it closed. `on_seen` is told the intended send times (Unix µs) of the
+    /// events each lookup newly saw.
     pub async fn run(
         mut self,
         mut intake: UnboundedReceiver<JournalRecord>,
-        on_seen: impl Fn(u64) + Send,
+        on_seen: impl Fn(&[u64]) + Send,
     ) -> VerifyOutcome {
         let mut tracker = std::mem::take(&mut self.tracker);
         let mut closed_at: Option<Instant> = None;
@@ -85,6 +86,7 @@ impl Verifier {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut polls, mut queries, mut failed) = (0u64, 0u64, 0u64);
         let mut last_error = None;
+        let mut newly_seen = Vec::new();
         loop {
             tick.tick().await;
             loop {
@@ -116,7 +118,9 @@ impl Verifier {
                 };
                 match self.source.lookup(lookup).await {
                     Ok(rows) => {
-                        on_seen(tracker.mark_seen(&batch, &rows, now_unix_micros()));
+                        newly_seen.clear();
+                        tracker.mark_seen(&batch, &rows, now_unix_micros(), &mut newly_seen);
+                        on_seen(&newly_seen);
                     }
                     Err(e) => {
                         failed += 1;
