@@ -348,9 +348,13 @@ async fn serve(
             &[],
         )
     });
-    let served = axum::serve(crate::listener::Bounded::new(listener), app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = crate::listener::serve(
+        crate::listener::Bounded::new(listener),
+        app,
+        crate::listener::Timeouts::default(),
+        shutdown,
+    )
+    .await;
     // The router (and with it the queues' last senders) is gone: the pipelines drain and
     // end, and with them the last senders of outcomes.
     for worker in workers {
