@@ -314,3 +314,50 @@ async fn compressed_uploads_are_unpacked_no_further_than_their_limit() {
     assert!(sim.artifact_bundles().is_empty());
     sim.stop().await.unwrap();
 }
+
+/// An assemble that names one uploaded chunk ten thousand times (320 MB of file from 32 KB
+/// held) is refused before the file is put together.
+#[tokio::test]
+async fn an_assemble_naming_a_chunk_over_and_over_is_refused_before_it_is_built() {
+    use sha1::{Digest, Sha1};
+    let sim = sim().await;
+    let chunk = vec![7u8; sentry_load_sim::artifacts::CHUNK_SIZE];
+    let checksum: String = Sha1::digest(&chunk)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let base = format!("http://{}/api/0/organizations/sentry", sim.addr());
+    let client = reqwest::Client::new();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(chunk).file_name(checksum.clone()),
+    );
+    let resp = client
+        .post(format!("{base}/chunk-upload/"))
+        .bearer_auth("upload-token")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let assemble = serde_json::json!({
+        "checksum": "0".repeat(40),
+        "chunks": vec![checksum; 10_000],
+        "projects": ["internal"],
+    });
+    let resp = client
+        .post(format!("{base}/artifactbundle/assemble/"))
+        .bearer_auth("upload-token")
+        .json(&assemble)
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(answer["state"], "error", "{answer}");
+    let detail = answer["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("would be 327680000 bytes, over"),
+        "{detail}"
+    );
+    sim.stop().await.unwrap();
+}

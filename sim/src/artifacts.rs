@@ -25,6 +25,7 @@
 //! The chunk size is deliberately small (32 KiB, 4 per request; Sentry offers 8 MiB and 64) so
 //! that every client's chunking and batching is exercised.
 
+use crate::chunk_store::ChunkStore;
 use crate::ingest::relay_error;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -94,7 +95,7 @@ pub struct ArtifactState {
     /// The chunk-upload URL the options answer, when not the sim's own (relative) one: what a
     /// Sentry with a `system.url-prefix` this machine cannot reach answers.
     pub chunk_url: Option<String>,
-    chunks: Mutex<HashMap<String, Vec<u8>>>,
+    chunks: Mutex<ChunkStore>,
     /// The cached assemble state per checksum (one organization), and when it was set.
     states: Mutex<HashMap<String, (&'static str, std::time::Instant)>>,
     bundles: Mutex<Vec<AssembledBundle>>,
@@ -138,7 +139,7 @@ impl ArtifactState {
             releases: Mutex::default(),
             release_files: Mutex::default(),
             release_maps: Mutex::default(),
-            chunks: Mutex::default(),
+            chunks: Mutex::new(ChunkStore::new()),
             states: Mutex::default(),
             bundles: Mutex::default(),
             sourcemaps: Mutex::default(),
@@ -423,7 +424,7 @@ pub async fn assemble(
         let chunks = lock(&s.chunks);
         req.chunks
             .iter()
-            .filter(|c| !chunks.contains_key(*c))
+            .filter(|c| chunks.get(c).is_none())
             .cloned()
             .collect()
     };
@@ -435,12 +436,38 @@ pub async fn assemble(
         return axum::Json(json!({ "state": state, "detail": null, "missingChunks": [] }))
             .into_response();
     }
-    let file: Vec<u8> = {
+    let file: Result<Vec<u8>, Vec<String>> = {
         let chunks = lock(&s.chunks);
-        req.chunks
-            .iter()
-            .flat_map(|c| chunks[c].iter().copied())
-            .collect()
+        let parts: Vec<Option<&[u8]>> = req.chunks.iter().map(|c| chunks.get(c)).collect();
+        // A chunk may be named many times: the file is bounded as a bundle's contents are.
+        let size: usize = parts.iter().flatten().map(|p| p.len()).sum();
+        if size > BUNDLE_UNPACKED_LIMIT {
+            return axum::Json(json!({
+                "state": "error",
+                "detail": format!("the file would be {size} bytes, over {BUNDLE_UNPACKED_LIMIT}"),
+                "missingChunks": [],
+            }))
+            .into_response();
+        }
+        if parts.iter().all(Option::is_some) {
+            Ok(parts.into_iter().flatten().flatten().copied().collect())
+        } else {
+            Err(req
+                .chunks
+                .iter()
+                .zip(&parts)
+                .filter(|(_, p)| p.is_none())
+                .map(|(c, _)| c.clone())
+                .collect())
+        }
+    };
+    // Forgotten since the check above (the store is bounded): ask for them again.
+    let file = match file {
+        Ok(file) => file,
+        Err(missing) => {
+            return axum::Json(json!({ "state": "not_found", "missingChunks": missing }))
+                .into_response();
+        }
     };
     let checked = if sha1_hex(&file) != req.checksum {
         Err("the assembled file does not match its checksum".to_owned())

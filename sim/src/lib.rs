@@ -22,6 +22,7 @@
 
 mod api;
 pub mod artifacts;
+pub mod chunk_store;
 mod config;
 pub mod crash_reports;
 mod faults;
@@ -37,6 +38,7 @@ pub mod store;
 mod truth;
 mod web;
 
+pub use chunk_store::CHUNKS_HELD_LIMIT;
 pub use config::{Flavor, ProjectKey, SimConfig};
 pub use crash_reports::CrashReportSettings;
 pub use faults::DropRule;

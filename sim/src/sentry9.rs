@@ -28,14 +28,18 @@
 use crate::artifacts::project_slug;
 use crate::ingest::admission::QuotaVerdict;
 use crate::ingest::endpoints::{FormError, native_event, read_minidump_form};
+use crate::ingest::event::IngestedEvent;
+use crate::ingest::intake::{Room, project_of};
 use crate::ingest::projects::KeyState;
 use crate::ingest::{
     IngestState, Item, Key, Rejection, admit_and_queue, auth, decode_body, ingest_item,
+    may_be_heavy,
 };
 use crate::store::MemoryStore;
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, RawQuery, State};
+use axum::extract::{Multipart, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sentry_load_common::envelope::ItemType;
 use serde_json::json;
@@ -183,6 +187,27 @@ fn admit(
     admit_and_queue(state, vec![ev], key).map(|_| ())
 }
 
+/// Before a request's body is read: its key, checked as the handler checks it, and room for
+/// the body (shared with every ingest route, see `ingest::intake`). The sim's own bound: a
+/// peer without a key cannot make it buffer bodies, nor can keyed peers past
+/// `BUFFERED_BODIES_LIMIT` at once.
+pub(crate) async fn before_body(
+    State((s9, room)): State<(Arc<Sentry9>, Room)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let project = project_of(&req);
+    let minidump = req.uri().path().ends_with("/minidump/");
+    if let Err(refused) = authenticate(&s9, &project, req.headers(), req.uri().query(), minidump) {
+        return *refused;
+    }
+    let _room = match room.hold(req.headers()) {
+        Ok(room) => room,
+        Err(full) => return full,
+    };
+    next.run(req).await
+}
+
 /// `POST /api/<id>/store/`.
 pub async fn store(
     State((state, s9)): State<(Arc<IngestState>, Arc<Sentry9>)>,
@@ -195,26 +220,44 @@ pub async fn store(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    let Ok(decoded) = decode_body(&headers, &body) else {
-        return *error(StatusCode::BAD_REQUEST, "Bad data decoding request");
+    // A compressed or large body is decoded off the runtime's threads, as on `/envelope/`.
+    let heavy = may_be_heavy(&headers, &body);
+    let project_id = key.project_id;
+    let decoding = state.clone();
+    let work = move || -> Result<IngestedEvent, Rejection> {
+        let Ok(decoded) = decode_body(&headers, &body) else {
+            return Err(error(StatusCode::BAD_REQUEST, "Bad data decoding request"));
+        };
+        if decoded.first() != Some(&b'{') {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "Bad data decoding request (Incorrect padding)",
+            ));
+        }
+        let item = Item {
+            ty: ItemType::Event,
+            payload: &decoded,
+            project_id,
+            fallback_id: None,
+            received: decoding.received_now(),
+            dump: None,
+        };
+        ingest_item(&decoding, item)
+            .map_err(|_| error(StatusCode::BAD_REQUEST, "Bad data reconstructing object"))
     };
-    if decoded.first() != Some(&b'{') {
-        return *error(
-            StatusCode::BAD_REQUEST,
-            "Bad data decoding request (Incorrect padding)",
-        );
-    }
-    let item = Item {
-        ty: ItemType::Event,
-        payload: &decoded,
-        project_id: key.project_id,
-        fallback_id: None,
-        received: state.received_now(),
-        dump: None,
+    let decoded = if heavy {
+        tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+            Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request could not be processed",
+            ))
+        })
+    } else {
+        work()
     };
-    let ev = match ingest_item(&state, item) {
+    let ev = match decoded {
         Ok(ev) => ev,
-        Err(_) => return *error(StatusCode::BAD_REQUEST, "Bad data reconstructing object"),
+        Err(r) => return *r,
     };
     let id = ev.event_id.simple().to_string();
     match admit(&state, &s9, ev, &key) {

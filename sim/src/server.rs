@@ -247,6 +247,7 @@ async fn serve(
         processing: memory.is_some().then(|| artifacts.clone()),
     });
     let sentry9 = config.flavor == Flavor::Sentry9;
+    let room = ingest::intake::Room::new();
     let ingest_routes = if sentry9 {
         let s9 = Arc::new(crate::sentry9::Sentry9::new(
             config
@@ -257,9 +258,13 @@ async fn serve(
         Router::new()
             .route("/api/{project}/store/", post(crate::sentry9::store))
             .route("/api/{project}/minidump/", post(crate::sentry9::minidump))
+            .route_layer(axum::middleware::from_fn_with_state(
+                (s9.clone(), room),
+                crate::sentry9::before_body,
+            ))
             .with_state((ingest, s9))
     } else {
-        let intake = ingest::intake::Intake::new(ingest.clone());
+        let intake = ingest::intake::Intake::new(ingest.clone(), room);
         Router::new()
             .route("/api/{project}/envelope/", post(ingest::envelope))
             .route("/api/{project}/store/", post(ingest::endpoints::store))

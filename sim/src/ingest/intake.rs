@@ -11,11 +11,11 @@
 
 use super::{BODY_LIMIT, IngestState, authenticate, reject};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The most request-body bytes the ingest handlers hold at once, all requests together.
 pub const BUFFERED_BODIES_LIMIT: usize = 512 * 1024 * 1024;
@@ -23,19 +23,57 @@ pub const BUFFERED_BODIES_LIMIT: usize = 512 * 1024 * 1024;
 /// The unit of room: one permit per KiB.
 const PERMIT_BYTES: usize = 1024;
 
+/// Room for request bodies in memory, shared by every ingest route of a sim.
+#[derive(Clone)]
+pub(crate) struct Room(Arc<Semaphore>);
+
+impl Room {
+    pub(crate) fn new() -> Room {
+        Room(Arc::new(Semaphore::new(
+            BUFFERED_BODIES_LIMIT / PERMIT_BYTES,
+        )))
+    }
+
+    /// Holds room for the body `headers` announce (what `Content-Length` says, else the most
+    /// a body may be) until the permit is dropped; a 503 when there is none.
+    pub(crate) fn hold(&self, headers: &HeaderMap) -> Result<OwnedSemaphorePermit, Response> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .map_or(BODY_LIMIT, |n| n.min(BODY_LIMIT as u64) as usize);
+        let permits = declared.div_ceil(PERMIT_BYTES).max(1) as u32;
+        self.0.clone().try_acquire_many_owned(permits).map_err(|_| {
+            *reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the sim holds as many request bodies as it may; retry later",
+                Some(format!(
+                    "at most {BUFFERED_BODIES_LIMIT} bytes of bodies at once"
+                )),
+            )
+        })
+    }
+}
+
+/// The project in an ingest path (`/api/<project>/…`).
+pub(crate) fn project_of(req: &Request) -> String {
+    req.uri()
+        .path()
+        .strip_prefix("/api/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// What the check before a body needs.
 #[derive(Clone)]
 pub(crate) struct Intake {
     ingest: Arc<IngestState>,
-    room: Arc<Semaphore>,
+    room: Room,
 }
 
 impl Intake {
-    pub(crate) fn new(ingest: Arc<IngestState>) -> Intake {
-        Intake {
-            ingest,
-            room: Arc::new(Semaphore::new(BUFFERED_BODIES_LIMIT / PERMIT_BYTES)),
-        }
+    pub(crate) fn new(ingest: Arc<IngestState>, room: Room) -> Intake {
+        Intake { ingest, room }
     }
 }
 
@@ -46,30 +84,13 @@ pub(crate) async fn before_body(
     req: Request,
     next: Next,
 ) -> Response {
-    let project = req
-        .uri()
-        .path()
-        .strip_prefix("/api/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_owned();
+    let project = project_of(&req);
     if let Err(refused) = authenticate(&intake.ingest, &project, req.uri().query(), req.headers()) {
         return *refused;
     }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .map_or(BODY_LIMIT, |n| n.min(BODY_LIMIT as u64) as usize);
-    let permits = declared.div_ceil(PERMIT_BYTES).max(1) as u32;
-    let Ok(_room) = intake.room.clone().try_acquire_many_owned(permits) else {
-        return *reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the sim holds as many request bodies as it may; retry later",
-            Some(format!(
-                "at most {BUFFERED_BODIES_LIMIT} bytes of bodies at once"
-            )),
-        );
+    let _room = match intake.room.hold(req.headers()) {
+        Ok(room) => room,
+        Err(full) => return full,
     };
     next.run(req).await
 }
