@@ -203,7 +203,7 @@ pub(crate) async fn before_body(
     }
     let _room = match room.hold(req.headers()) {
         Ok(room) => room,
-        Err(full) => return full,
+        Err(full) => return *full,
     };
     next.run(req).await
 }

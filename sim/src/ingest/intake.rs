@@ -9,7 +9,7 @@
 //! 099868efbc9741d71432f81213f6f396fabdac30). Relay answers 503 when its buffers are full; here
 //! a body that does not fit in [`BUFFERED_BODIES_LIMIT`] is answered so at once.
 
-use super::{BODY_LIMIT, IngestState, authenticate, reject};
+use super::{BODY_LIMIT, IngestState, Rejection, authenticate, reject};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -36,14 +36,14 @@ impl Room {
 
     /// Holds room for the body `headers` announce (what `Content-Length` says, else the most
     /// a body may be) until the permit is dropped; a 503 when there is none.
-    pub(crate) fn hold(&self, headers: &HeaderMap) -> Result<OwnedSemaphorePermit, Response> {
+    pub(crate) fn hold(&self, headers: &HeaderMap) -> Result<OwnedSemaphorePermit, Rejection> {
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .map_or(BODY_LIMIT, |n| n.min(BODY_LIMIT as u64) as usize);
         let permits = declared.div_ceil(PERMIT_BYTES).max(1) as u32;
         self.0.clone().try_acquire_many_owned(permits).map_err(|_| {
-            *reject(
+            reject(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the sim holds as many request bodies as it may; retry later",
                 Some(format!(
@@ -90,7 +90,7 @@ pub(crate) async fn before_body(
     }
     let _room = match intake.room.hold(req.headers()) {
         Ok(room) => room,
-        Err(full) => return full,
+        Err(full) => return *full,
     };
     next.run(req).await
 }
