@@ -229,6 +229,11 @@ impl Plan {
         })
     }
 
+    /// The schedule's stretches, in order.
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
     /// How long the schedule runs (nominally, for the `count` form with Poisson arrivals).
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()

@@ -143,6 +143,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             planned: input.planned,
             target_rate: input.target_rate,
             duration_secs: input.duration_secs,
+            stages: Vec::new(),
         },
         sending: SendingSection {
             records: s.records,

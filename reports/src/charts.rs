@@ -40,10 +40,36 @@ pub enum XAxis {
     Percentile,
 }
 
+/// What is drawn behind a chart's lines, on its time axis.
+#[derive(Debug, Clone, Default)]
+pub struct Decor {
+    /// The x axis ends here at least: charts of one run share their time axis.
+    pub x_max: Option<f64>,
+    /// Vertical lines, with a short label at the top: stage boundaries, the moment a run
+    /// was stopped.
+    pub lines: Vec<(f64, String, RGBColor)>,
+    /// Shaded stretches, `(from, to)`, with a label: where the target refused or failed.
+    pub bands: Vec<(f64, f64, String)>,
+}
+
+/// Width of the legend column, right of the plot: the legend never covers a line.
+const LEGEND_WIDTH: u32 = 170;
+
 /// A line chart; `None` when nothing could be drawn (no points).
 pub fn line_chart(title: &str, x: XAxis, y_desc: &str, series: &[Series]) -> Option<String> {
+    decorated_line_chart(title, x, y_desc, series, &Decor::default())
+}
+
+/// A line chart over `decor`'s marks, its legend in a column of its own.
+pub fn decorated_line_chart(
+    title: &str,
+    x: XAxis,
+    y_desc: &str,
+    series: &[Series],
+    decor: &Decor,
+) -> Option<String> {
     let all = series.iter().flat_map(|s| s.points.iter());
-    let (mut x_max, mut y_max) = (0f64, 0f64);
+    let (mut x_max, mut y_max) = (decor.x_max.unwrap_or(0.0), 0f64);
     let mut any = false;
     for &(px, py) in all {
         x_max = x_max.max(px);
@@ -54,12 +80,14 @@ pub fn line_chart(title: &str, x: XAxis, y_desc: &str, series: &[Series]) -> Opt
         return None;
     }
     let x_max = if x_max > 0.0 { x_max } else { 1.0 };
-    let y_max = if y_max > 0.0 { y_max * 1.08 } else { 1.0 };
+    // Room above the highest point for the marks' labels.
+    let y_max = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(title, ("sans-serif", 17))
             .margin(12)
             .x_label_area_size(38)
@@ -87,32 +115,55 @@ pub fn line_chart(title: &str, x: XAxis, y_desc: &str, series: &[Series]) -> Opt
             .y_label_formatter(&|v| compact(*v))
             .light_line_style(RGBColor(238, 238, 238))
             .draw()?;
+        let band_color = RGBColor(214, 39, 40);
+        for (from, to, label) in &decor.bands {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(*from, 0.0), (*to, y_max)],
+                band_color.mix(0.08).filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*from, y_max * 0.93),
+                ("sans-serif", 11).into_font().color(&band_color),
+            )))?;
+        }
+        for (at, label, color) in &decor.lines {
+            chart.draw_series(DashedLineSeries::new(
+                [(*at, 0.0), (*at, y_max)],
+                4,
+                4,
+                color.mix(0.7).stroke_width(1),
+            ))?;
+            chart.draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*at, y_max * 0.99),
+                ("sans-serif", 11).into_font().color(color),
+            )))?;
+        }
         for s in series {
             let style = ShapeStyle::from(&s.color).stroke_width(2);
-            let legend_color = s.color;
             if s.dashed {
-                chart
-                    .draw_series(DashedLineSeries::new(s.points.iter().copied(), 6, 4, style))?
-                    .label(&s.label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], legend_color.stroke_width(2))
-                    });
+                chart.draw_series(DashedLineSeries::new(s.points.iter().copied(), 6, 4, style))?;
             } else {
-                chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), style))?
-                    .label(&s.label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], legend_color.stroke_width(2))
-                    });
+                chart.draw_series(LineSeries::new(s.points.iter().copied(), style))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font(("sans-serif", 13))
-            .draw()?;
+        // The legend, beside the plot.
+        for (i, s) in series.iter().enumerate() {
+            let y = 48 + 20 * i as i32;
+            let style = ShapeStyle::from(&s.color).stroke_width(2);
+            if s.dashed {
+                legend.draw(&PathElement::new(vec![(4, y), (10, y)], style))?;
+                legend.draw(&PathElement::new(vec![(14, y), (20, y)], style))?;
+            } else {
+                legend.draw(&PathElement::new(vec![(4, y), (20, y)], style))?;
+            }
+            legend.draw(&Text::new(
+                s.label.clone(),
+                (26, y - 7),
+                ("sans-serif", 13).into_font(),
+            ))?;
+        }
         root.present()?;
         Ok(())
     })()

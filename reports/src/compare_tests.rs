@@ -45,6 +45,7 @@ fn run_a() -> Report {
             planned: 1000,
             target_rate: 100.0,
             duration_secs: 10.0,
+            stages: Vec::new(),
         },
         sending: SendingSection {
             records: 1000,

@@ -82,6 +82,7 @@ fn report(id: &str) -> Report {
             planned: 1010,
             target_rate: 100.0,
             duration_secs: 10.1,
+            stages: Vec::new(),
         },
         sending: SendingSection {
             records: 1010,

@@ -43,11 +43,9 @@ pub fn render_html(r: &Report) -> String {
     }
     tiles(&mut b, r);
     gates(&mut b, r);
+    sending(&mut b, r);
     b.push_str("<h2>Over time</h2>");
-    for svg in [rates_chart(r), latency_over_time_chart(r)]
-        .into_iter()
-        .flatten()
-    {
+    for svg in crate::over_time::charts(r) {
         figure(&mut b, &svg);
     }
     b.push_str("<h2>By kind</h2>");
@@ -249,31 +247,6 @@ pub fn per_second(mut series: Vec<Series>, bucket_secs: u64) -> Vec<Series> {
     series
 }
 
-fn rates_chart(r: &Report) -> Option<String> {
-    let t = &r.timeline;
-    let series = per_second(
-        timeline_series(&t.points, t.bucket_secs, &rate_columns(), "", 0, false),
-        t.bucket_secs,
-    );
-    line_chart(
-        "Envelopes per second",
-        XAxis::Seconds,
-        "per second",
-        &series,
-    )
-}
-
-fn latency_over_time_chart(r: &Report) -> Option<String> {
-    let t = &r.timeline;
-    let series = timeline_series(&t.points, t.bucket_secs, &latency_columns(), "", 0, false);
-    line_chart(
-        "Visibility latency of the events sent in each interval",
-        XAxis::Seconds,
-        "ms",
-        &series,
-    )
-}
-
 fn kind_latency_chart(r: &Report) -> Option<String> {
     let series: Vec<Series> = r
         .kinds
@@ -294,6 +267,22 @@ fn kind_latency_chart(r: &Report) -> Option<String> {
         "ms",
         &series,
     )
+}
+
+/// What was sent and how it ended, as report.md shows it: outcomes, statuses, timing, bytes.
+fn sending(b: &mut String, r: &Report) {
+    b.push_str("<h2>Sending</h2>");
+    for t in [tables::outcomes(r), tables::statuses(r), tables::timing(r)] {
+        if !t.rows.is_empty() {
+            table(b, &t);
+        }
+    }
+    let sd = &r.sending;
+    let _ = write!(
+        b,
+        "<p>{} bytes sent · {} sends started more than {} ms behind schedule.</p>",
+        sd.bytes, sd.late, sd.late_after_ms
+    );
 }
 
 /// An HTML table.

@@ -18,6 +18,7 @@ pub mod html;
 mod kinds;
 mod markdown;
 mod model;
+mod over_time;
 mod send_summary;
 mod summary;
 mod tables;
@@ -34,7 +35,7 @@ pub use markdown::render_markdown;
 pub use model::{
     BaselineRef, CrashReportsSection, FidelityCounts, FidelityFailure, FidelitySection, GateResult,
     IssuesSection, KindSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
-    ScheduleSection, SendingSection, StageSection, TimelinePoint, TimelineSection,
+    ScheduleSection, SendingSection, StageMark, StageSection, TimelinePoint, TimelineSection,
     VisibilitySection,
 };
 pub use send_summary::{SendSummary, SummaryError};

@@ -57,19 +57,12 @@ pub fn render_markdown(r: &Report) -> String {
         sd.late,
         sd.bytes
     );
-    let _ = writeln!(s, "| outcome | count |\n|---|---|");
-    for (outcome, n) in sd.outcomes.iter().filter(|(_, n)| **n > 0) {
-        let _ = writeln!(s, "| {outcome} | {n} |");
+    for t in [tables::outcomes(r), tables::statuses(r), tables::timing(r)] {
+        if !t.rows.is_empty() {
+            table(&mut s, &t);
+            s.push('\n');
+        }
     }
-    s.push('\n');
-    percentile_table(
-        &mut s,
-        "timing",
-        &[
-            ("behind schedule (µs)", sd.lateness_us.as_ref()),
-            ("round trip (µs)", sd.round_trip_us.as_ref()),
-        ],
-    );
 
     let v = &r.visibility;
     let _ = writeln!(s, "## Visibility\n");

@@ -88,6 +88,22 @@ pub struct ScheduleSection {
     pub target_rate: f64,
     /// Planned duration, seconds.
     pub duration_secs: f64,
+    /// The schedule's stretches (stages, and a spike's three parts), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageMark>,
+}
+
+/// One stretch of the schedule, its rate moving linearly from `from_rate` to `to_rate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StageMark {
+    /// Its start, seconds after time zero.
+    pub start_secs: f64,
+    /// Its end, seconds after time zero.
+    pub end_secs: f64,
+    /// Envelopes per second at its start.
+    pub from_rate: f64,
+    /// Envelopes per second at its end.
+    pub to_rate: f64,
 }
 
 /// What was sent and how it ended.
@@ -377,6 +393,12 @@ pub struct TimelinePoint {
     pub latency_p95_ms: Option<u64>,
     /// Their p99, ms.
     pub latency_p99_ms: Option<u64>,
+    /// Of the refused, how many per HTTP status (`"429"`, `"503"`, …): only those with some.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused_by_status: BTreeMap<String, u64>,
+    /// Sends not made for an earlier rate limit (counted in `failed` too).
+    #[serde(default)]
+    pub backed_off: u64,
 }
 
 /// The run a report was gated against.

@@ -18,6 +18,10 @@ pub struct SendSummary {
     /// Per second after time zero (by intended time): planned, sent, accepted, refused,
     /// failed.
     pub per_second: Vec<[u64; 5]>,
+    /// Refusals per (second, HTTP status): only the seconds and statuses that had some.
+    pub refusals_per_second: BTreeMap<(u64, u16), u64>,
+    /// Sends backed off (not sent for a rate limit) per second: only seconds that had some.
+    pub backed_off_per_second: BTreeMap<u64, u64>,
     /// Count per HTTP status (0 = none).
     pub statuses: BTreeMap<u16, u64>,
     /// Bytes sent.
@@ -67,6 +71,8 @@ impl SendSummary {
             outcomes: BTreeMap::new(),
             kind_outcomes: BTreeMap::new(),
             per_second: Vec::new(),
+            refusals_per_second: BTreeMap::new(),
+            backed_off_per_second: BTreeMap::new(),
             statuses: BTreeMap::new(),
             bytes: 0,
             last_sent_micros: 0,
@@ -129,7 +135,17 @@ impl SendSummary {
         slot[1] += u64::from(r.outcome.was_sent());
         let column = match r.outcome {
             SendOutcome::Accepted => 2,
-            o if o.is_refusal() => 3,
+            o if o.is_refusal() => {
+                *self
+                    .refusals_per_second
+                    .entry((second as u64, r.status))
+                    .or_default() += 1;
+                3
+            }
+            SendOutcome::BackedOff => {
+                *self.backed_off_per_second.entry(second as u64).or_default() += 1;
+                4
+            }
             _ => 4,
         };
         slot[column] += 1;

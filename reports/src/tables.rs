@@ -90,3 +90,62 @@ pub fn fidelity(r: &Report) -> Table {
         rows,
     }
 }
+
+/// Sends by outcome, with their share of every send.
+pub fn outcomes(r: &Report) -> Table {
+    let sd = &r.sending;
+    Table {
+        headers: &["outcome", "sends", "share"],
+        rows: sd
+            .outcomes
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(outcome, n)| {
+                vec![
+                    outcome.clone(),
+                    n.to_string(),
+                    Percent::part(*n, sd.records).to_string(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Answers by HTTP status (`0`: none came — a transport error, or not sent).
+pub fn statuses(r: &Report) -> Table {
+    Table {
+        headers: &["HTTP status", "answers"],
+        rows: r
+            .sending
+            .statuses
+            .iter()
+            .map(|(status, n)| vec![status.clone(), n.to_string()])
+            .collect(),
+    }
+}
+
+/// How far behind schedule sends started, and how long their round trips took.
+pub fn timing(r: &Report) -> Table {
+    let sd = &r.sending;
+    let rows = [
+        ("behind schedule (µs)", sd.lateness_us.as_ref()),
+        ("round trip (µs)", sd.round_trip_us.as_ref()),
+    ];
+    Table {
+        headers: &["timing", "p50", "p90", "p95", "p99", "max"],
+        rows: rows
+            .iter()
+            .filter_map(|(name, p)| {
+                let p: &Percentiles = (*p)?;
+                Some(vec![
+                    name.to_string(),
+                    p.p50.to_string(),
+                    p.p90.to_string(),
+                    p.p95.to_string(),
+                    p.p99.to_string(),
+                    p.max.to_string(),
+                ])
+            })
+            .collect(),
+    }
+}

@@ -53,6 +53,13 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
         p.refused += c[3];
         p.failed += c[4];
     }
+    for (&(second, status), n) in &s.refusals_per_second {
+        let p = &mut points[(second / bucket) as usize];
+        *p.refused_by_status.entry(status.to_string()).or_default() += n;
+    }
+    for (&second, n) in &s.backed_off_per_second {
+        points[(second / bucket) as usize].backed_off += n;
+    }
     for (second, n) in visible_per_second.into_iter().enumerate() {
         points[second / bucket as usize].visible += n;
     }

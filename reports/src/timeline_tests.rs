@@ -21,10 +21,10 @@ fn send(seq: u64, intended: u64, outcome: SendOutcome) -> JournalRecord {
         event_id: Uuid::from_u128(u128::from(seq) + 1),
         kind: EventKind::Error,
         outcome,
-        status: if outcome == SendOutcome::Accepted {
-            200
-        } else {
-            0
+        status: match outcome {
+            SendOutcome::Accepted => 200,
+            SendOutcome::RateLimited => 429,
+            _ => 0,
         },
         target: 0,
         project_id: 1,
@@ -112,9 +112,15 @@ fn sends_are_placed_by_the_second_of_their_intended_time() {
     assert_eq!(
         t.points,
         [
-            point(0, 3, 3, 2, 1, 0),
+            TimelinePoint {
+                refused_by_status: [("429".to_owned(), 1)].into(),
+                ..point(0, 3, 3, 2, 1, 0)
+            },
             point(1, 1, 1, 0, 0, 1),
-            point(2, 2, 0, 0, 0, 2),
+            TimelinePoint {
+                backed_off: 1,
+                ..point(2, 2, 0, 0, 0, 2)
+            },
         ]
     );
 }

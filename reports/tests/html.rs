@@ -88,7 +88,7 @@ fn report_and_compare_pages_render_their_charts_without_console_messages() {
     let report = fixture();
     let page = dir.path().join("report.html");
     std::fs::write(&page, render_html(&report)).unwrap();
-    let (pixels, console) = screenshot(&chromium, &page, 4200);
+    let (pixels, console) = screenshot(&chromium, &page, 5000);
     assert!(console.is_empty(), "{console:?}");
     let color = |i: usize| [PALETTE[i].0, PALETTE[i].1, PALETTE[i].2];
     // Lines in the first colours (rates, latency, kinds), bars in the later ones.

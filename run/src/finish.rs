@@ -82,6 +82,7 @@ pub async fn finish(
             .map(|(r, path)| (r, path.display().to_string())),
     });
     report.run.interrupted = planned.interrupted.clone();
+    report.schedule.stages = planned.stages.clone();
     if let Some(gate) = &planned.aborted {
         report.run.aborted_by = Some(gate.gate.clone());
         report.gates.insert(0, gate.clone());

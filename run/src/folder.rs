@@ -57,6 +57,9 @@ pub struct RunFile {
     /// Why and after how many sends the run was stopped early, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// The schedule's stretches, for the report's over-time charts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<sentry_load_reports::StageMark>,
     /// The abort gate (`[gates.abort]`) that stopped the run, as the report shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<sentry_load_reports::GateResult>,

@@ -50,6 +50,9 @@ pub async fn verify(request: VerifyRequest) -> Result<Verdict, Failure> {
         if run.interrupted.is_some() {
             planned.interrupted = run.interrupted.clone();
         }
+        if planned.stages.is_empty() {
+            planned.stages = run.stages.clone();
+        }
         if run.aborted.is_some() {
             planned.aborted = run.aborted.clone();
         }

@@ -180,6 +180,7 @@ impl PreparedRun {
             planned: plan.exact_total(),
             target_rate: plan.mean_rate(),
             duration_secs: plan.duration().as_secs_f64(),
+            stages: stage_marks(&plan),
             embedded: embedded.is_some(),
             shard: (shard != Shard::WHOLE).then(|| format!("{}/{}", shard.index, shard.count)),
             leg: None,
@@ -329,3 +330,22 @@ fn destination(dsns: &[(Dsn, f64)], protocol: Protocol, seed: u64) -> Router {
 #[cfg(test)]
 #[path = "setup_tests.rs"]
 mod tests;
+
+/// The plan's stretches as the report marks them.
+fn stage_marks(plan: &Plan) -> Vec<sentry_load_reports::StageMark> {
+    let mut start = 0.0;
+    plan.phases()
+        .iter()
+        .map(|p| {
+            let end = start + p.duration.as_secs_f64();
+            let mark = sentry_load_reports::StageMark {
+                start_secs: start,
+                end_secs: end,
+                from_rate: p.from,
+                to_rate: p.to,
+            };
+            start = end;
+            mark
+        })
+        .collect()
+}
