@@ -5,7 +5,7 @@
 mod support;
 
 use sentry_load_sim::{Flavor, SimConfig};
-use support::{sentry_load, shown};
+use support::{head_only, sentry_load, shown, status_of};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const OLD_KEY: &str = "99999999999999999999999999999999";
@@ -156,36 +156,13 @@ async fn a_sentry_9_answers_as_sentry_9() {
     old.stop().await.unwrap();
 }
 
-/// Sends a request's head to `path`, declaring a body of `len` bytes, and none of the body.
-async fn head_only(addr: std::net::SocketAddr, path: &str, len: usize) -> tokio::net::TcpStream {
-    use tokio::io::AsyncWriteExt;
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!("POST {path} HTTP/1.1\r\nhost: sim\r\ncontent-length: {len}\r\n\r\n");
-    s.write_all(head.as_bytes()).await.unwrap();
-    s
-}
-
-/// The status line of the answer, if one comes within a few seconds.
-async fn status_of(s: &mut tokio::net::TcpStream) -> Option<String> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; 512];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    String::from_utf8_lossy(&buf[..n])
-        .lines()
-        .next()
-        .map(str::to_owned)
-}
-
 /// Sentry 9's routes, too, refuse a request without a key from its head, before a byte of
 /// its body is read, and hold room for the bodies of keyed ones.
 #[tokio::test]
 async fn sentry_9_refuses_a_keyless_body_before_reading_it() {
     let old = sim(Flavor::Sentry9, OLD_KEY).await;
     for path in ["/api/1/store/", "/api/1/minidump/"] {
-        let mut keyless = head_only(old.addr(), path, 90 << 20).await;
+        let mut keyless = head_only(old.addr(), path, None, 90 << 20).await;
         assert_eq!(
             status_of(&mut keyless).await.as_deref(),
             Some("HTTP/1.1 401 Unauthorized"),
@@ -196,10 +173,10 @@ async fn sentry_9_refuses_a_keyless_body_before_reading_it() {
     let keyed = format!("/api/1/store/?sentry_key={OLD_KEY}&sentry_version=7");
     let mut held = Vec::new();
     for _ in 0..sentry_load_sim::BUFFERED_BODIES_LIMIT / body_limit {
-        held.push(head_only(old.addr(), &keyed, body_limit).await);
+        held.push(head_only(old.addr(), &keyed, None, body_limit).await);
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut one_more = head_only(old.addr(), &keyed, body_limit).await;
+    let mut one_more = head_only(old.addr(), &keyed, None, body_limit).await;
     assert_eq!(
         status_of(&mut one_more).await.as_deref(),
         Some("HTTP/1.1 503 Service Unavailable")

@@ -2,9 +2,13 @@
 //! with a multipart dump, a refused non-minidump, ground truth for each, and both events
 //! served processed by the event-details API.
 
+mod support;
+
 use sentry_load_sim::{Decision, SimConfig};
+use support::{head_only, status_of};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
+const ENVELOPE: &str = "/api/1/envelope/";
 
 async fn sim() -> sentry_load_sim::SimHandle {
     let mut config = SimConfig::in_memory(1, KEY, "token");
@@ -185,36 +189,6 @@ async fn keys_and_sizes_are_answered_as_relay_and_nginx_answer_them() {
     sim.stop().await.unwrap();
 }
 
-/// Sends a request's head, declaring a body of `len` bytes, and none of the body.
-async fn head_only(
-    addr: std::net::SocketAddr,
-    auth: Option<&str>,
-    len: usize,
-) -> tokio::net::TcpStream {
-    use tokio::io::AsyncWriteExt;
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = auth.map_or(String::new(), |a| format!("x-sentry-auth: {a}\r\n"));
-    let head = format!(
-        "POST /api/1/envelope/ HTTP/1.1\r\nhost: sim\r\n{auth}content-length: {len}\r\n\r\n"
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s
-}
-
-/// The status line of the answer, if one comes within a few seconds.
-async fn status_of(s: &mut tokio::net::TcpStream) -> Option<String> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; 512];
-    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    String::from_utf8_lossy(&buf[..n])
-        .lines()
-        .next()
-        .map(str::to_owned)
-}
-
 /// A request without a key is refused from its head, before a byte of its body is read; a
 /// keyed one holds room for its body, and once the sim holds as many bodies as it may, the
 /// next is answered 503 at once; the room comes back when those requests end.
@@ -222,18 +196,18 @@ async fn status_of(s: &mut tokio::net::TcpStream) -> Option<String> {
 async fn bodies_are_read_only_after_the_key_and_only_while_there_is_room() {
     let sim = sim().await;
     let body_limit = sentry_load_sim::BODY_LIMIT;
-    let mut keyless = head_only(sim.addr(), None, 90 << 20).await;
+    let mut keyless = head_only(sim.addr(), ENVELOPE, None, 90 << 20).await;
     let status = status_of(&mut keyless).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 401 Unauthorized"));
 
     let room = sentry_load_sim::BUFFERED_BODIES_LIMIT / body_limit;
     let mut held = Vec::new();
     for _ in 0..room {
-        held.push(head_only(sim.addr(), Some(&auth()), body_limit).await);
+        held.push(head_only(sim.addr(), ENVELOPE, Some(&auth()), body_limit).await);
     }
     // Each of those is waiting for its body now, with its room held.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut one_more = head_only(sim.addr(), Some(&auth()), body_limit).await;
+    let mut one_more = head_only(sim.addr(), ENVELOPE, Some(&auth()), body_limit).await;
     let status = status_of(&mut one_more).await;
     assert_eq!(status.as_deref(), Some("HTTP/1.1 503 Service Unavailable"));
 

@@ -30,13 +30,8 @@ pub fn render_html(r: &Report) -> String {
         esc(&r.visibility.source),
         esc(&r.tool_version)
     );
-    if let Some(why) = &r.run.interrupted {
-        let head = if r.run.aborted_by.is_some() {
-            "Aborted"
-        } else {
-            "Interrupted"
-        };
-        let _ = write!(b, "<p class=\"stopped\"><b>{head}</b> {}</p>", esc(why));
+    if let Some((how, why)) = r.run.stopped() {
+        let _ = write!(b, "<p class=\"stopped\"><b>Run {how}</b> {}</p>", esc(why));
     }
     for n in &r.run.notes {
         let _ = write!(b, "<p class=\"meta\">note: {}</p>", esc(n));

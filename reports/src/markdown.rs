@@ -17,13 +17,8 @@ pub fn render_markdown(r: &Report) -> String {
         r.run.id,
         if r.passed { "passed" } else { "FAILED" }
     );
-    if let Some(why) = &r.run.interrupted {
-        let head = if r.run.aborted_by.is_some() {
-            "Aborted"
-        } else {
-            "Interrupted"
-        };
-        let _ = writeln!(s, "**{head}:** {why}\n");
+    if let Some((how, why)) = r.run.stopped() {
+        let _ = writeln!(s, "**Run {how}:** {why}\n");
     }
     for n in &r.run.notes {
         let _ = writeln!(s, "**Note:** {n}\n");

@@ -79,6 +79,20 @@ pub struct RunSection {
     pub aborted_by: Option<String>,
 }
 
+impl RunSection {
+    /// How the run was stopped before its schedule ended, if it was — `aborted` (by an abort
+    /// gate) or `interrupted` (by a signal) — and why.
+    pub fn stopped(&self) -> Option<(&'static str, &str)> {
+        let why = self.interrupted.as_deref()?;
+        let how = if self.aborted_by.is_some() {
+            "aborted"
+        } else {
+            "interrupted"
+        };
+        Some((how, why))
+    }
+}
+
 /// What was planned.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScheduleSection {

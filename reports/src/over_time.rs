@@ -135,13 +135,8 @@ fn decor(r: &Report) -> Decor {
         .filter(|s| s.start_secs < send_end(r))
         .map(|s| (s.start_secs, format!("{:.0}/s", s.from_rate), gray))
         .collect();
-    if r.run.interrupted.is_some() {
-        let what = if r.run.aborted_by.is_some() {
-            "aborted"
-        } else {
-            "interrupted"
-        };
-        lines.push((send_end(r), what.into(), RGBColor(214, 39, 40)));
+    if let Some((how, _)) = r.run.stopped() {
+        lines.push((send_end(r), how.into(), RGBColor(214, 39, 40)));
     }
     Decor {
         x_max: Some(timeline_end.max(send_end(r))),

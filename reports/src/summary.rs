@@ -13,13 +13,8 @@ pub fn render_summary(r: &Report) -> String {
         "run {} · profile {} · target {}",
         r.run.id, r.run.profile, r.run.target
     );
-    if let Some(why) = &r.run.interrupted {
-        let head = if r.run.aborted_by.is_some() {
-            "ABORTED"
-        } else {
-            "INTERRUPTED"
-        };
-        let _ = writeln!(s, "{head} {why}");
+    if let Some((how, why)) = r.run.stopped() {
+        let _ = writeln!(s, "{} {why}", how.to_uppercase());
     }
     for n in &r.run.notes {
         let _ = writeln!(s, "note     {n}");

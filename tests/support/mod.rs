@@ -240,3 +240,33 @@ pub fn whole_records(path: &Path) -> u64 {
     (bytes.len() as u64).saturating_sub(14 + header_len)
         / sentry_load_common::journal::RECORD_LEN as u64
 }
+
+/// Sends the head of a POST to `path` (with `X-Sentry-Auth: auth`, when given), declaring a
+/// body of `len` bytes, and none of the body.
+pub async fn head_only(
+    addr: std::net::SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    len: usize,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = auth.map_or(String::new(), |a| format!("x-sentry-auth: {a}\r\n"));
+    let head = format!("POST {path} HTTP/1.1\r\nhost: sim\r\n{auth}content-length: {len}\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+/// The status line of the answer, if one comes within a few seconds.
+pub async fn status_of(s: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
