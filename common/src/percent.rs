@@ -156,4 +156,30 @@ mod tests {
         assert_eq!(Percent::points(0.03 - 0.02).to_string(), "+1.0 pp");
         assert_eq!(Percent::of(f64::NAN).to_string(), "n/a");
     }
+
+    proptest::proptest! {
+        /// Whatever the ratio: the number parses back within rounding, a ratio above 0 is
+        /// never shown as 0, and one short of 1 never as 100.
+        #[test]
+        fn every_ratio_reads_back_close_and_never_rounds_to_none_or_all(
+            ratio in proptest::prop_oneof![0.0..=1.0f64, 0.0..1e-6f64, 0.999..1.0f64, -1.0..10.0f64]
+        ) {
+            let shown = Percent::of(ratio).number();
+            if shown.starts_with("< ") || shown.starts_with("-< ") {
+                proptest::prop_assert!(ratio.abs() * 100.0 < 1e-9);
+                return Ok(());
+            }
+            let back: f64 = shown.parse().unwrap();
+            let p = ratio * 100.0;
+            // One decimal from 1 % up, three significant digits below.
+            let tolerance = if p.abs() >= 0.995 { 0.05 } else { p.abs() * 0.005 + 1e-12 };
+            proptest::prop_assert!((back - p).abs() <= tolerance, "{ratio} shown {shown}");
+            if ratio != 0.0 {
+                proptest::prop_assert!(back != 0.0, "{ratio} shown {shown}");
+            }
+            if ratio < 1.0 && ratio > 0.0 {
+                proptest::prop_assert!(back < 100.0, "{ratio} shown {shown}");
+            }
+        }
+    }
 }
