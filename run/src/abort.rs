@@ -12,7 +12,7 @@
 
 use crate::interrupt::{Interrupt, Stop};
 use sentry_load_common::Percent;
-use sentry_load_config::AbortGates;
+use sentry_load_config::{AbortGates, Ratio};
 use sentry_load_engine::{Counts, Recent, RunClock};
 use sentry_load_reports::GateResult;
 use std::sync::Arc;
@@ -92,37 +92,40 @@ pub fn watch(
 pub fn check(gates: &AbortGates, recent: &Recent, now: u64) -> Option<Crossed> {
     let window = gates.window.as_secs();
     let answered = recent.sum(now.saturating_sub(window), now);
-    let answered_rule = |name: &str, limit: f64, n: fn(&Counts) -> u64, what: &str| {
-        let part = n(&answered);
+    type AnsweredRule = (
+        &'static str,
+        Option<Ratio>,
+        fn(&Counts) -> u64,
+        &'static str,
+    );
+    let answered_rules: [AnsweredRule; 2] = [
+        (
+            "max_failed_ratio",
+            gates.max_failed_ratio,
+            |c| c.failed,
+            "failed, with a 5xx or no answer",
+        ),
+        (
+            "max_refused_ratio",
+            gates.max_refused_ratio,
+            |c| c.refused,
+            "were refused",
+        ),
+    ];
+    for (name, max, pick, what) in answered_rules {
+        let Some(limit) = max.map(Ratio::value) else {
+            continue;
+        };
+        let part = pick(&answered);
         let ratio = part as f64 / answered.answered.max(1) as f64;
-        (answered.answered >= gates.min_sends && ratio > limit).then(|| {
+        if answered.answered >= gates.min_sends && ratio > limit {
             let detail = format!(
                 "{part} of {} sends answered in the {window} s before {now} s into the run \
                  {what}",
                 answered.answered
             );
-            Crossed::new(name, limit, ratio, detail)
-        })
-    };
-    if let Some(max) = gates.max_failed_ratio
-        && let Some(crossed) = answered_rule(
-            "max_failed_ratio",
-            max.value(),
-            |c| c.failed,
-            "failed, with a 5xx or no answer",
-        )
-    {
-        return Some(crossed);
-    }
-    if let Some(max) = gates.max_refused_ratio
-        && let Some(crossed) = answered_rule(
-            "max_refused_ratio",
-            max.value(),
-            |c| c.refused,
-            "were refused",
-        )
-    {
-        return Some(crossed);
+            return Some(Crossed::new(name, limit, ratio, detail));
+        }
     }
     let (max, after) = gates.max_unseen_ratio?;
     let after = after.as_secs();

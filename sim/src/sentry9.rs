@@ -33,7 +33,7 @@ use crate::ingest::intake::{Room, project_of};
 use crate::ingest::projects::KeyState;
 use crate::ingest::{
     IngestState, Item, Key, Rejection, admit_and_queue, auth, decode_body, ingest_item,
-    may_be_heavy,
+    may_be_heavy, off_runtime,
 };
 use crate::store::MemoryStore;
 use axum::body::Bytes;
@@ -245,17 +245,7 @@ pub async fn store(
         ingest_item(&decoding, item)
             .map_err(|_| error(StatusCode::BAD_REQUEST, "Bad data reconstructing object"))
     };
-    let decoded = if heavy {
-        tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
-            Err(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the request could not be processed",
-            ))
-        })
-    } else {
-        work()
-    };
-    let ev = match decoded {
+    let ev = match off_runtime(heavy, work).await {
         Ok(ev) => ev,
         Err(r) => return *r,
     };

@@ -114,10 +114,10 @@ pub(crate) fn may_be_heavy(headers: &HeaderMap, body: &[u8]) -> bool {
 
 /// Runs `work` on a blocking thread when it is `heavy`, so that an envelope bomb stalls no
 /// other request; inline otherwise.
-pub(crate) async fn off_runtime(
+pub(crate) async fn off_runtime<T: Send + 'static>(
     heavy: bool,
-    work: impl FnOnce() -> Result<Accepted, Rejection> + Send + 'static,
-) -> Result<Accepted, Rejection> {
+    work: impl FnOnce() -> Result<T, Rejection> + Send + 'static,
+) -> Result<T, Rejection> {
     if !heavy {
         return work();
     }
