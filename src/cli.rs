@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Send a profile's traffic, verify it, write a report, and check the gates.
     Run(RunArgs),
+    /// Find the highest rate of the profile's mix the target sustains: a run per step at
+    /// rising rates, each judged by the profile's gates, bisected to the knee.
+    Capacity(CapacityArgs),
     /// Verify a run again from its journal (e.g. after a crash) and write its report.
     Verify(VerifyArgs),
     /// Check a finished run's report against gates (its profile's, or another profile's).
@@ -86,6 +89,43 @@ pub struct RunArgs {
     /// A previous run (folder or report.json) for the profile's `[gates.baseline]` gates.
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Serve live metrics for Prometheus at `http://ADDR/metrics` while the run goes (e.g.
+    /// `127.0.0.1:9464`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// `capacity`.
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    /// A shipped profile's name, `profiles/<name>.toml`, or a path; its `[capacity]` table
+    /// sets the search, its `[gates]` judge each step.
+    #[arg(long, short)]
+    pub profile: String,
+    /// The first step's rate, envelopes per second (over `[capacity] start_rate`).
+    #[arg(long)]
+    pub start_rate: Option<f64>,
+    /// How long each step sends, e.g. `30s` (over `[capacity] hold`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub hold: Option<Duration>,
+    /// The highest rate offered (over `[capacity] max_rate`).
+    #[arg(long)]
+    pub max_rate: Option<f64>,
+    /// The search's id (default: a new one); step n's run id is `<id>-step<n>`.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Folder that receives `<id>/` (its report, and `steps/<step id>/` run folders).
+    #[arg(long, default_value = "runs")]
+    pub out: PathBuf,
+    /// How each step's progress is shown.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Bar)]
+    pub progress: ProgressArg,
+    /// Same as `--progress none`, and preflight prints only failures.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Serve each step's live metrics for Prometheus at `http://ADDR/metrics`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `--progress`.

@@ -16,6 +16,7 @@ pub async fn dispatch(command: Command) -> Result<Verdict, Failure> {
                 overrides: sentry_load_engine::Overrides {
                     rate: a.rate,
                     duration: a.duration,
+                    instead_of_stages: false,
                 },
                 shard: a.shard.unwrap_or(sentry_load_engine::Shard::WHOLE),
                 run_id: a.run_id,
@@ -24,6 +25,25 @@ pub async fn dispatch(command: Command) -> Result<Verdict, Failure> {
                 read_back: !a.no_verify,
                 quiet: a.quiet,
                 baseline: a.baseline,
+                metrics_listen: a.metrics_listen,
+            })
+            .await
+        }
+        Command::Capacity(a) => {
+            sentry_load_run::capacity::capacity(sentry_load_run::capacity::CapacityRequest {
+                profile: a.profile,
+                start_rate: a.start_rate,
+                hold: a.hold,
+                max_rate: a.max_rate,
+                run_id: a.run_id,
+                out: a.out,
+                progress: if a.quiet {
+                    sentry_load_engine::ProgressMode::Quiet
+                } else {
+                    a.progress.mode()
+                },
+                quiet: a.quiet,
+                metrics_listen: a.metrics_listen,
             })
             .await
         }

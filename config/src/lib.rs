@@ -24,7 +24,9 @@
 #![warn(missing_docs)]
 
 mod abort_gates;
+mod capacity;
 mod deserialize;
+mod disruption;
 mod error;
 mod interpolate;
 mod literal_secrets;
@@ -36,6 +38,8 @@ mod values;
 mod variables;
 
 pub use abort_gates::{AbortGates, MAX_ABORT_WINDOW};
+pub use capacity::{CapacityConfig, MAX_HOLD, MAX_STEPS};
+pub use disruption::{Disruption, MAX_DISRUPTION_WAIT};
 pub use error::ProfileError;
 pub use interpolate::interpolate;
 pub use load::{
@@ -49,7 +53,7 @@ pub use schema::{
     ApiLookup, ArrivalProcess, ArtifactsConfig, BaselineGatesConfig, ClickHouseConfig, GatesConfig,
     KindGates, KindGatesConfig, KindMix, MAX_SCHEDULE, MAX_WAIT, MIN_POLL_INTERVAL, MirrorConfig,
     PostgresConfig, Profile, ProjectTarget, Protocol, RateLimitPolicy, SendConfig, SentryApiConfig,
-    SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
+    SimPreset, SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

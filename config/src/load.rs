@@ -400,6 +400,15 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                     .into(),
             );
         }
+        (TargetKind::Relay, Some(_)) if p.target.preset.is_some() => {
+            return err(
+                p.target.preset.as_ref().map_or(kind_span, |s| s.span()),
+                "target.preset",
+                "`preset` sets the topology the built-in sim models: it is read only with \
+                 kind = \"embedded\" (a standalone sim takes it as `sentry-load sim --preset`)"
+                    .into(),
+            );
+        }
         (TargetKind::Embedded, None) if sources || p.verify.postgres.is_some() => {
             return err(
                 kind_span,

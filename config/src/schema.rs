@@ -35,6 +35,11 @@ pub struct Profile {
     pub mirror: Option<Spanned<MirrorConfig>>,
     /// Where the JavaScript artifact bundle (minified bundle + sourcemap) is uploaded.
     pub artifacts: Option<Spanned<ArtifactsConfig>>,
+    /// `[[disruption]]`: operators' commands run at moments of the run.
+    #[serde(default, rename = "disruption")]
+    pub disruptions: Vec<Spanned<crate::Disruption>>,
+    /// How `sentry-load capacity` searches for the highest sustainable rate.
+    pub capacity: Option<Spanned<crate::CapacityConfig>>,
     /// Every `${VAR}` the profile references, in file order (filled in by the parser).
     #[serde(skip)]
     pub variables: Vec<crate::VariableUse>,
@@ -122,6 +127,36 @@ pub struct TargetConfig {
     /// How events are sent: `envelope` (Relay, Sentry 10 and later) or `store` (Sentry 9).
     #[serde(default = "default_protocol")]
     pub protocol: Spanned<Protocol>,
+    /// For `kind = "embedded"`: the topology the built-in sim models (its workers, service
+    /// times and queue), `embedded` (none: as fast as it stores) when not written.
+    pub preset: Option<Spanned<SimPreset>>,
+}
+
+/// The sim's topology presets by name (the sim's `preset` module holds what each models).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimPreset {
+    /// No modelled processing.
+    #[default]
+    Embedded,
+    /// The stock self-hosted compose on one machine.
+    SingleNode,
+    /// A stateful center and stateless web nodes.
+    Split,
+    /// Scaled task pools.
+    Scaled,
+}
+
+impl SimPreset {
+    /// The preset's name, as written in a profile.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimPreset::Embedded => "embedded",
+            SimPreset::SingleNode => "single-node",
+            SimPreset::Split => "split",
+            SimPreset::Scaled => "scaled",
+        }
+    }
 }
 
 /// How a deployment takes events.

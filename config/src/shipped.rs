@@ -19,6 +19,7 @@ pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
     ),
     ("split", include_str!("../../profiles/split.toml")),
     ("scaled", include_str!("../../profiles/scaled.toml")),
+    ("capacity", include_str!("../../profiles/capacity.toml")),
 ];
 
 /// The text of a shipped profile.

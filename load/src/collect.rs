@@ -1,13 +1,14 @@
 //! The one consumer of the result stream: writes every record to the journal (flushing at least
 //! every `flush_every`, so a quiet stretch loses nothing to a crash), forwards accepted
 //! events to the verifier and counts every record into the run's [`Recent`] seconds, when
-//! the run has abort gates.
+//! the run has abort gates, and into its [`LiveMetrics`], when they are served.
 //!
 //! It runs on a blocking thread: writing and flushing the journal are file I/O, which on the
 //! sender's worker thread would stall sends (a 200 ms flush at 50,000/s writes about 700 KB).
 //! It drains whatever is queued, then sleeps [`POLL`] when the stream is empty, so senders
 //! never have to wake it: on a busy stream it costs no wake-up or timer per record.
 
+use crate::live_metrics::LiveMetrics;
 use crate::recent::Recent;
 use sentry_load_common::SendOutcome;
 use sentry_load_common::journal::{JournalRecord, JournalWriter, WriteError};
@@ -29,6 +30,8 @@ pub struct Onward {
     pub accepted: Option<mpsc::UnboundedSender<JournalRecord>>,
     /// The recent seconds the abort gates read.
     pub recent: Option<Arc<Recent>>,
+    /// The live metrics (`--metrics-listen`).
+    pub metrics: Option<Arc<LiveMetrics>>,
 }
 
 /// Consumes `results` until every sender is gone; returns how many records were written.
@@ -54,6 +57,9 @@ fn collect_blocking(
     let write = |record: JournalRecord, journal: &mut JournalWriter| {
         if let Some(recent) = &onward.recent {
             recent.note(&record);
+        }
+        if let Some(metrics) = &onward.metrics {
+            metrics.note(&record);
         }
         if record.outcome == SendOutcome::Accepted
             && let Some(tx) = &onward.accepted
@@ -104,6 +110,7 @@ mod tests {
             Onward {
                 accepted: Some(fwd),
                 recent: None,
+                metrics: None,
             },
         ));
         for seq in 0..1000 {

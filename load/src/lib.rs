@@ -11,6 +11,7 @@
 
 mod collect;
 pub mod generate;
+mod live_metrics;
 mod plan;
 mod progress;
 mod recent;
@@ -21,6 +22,7 @@ pub mod upload;
 
 pub use collect::{CollectError, Onward, collect};
 pub use generate::Generator;
+pub use live_metrics::LiveMetrics;
 pub use plan::{Arrival, Arrivals, Overrides, Phase, Plan, PlanError, Shard};
 pub use progress::{Progress, ProgressMode};
 pub use recent::{Counts, Recent};

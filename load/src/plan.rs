@@ -151,6 +151,9 @@ pub struct Overrides {
     pub rate: Option<f64>,
     /// `--duration`.
     pub duration: Option<Duration>,
+    /// Hold `rate` for `duration` in place of the profile's `[[traffic.stages]]` (a capacity
+    /// search's step); without it, overriding a staged profile is refused.
+    pub instead_of_stages: bool,
 }
 
 impl Plan {
@@ -182,7 +185,7 @@ impl Plan {
     /// that does not fit.
     pub fn from_traffic(t: &TrafficConfig, seed: u64, o: Overrides) -> Result<Plan, PlanError> {
         let mut limit = None;
-        let phases = if t.stages.is_empty() {
+        let phases = if t.stages.is_empty() || o.instead_of_stages {
             let rate = o
                 .rate
                 .or(t.rate.as_ref().map(|r| r.get_ref().per_second()))

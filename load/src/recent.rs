@@ -98,8 +98,8 @@ impl Recent {
     }
 
     /// Counts accepted events the verifier has just seen, by their intended send times.
-    pub fn note_seen(&self, intended_micros: &[u64]) {
-        for &at in intended_micros {
+    pub fn note_seen(&self, intended_micros: impl IntoIterator<Item = u64>) {
+        for at in intended_micros {
             self.with(at, |c| c.seen += 1);
         }
     }
@@ -174,7 +174,7 @@ mod tests {
         );
         assert_eq!(r.sum(1, 2).accepted, 1);
         assert_eq!(r.sum(3, 4).answered, 1);
-        r.note_seen(&[START + 1_500_000]);
+        r.note_seen([START + 1_500_000]);
         assert_eq!(r.sum(0, 10).seen, 1);
     }
 

@@ -40,6 +40,8 @@ pub struct ReportInput<'a> {
     pub fidelity: Option<FidelitySection>,
     /// The baseline run's report and where it was read, for the baseline gates.
     pub baseline: Option<(&'a Report, String)>,
+    /// The `[[disruption]]` commands that ran.
+    pub disruptions: &'a [crate::disruptions::DisruptionMark],
 }
 
 /// Builds the report and checks its gates.
@@ -242,11 +244,19 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             path: path.clone(),
         }),
         verdicts: vec![],
+        disruptions: Vec::new(),
+        capacity: None,
         gates: vec![],
         passed: true,
     };
     let explained_ids = explained.keys().copied().collect();
     report.kinds = kind_sections(s, v, &explained_ids);
+    report.disruptions = crate::disruptions::disruption_sections(
+        input.disruptions,
+        header.started_at_micros,
+        v,
+        &explained_ids,
+    );
     report.verdicts = crate::verdicts::verdicts(&report);
     report.gates = evaluate_gates(&report, input.gates, input.baseline.map(|(b, _)| b));
     report.passed = report.gates.iter().all(|g| g.passed);

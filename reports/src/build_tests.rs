@@ -128,6 +128,7 @@ fn input<'a>(s: &'a SendSummary, v: &'a VerifyOutcome, gates: &'a GatesConfig) -
         gates,
         fidelity: None,
         baseline: None,
+        disruptions: &[],
     }
 }
 

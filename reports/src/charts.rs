@@ -38,6 +38,8 @@ pub enum XAxis {
     Seconds,
     /// Percentiles, spaced as −log10(1 − q): 0, 90, 99, 99.9 … evenly apart.
     Percentile,
+    /// Offered envelopes per second (a capacity search's steps).
+    Rate,
 }
 
 /// What is drawn behind a chart's lines, on its time axis.
@@ -96,9 +98,10 @@ pub fn decorated_line_chart(
         let x_desc = match x {
             XAxis::Seconds => "seconds since time zero",
             XAxis::Percentile => "percentile",
+            XAxis::Rate => "offered envelopes per second",
         };
         let x_labels = match x {
-            XAxis::Seconds => 10,
+            XAxis::Seconds | XAxis::Rate => 10,
             // One label per decade: p0, p90, p99, p99.9, p99.99.
             XAxis::Percentile => x_max.ceil() as usize + 1,
         };
@@ -110,6 +113,7 @@ pub fn decorated_line_chart(
             .x_label_formatter(&|v| match x {
                 XAxis::Seconds if (v - v.round()).abs() < 1e-6 => format!("{v:.0}"),
                 XAxis::Seconds => format!("{v:.1}"),
+                XAxis::Rate => compact(*v),
                 XAxis::Percentile => percentile_label(*v),
             })
             .y_label_formatter(&|v| compact(*v))

@@ -50,7 +50,20 @@ fn metrics(runs: &[Report]) -> Vec<Metric> {
         value: Box::new(f),
         form: Form::Number(digits, unit),
     };
-    let mut out = vec![
+    // Capacity searches' results first, when any run is one.
+    let mut out = if runs.iter().any(|r| r.capacity.is_some()) {
+        vec![
+            m("capacity: sustainable", 1, "/s", |r| {
+                r.capacity.as_ref()?.sustainable_rate
+            }),
+            m("capacity: broke at", 1, "/s", |r| {
+                r.capacity.as_ref()?.broke_at
+            }),
+        ]
+    } else {
+        Vec::new()
+    };
+    out.extend([
         m("target rate", 1, "/s", |r| Some(r.schedule.target_rate)),
         m("achieved rate", 1, "/s", |r| Some(r.sending.achieved_rate)),
         m("sent", 0, "", |r| Some(r.sending.started as f64)),
@@ -85,7 +98,7 @@ fn metrics(runs: &[Report]) -> Vec<Metric> {
         m("send lateness p99", 0, " µs", |r| {
             Some(r.sending.lateness_us?.p99 as f64)
         }),
-    ];
+    ]);
     let mut kinds: Vec<String> = runs.iter().flat_map(|r| r.kinds.keys().cloned()).collect();
     kinds.sort();
     kinds.dedup();

@@ -110,6 +110,8 @@ fn run_a() -> Report {
         fidelity: None,
         baseline: None,
         verdicts: vec![],
+        disruptions: Vec::new(),
+        capacity: None,
         gates: vec![],
         passed: true,
     }

@@ -139,6 +139,8 @@ fn report(id: &str) -> Report {
         fidelity: Some(fidelity),
         baseline: None,
         verdicts: vec![],
+        disruptions: Vec::new(),
+        capacity: None,
         gates: vec![],
         passed: true,
     }

@@ -36,9 +36,13 @@ pub fn render_html(r: &Report) -> String {
     for n in &r.run.notes {
         let _ = write!(b, "<p class=\"meta\">note: {}</p>", esc(n));
     }
+    if let Some(c) = &r.capacity {
+        capacity(&mut b, c);
+    }
     tiles(&mut b, r);
     gates(&mut b, r);
     sending(&mut b, r);
+    disruptions(&mut b, r);
     b.push_str("<h2>Over time</h2>");
     for svg in crate::over_time::charts(r) {
         figure(&mut b, &svg);
@@ -278,6 +282,41 @@ fn sending(b: &mut String, r: &Report) {
         "<p>{} bytes sent · {} sends started more than {} ms behind schedule.</p>",
         sd.bytes, sd.late, sd.late_after_ms
     );
+}
+
+/// The capacity search: its result, per kind, the step table and its charts.
+fn capacity(b: &mut String, c: &crate::capacity::CapacitySection) {
+    let _ = write!(
+        b,
+        "<h2>Capacity</h2><p class=\"stopped\"><b>{}</b></p><ul>",
+        esc(&c.summary)
+    );
+    for line in c.kind_lines() {
+        let _ = write!(b, "<li>{}</li>", esc(&line));
+    }
+    let _ = write!(
+        b,
+        "</ul><p class=\"meta\">Each step held its rate for {} s and was read back until \
+         visible; the figures below the step table are those of the highest step that held.</p>",
+        c.hold_secs
+    );
+    table(b, &c.table());
+    for svg in c.charts() {
+        figure(b, &svg);
+    }
+}
+
+/// The disruptions and the spans around them.
+fn disruptions(b: &mut String, r: &Report) {
+    if r.disruptions.is_empty() {
+        return;
+    }
+    b.push_str("<h2>Disruptions</h2><ul>");
+    for d in &r.disruptions {
+        let _ = write!(b, "<li>{}</li>", esc(&d.sentence()));
+    }
+    b.push_str("</ul>");
+    table(b, &crate::disruptions::table(&r.disruptions));
 }
 
 /// An HTML table.

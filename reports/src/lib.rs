@@ -8,10 +8,12 @@
 #![warn(missing_docs)]
 
 mod build;
+mod capacity;
 pub mod charts;
 mod comparable;
 mod compare;
 mod crash_reports;
+mod disruptions;
 mod gates;
 mod histogram;
 pub mod html;
@@ -26,8 +28,12 @@ mod timeline;
 mod verdicts;
 
 pub use build::{ReportInput, build_report};
+pub use capacity::{
+    CapacityEnd, CapacitySection, CapacityStep, KindCapacity, StepKind, rate as shown_rate,
+};
 pub use comparable::differences as not_comparable_because;
 pub use compare::{compare_html, compare_markdown};
+pub use disruptions::{DisruptionMark, DisruptionSection, WindowCounts, disruption_sections};
 pub use gates::evaluate_gates;
 pub use histogram::Percentiles;
 pub use html::render_html;

@@ -23,6 +23,9 @@ pub fn render_markdown(r: &Report) -> String {
     for n in &r.run.notes {
         let _ = writeln!(s, "**Note:** {n}\n");
     }
+    if let Some(c) = &r.capacity {
+        capacity(&mut s, c);
+    }
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| profile | `{}` (seed {}) |", r.run.profile, r.run.seed);
     let _ = writeln!(s, "| target | `{}` |", r.run.target);
@@ -34,6 +37,7 @@ pub fn render_markdown(r: &Report) -> String {
         r.tool_version, r.schema_version
     );
 
+    disruptions(&mut s, r);
     let sd = &r.sending;
     let _ = writeln!(s, "## Sending\n");
     let _ = writeln!(
@@ -245,6 +249,31 @@ fn fidelity(s: &mut String, r: &Report) {
     if !f.failures.is_empty() {
         s.push('\n');
     }
+}
+
+/// The capacity search: its result, per kind, and the step table.
+fn capacity(s: &mut String, c: &crate::capacity::CapacitySection) {
+    let _ = writeln!(s, "## Capacity\n\n**{}**\n", c.summary);
+    for line in c.kind_lines() {
+        let _ = writeln!(s, "- {line}");
+    }
+    let _ = writeln!(
+        s,
+        "\nEach step held its rate for {} s and was read back until visible.\n",
+        c.hold_secs
+    );
+    table(s, &c.table());
+    s.push('\n');
+}
+
+/// The disruptions and the spans around them.
+fn disruptions(s: &mut String, r: &Report) {
+    if r.disruptions.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Disruptions\n");
+    table(s, &crate::disruptions::table(&r.disruptions));
+    s.push('\n');
 }
 
 /// A Markdown table.

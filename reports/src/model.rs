@@ -44,6 +44,13 @@ pub struct Report {
     /// after the 200): one sentence each, most important first.
     #[serde(default)]
     pub verdicts: Vec<String>,
+    /// Each `[[disruption]]` command that ran, with the events meant for the spans around it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disruptions: Vec<crate::disruptions::DisruptionSection>,
+    /// The capacity search's result, in the report of a `sentry-load capacity` folder (the
+    /// rest of the report is then that of the highest step that held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacitySection>,
     /// Each gate of the profile, checked.
     pub gates: Vec<GateResult>,
     /// Whether every gate passed.
@@ -407,6 +414,9 @@ pub struct TimelinePoint {
     pub latency_p95_ms: Option<u64>,
     /// Their p99, ms.
     pub latency_p99_ms: Option<u64>,
+    /// Each kind's p99 of them, ms (the kinds with an event meant for the bucket).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_p99_ms_by_kind: BTreeMap<String, u64>,
     /// Of the refused, how many per HTTP status (`"429"`, `"503"`, …): only those with some.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused_by_status: BTreeMap<String, u64>,

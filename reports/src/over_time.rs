@@ -138,6 +138,11 @@ fn decor(r: &Report) -> Decor {
     if let Some((how, _)) = r.run.stopped() {
         lines.push((send_end(r), how.into(), RGBColor(214, 39, 40)));
     }
+    // Each disruption's command, from its start to its end.
+    for d in &r.disruptions {
+        lines.push((d.mark.start_secs, d.mark.name.clone(), PALETTE[2]));
+        lines.push((d.mark.end_secs, "↳ done".into(), PALETTE[2]));
+    }
     Decor {
         x_max: Some(timeline_end.max(send_end(r))),
         lines,

@@ -19,6 +19,9 @@ pub fn render_summary(r: &Report) -> String {
     for n in &r.run.notes {
         let _ = writeln!(s, "note     {n}");
     }
+    for d in &r.disruptions {
+        let _ = writeln!(s, "disrupt  {}", d.sentence());
+    }
     let _ = writeln!(
         s,
         "sent     {} of {} planned · {:.1}/s of {:.1}/s ({}) · accepted {}",

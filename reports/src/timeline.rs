@@ -4,6 +4,7 @@
 
 use crate::model::{TimelinePoint, TimelineSection};
 use crate::send_summary::SendSummary;
+use sentry_load_common::EventKind;
 use sentry_load_verify::VerifyOutcome;
 
 /// Buckets a timeline has at most; longer runs get wider buckets.
@@ -18,8 +19,8 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
     // second the summary keeps, not past the end of the points.
     let second_of = |micros: u64| (micros.saturating_sub(zero) / 1_000_000).min(MAX_SECOND);
     let mut last_second = s.per_second.len() as u64;
-    // (bucket of intended time, latency ms), and first-seen seconds.
-    let mut latencies: Vec<(u32, u32)> = Vec::new();
+    // (bucket of intended time, kind, latency ms), and first-seen seconds.
+    let mut latencies: Vec<(u32, EventKind, u32)> = Vec::new();
     // First seen per second: one counter per second, not one entry per event.
     let mut visible_per_second: Vec<u64> = Vec::new();
     for e in v.seen() {
@@ -33,6 +34,7 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
             let ms = e.seen_micros.saturating_sub(e.intended_micros) / 1000;
             latencies.push((
                 second_of(e.intended_micros) as u32,
+                e.kind,
                 ms.min(u32::MAX as u64) as u32,
             ));
         }
@@ -66,21 +68,31 @@ pub fn timeline(s: &SendSummary, v: &VerifyOutcome) -> TimelineSection {
     for l in &mut latencies {
         l.0 /= bucket as u32;
     }
+    // By bucket, then kind: each kind's p99 first, then the bucket's over every kind.
     latencies.sort_unstable();
     for group in latencies.chunk_by(|a, b| a.0 == b.0) {
-        let at = |q: f64| {
-            let i = ((group.len() as f64 * q).ceil() as usize).clamp(1, group.len()) - 1;
-            Some(u64::from(group[i].1))
-        };
         let p = &mut points[group[0].0 as usize];
-        p.latency_p50_ms = at(0.50);
-        p.latency_p95_ms = at(0.95);
-        p.latency_p99_ms = at(0.99);
+        for kind in group.chunk_by(|a, b| a.1 == b.1) {
+            let ms: Vec<u32> = kind.iter().map(|l| l.2).collect();
+            p.latency_p99_ms_by_kind
+                .insert(kind[0].1.as_str().to_owned(), u64::from(rank(&ms, 0.99)));
+        }
+        let mut ms: Vec<u32> = group.iter().map(|l| l.2).collect();
+        ms.sort_unstable();
+        p.latency_p50_ms = Some(u64::from(rank(&ms, 0.50)));
+        p.latency_p95_ms = Some(u64::from(rank(&ms, 0.95)));
+        p.latency_p99_ms = Some(u64::from(rank(&ms, 0.99)));
     }
     TimelineSection {
         bucket_secs: bucket,
         points,
     }
+}
+
+/// The nearest-rank `q` quantile of sorted, non-empty `v`.
+fn rank(v: &[u32], q: f64) -> u32 {
+    let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i]
 }
 
 #[cfg(test)]

@@ -115,3 +115,33 @@ fn report_and_compare_pages_render_their_charts_without_console_messages() {
         assert!(count(&pixels, color(i)) > 200, "run {i} is not drawn");
     }
 }
+
+/// A capacity search's report (a real one, from `sentry-load capacity --profile capacity`):
+/// its section draws two charts above the run's own — the top of the page holds far more
+/// pixels of the charts' colours than the same report without the section.
+#[test]
+#[ignore = "needs Chromium: scripts/test.sh installs it and runs it"]
+fn a_capacity_report_draws_its_charts_first() {
+    let chromium = chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let with: Report =
+        serde_json::from_str(include_str!("fixtures/capacity-report.json")).expect("parses");
+    assert!(with.capacity.is_some());
+    let mut without = with.clone();
+    without.capacity = None;
+    let color = |i: usize| [PALETTE[i].0, PALETTE[i].1, PALETTE[i].2];
+    let mut drawn = Vec::new();
+    for (name, report) in [("with", &with), ("without", &without)] {
+        let page = dir.path().join(format!("{name}.html"));
+        std::fs::write(&page, render_html(report)).unwrap();
+        let (pixels, console) = screenshot(&chromium, &page, 1400);
+        assert!(console.is_empty(), "{name}: {console:?}");
+        drawn.push([0, 1, 2].map(|i| count(&pixels, color(i))));
+    }
+    for (i, (with, without)) in drawn[0].iter().zip(drawn[1]).enumerate() {
+        assert!(
+            *with > 300 && *with > 3 * without,
+            "colour {i}: {with} pixels with the capacity section, {without} without"
+        );
+    }
+}

@@ -225,7 +225,7 @@ mod tests {
                 .filter(|s| !(5..12).contains(s))
                 .flat_map(|s| (0..20).map(move |i| START + s * 1_000_000 + i))
                 .collect();
-            r.note_seen(&seen);
+            r.note_seen(seen);
         };
         sent_and_seen(0..71);
         // Not yet judged: nothing was sent 60 s before second 59.

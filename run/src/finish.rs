@@ -77,6 +77,7 @@ pub async fn finish(
         duration_secs: planned.duration_secs,
         gates: &profile.gates,
         fidelity,
+        disruptions: &planned.disruptions,
         baseline: baseline
             .as_ref()
             .map(|(r, path)| (r, path.display().to_string())),

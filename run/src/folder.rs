@@ -32,6 +32,8 @@ const REPORT: &str = "report.json";
 const REPORT_AGAIN: &str = "report.verify.json";
 /// The mirror leg's folder, inside the main leg's.
 const MIRROR: &str = "mirror";
+/// A capacity search's step folders, inside its folder.
+const STEPS: &str = "steps";
 
 /// What `verify` needs to know about a run that the journal does not say.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,6 +65,9 @@ pub struct RunFile {
     /// The abort gate (`[gates.abort]`) that stopped the run, as the report shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<sentry_load_reports::GateResult>,
+    /// The `[[disruption]]` commands that ran, and when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disruptions: Vec<sentry_load_reports::DisruptionMark>,
 }
 
 /// One leg's folder of one run (or of one shard of it).
@@ -118,6 +123,20 @@ impl RunFolder {
         [PROFILE, RUN, JOURNAL]
             .iter()
             .any(|f| self.dir.join(f).exists())
+    }
+
+    /// A capacity search's steps' run folders: `<folder>/steps/`.
+    pub fn steps(&self) -> PathBuf {
+        self.dir.join(STEPS)
+    }
+
+    /// Creates a capacity search's folder with the profile's text (its steps' folders hold
+    /// their own run files).
+    pub fn create_capacity(&self, profile_text: &str) -> Result<(), Failure> {
+        std::fs::create_dir_all(self.steps())
+            .with_context(|| format!("creating {}", self.steps().display()))
+            .map_err(Failure::internal)?;
+        std::fs::write(self.dir.join(PROFILE), profile_text).internal("writing profile.toml")
     }
 
     /// Creates the folder with the profile's text and the run file.

@@ -3,6 +3,7 @@
 //! two deployments at once, each measured on its own, so a stalled deployment cannot make the
 //! other one's sends late.
 
+use crate::disruption::Disruptions;
 use crate::error::{Failure, OrInternal, Verdict};
 use crate::fidelity::Fidelity;
 use crate::finish::{Finish, finish};
@@ -10,11 +11,11 @@ use crate::folder::{RunFile, RunFolder};
 use crate::interrupt::{Interrupt, READ_BACK_AFTER_INTERRUPT, Stop};
 use anyhow::anyhow;
 use sentry_load_common::journal::{JournalHeader, JournalRecord, JournalWriter, TargetInfo};
-use sentry_load_common::{RunId, SendOutcome};
+use sentry_load_common::{EventKind, RunId, SendOutcome};
 use sentry_load_config::{LoadedProfile, Profile, SentryApiConfig, VerifyConfig};
 use sentry_load_engine::{
-    Generator, HttpTransport, LiveStats, Onward, PlainHttpTransport, Plan, Progress, Recent,
-    Router, RunClock, SendOptions, Transport, collect, drive_until,
+    Generator, HttpTransport, LiveMetrics, LiveStats, Onward, PlainHttpTransport, Plan, Progress,
+    Recent, Router, RunClock, SendOptions, Transport, collect, drive_until,
 };
 use sentry_load_verify::{Source, Verifier, VerifyOptions, VerifyOutcome};
 use std::path::Path;
@@ -94,6 +95,10 @@ pub struct Shared<'a> {
     pub baseline: Option<&'a Path>,
     /// An operator's stop.
     pub interrupt: &'a Interrupt,
+    /// The live metrics the main leg feeds (`--metrics-listen`).
+    pub metrics: Option<Arc<LiveMetrics>>,
+    /// The `[[disruption]]` commands, as they go.
+    pub disruptions: Option<&'a Disruptions>,
 }
 
 impl Leg {
@@ -142,6 +147,7 @@ impl Leg {
         let (results_tx, results_rx) = mpsc::channel(65_536);
         let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
         let abort = profile.gates.abort.clone();
+        let metrics = s.metrics.clone().filter(|_| self.role == LegRole::Main);
         let recent = abort
             .as_ref()
             .map(|g| Arc::new(Recent::new(s.clock.start_unix_micros, g.horizon())));
@@ -157,16 +163,23 @@ impl Leg {
             .cut_short_by(s.interrupt.flag(), READ_BACK_AFTER_INTERRUPT);
             let seen = stats.clone();
             let recent = recent.clone();
-            tokio::spawn(verifier.run(accepted_rx, move |intended: &[u64]| {
-                seen.add_seen(intended.len() as u64);
-                if let Some(r) = &recent {
-                    r.note_seen(intended);
-                }
-            }))
+            let metrics = metrics.clone();
+            tokio::spawn(
+                verifier.run(accepted_rx, move |newly: &[(EventKind, u64)]| {
+                    seen.add_seen(newly.len() as u64);
+                    if let Some(r) = &recent {
+                        r.note_seen(newly.iter().map(|&(_, intended)| intended));
+                    }
+                    if let Some(m) = &metrics {
+                        m.note_seen(newly, sentry_load_common::clock::now_unix_micros());
+                    }
+                }),
+            )
         });
         let onward = Onward {
             accepted: verifying.as_ref().map(|_| accepted_tx),
             recent: recent.clone(),
+            metrics,
         };
         let collector = tokio::spawn(collect(results_rx, journal, onward));
         let watching = abort.zip(recent).map(|(gates, recent)| {
@@ -240,6 +253,10 @@ impl Leg {
                     READ_BACK_AFTER_INTERRUPT.as_secs()
                 )
             });
+            self.folder.write_run_file(&run_file)?;
+        }
+        if let Some(d) = s.disruptions {
+            run_file.disruptions = d.marks();
             self.folder.write_run_file(&run_file)?;
         }
         let fidelity = match &self.fidelity_api {

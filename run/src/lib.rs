@@ -14,6 +14,7 @@
 //! - [`folder`]: the run folder, its files and layout — the one place that names them;
 //! - [`preflight`], [`sources`], [`upload`], [`embedded`], [`fidelity`]: the stages setup and
 //!   the legs call; [`interrupt`]: an operator's Ctrl-C, which stops sending and still reports;
+//! - [`capacity`]: the capacity search, a run per step at rising rates;
 //! - [`reverify`], [`gate`], [`compare`], [`dsn`], [`generate`], [`profile`]: the other
 //!   commands, each on the same folder and profile types;
 //! - [`error`]: how a command ends ([`Verdict`] or [`Failure`]), without exit-code numbers;
@@ -21,7 +22,10 @@
 #![warn(missing_docs)]
 
 pub mod abort;
+pub mod capacity;
+mod capacity_search;
 pub mod compare;
+pub mod disruption;
 pub mod dsn;
 pub mod embedded;
 pub mod error;
@@ -32,6 +36,7 @@ pub mod gate;
 pub mod generate;
 pub mod interrupt;
 pub mod leg;
+pub mod metrics_endpoint;
 pub mod output;
 pub mod preflight;
 pub mod profile;

@@ -4,18 +4,20 @@
 //! sourcemaps uploaded, the routers, the generator, the run folder and the send options —
 //! and then the legs run ([`crate::leg`]). Nothing is written before [`PreparedRun::execute`].
 
+use crate::disruption::Disruptions;
 use crate::embedded::{self, Embedded};
 use crate::error::{Failure, OrInternal, Verdict};
 use crate::folder::{self, RunFile, RunFolder};
 use crate::interrupt::Interrupt;
 use crate::leg::{Leg, LegRole, Shared};
+use crate::metrics_endpoint::{MetricsEndpoint, MetricsListener};
 use crate::{preflight, profile, sources, upload};
 use anyhow::anyhow;
 use sentry_load_common::{EventKind, RunId};
 use sentry_load_config::{Dsn, LoadedProfile, Protocol, TargetKind};
 use sentry_load_engine::{
-    Generator, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock, SendOptions,
-    Shard, Target,
+    Generator, LiveMetrics, LiveStats, Overrides, Plan, Progress, ProgressMode, Router, RunClock,
+    SendOptions, Shard, Target,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct RunRequest {
     pub quiet: bool,
     /// A previous run for the baseline gates.
     pub baseline: Option<PathBuf>,
+    /// Serve live metrics for Prometheus here while the run goes (`--metrics-listen`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Sends, verifies and reports a run; the worst verdict of its legs.
@@ -62,6 +66,7 @@ pub struct PreparedRun {
     embedded: Option<Embedded>,
     progress: ProgressMode,
     baseline: Option<PathBuf>,
+    metrics: Option<MetricsListener>,
 }
 
 impl PreparedRun {
@@ -95,6 +100,11 @@ impl PreparedRun {
                 folder.dir().display()
             )));
         }
+        // Bound before anything else is done: a port in use is refused up front.
+        let metrics = request
+            .metrics_listen
+            .map(MetricsListener::bind)
+            .transpose()?;
         let checks = preflight::check(&loaded.profile, request.read_back).await;
         checks.print(request.quiet);
         if let Some(e) = checks.failure() {
@@ -133,7 +143,8 @@ impl PreparedRun {
         let read_back = request.read_back;
         let protocol = *profile.target.protocol.get_ref();
         let (embedded, dsns, source) = if *profile.target.kind.get_ref() == TargetKind::Embedded {
-            let e = embedded::start().await?;
+            let preset = profile.target.preset.as_ref().map(|p| *p.get_ref());
+            let e = embedded::start(preset.unwrap_or_default()).await?;
             let source =
                 read_back.then(|| sources::embedded_source(&e.api).map(|r| r.into_source()));
             let dsns = vec![(e.dsn.clone(), 1.0)];
@@ -187,6 +198,7 @@ impl PreparedRun {
             notes,
             interrupted: None,
             aborted: None,
+            disruptions: Vec::new(),
         };
         let opts = SendOptions {
             max_in_flight: profile.send.max_in_flight.get() as usize,
@@ -212,6 +224,7 @@ impl PreparedRun {
                 request.progress
             },
             baseline: request.baseline,
+            metrics,
             loaded,
         })
     }
@@ -244,6 +257,35 @@ impl PreparedRun {
         let clock = RunClock::starting_in(Duration::from_millis(100));
         let main_stats = Arc::new(LiveStats::default());
         let progress = Progress::start(main_stats.clone(), &self.plan, self.progress);
+        let deadline = self.loaded.profile.verify.deadline;
+        let (metrics, _endpoint) = match self.metrics {
+            Some(listener) => {
+                let m = Arc::new(LiveMetrics::new(
+                    clock.start_unix_micros,
+                    self.plan.total(),
+                    deadline,
+                ));
+                let endpoint = MetricsEndpoint::start(
+                    listener,
+                    m.clone(),
+                    main_stats.clone(),
+                    &self.plan,
+                    clock,
+                )?;
+                (Some(m), Some(endpoint))
+            }
+            None => (None, None),
+        };
+        let disruptions = (!self.loaded.profile.disruptions.is_empty()).then(|| {
+            let list: Vec<_> = self
+                .loaded
+                .profile
+                .disruptions
+                .iter()
+                .map(|d| d.get_ref().clone())
+                .collect();
+            Disruptions::start(&list, clock, self.run_id.as_str(), interrupt.clone())
+        });
         let shared = Shared {
             loaded: &self.loaded,
             run_id: &self.run_id,
@@ -256,6 +298,8 @@ impl PreparedRun {
             progress: &progress,
             baseline: self.baseline.as_deref(),
             interrupt: &interrupt,
+            metrics,
+            disruptions: disruptions.as_ref(),
         };
         let mut legs = self.legs.into_iter();
         let main = legs.next().map(|leg| leg.run(main_stats, &shared));

@@ -20,6 +20,7 @@ fn request(dir: &std::path::Path, text: &str) -> RunRequest {
         read_back: true,
         quiet: true,
         baseline: None,
+        metrics_listen: None,
     }
 }
 
@@ -30,6 +31,7 @@ async fn the_command_lines_rate_and_duration_reach_the_plan_and_the_profile_the_
     r.overrides = Overrides {
         rate: Some(50.0),
         duration: Some(Duration::from_secs(2)),
+        instead_of_stages: false,
     };
     let run = PreparedRun::prepare(r).await.unwrap();
     assert_eq!(run.plan().total(), 100);

@@ -174,6 +174,15 @@ max_loss_ratio = 0.0
     }
 }
 
+/// A loopback port free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a loopback port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// Runs `sentry-load` with `args` in `dir`.
 pub async fn sentry_load(dir: &Path, args: &[&str]) -> Output {
     sentry_load_with_env(dir, args, &[]).await

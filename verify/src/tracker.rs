@@ -194,14 +194,14 @@ impl Tracker {
     }
 
     /// Marks the batch's sightings as seen at `seen_micros`, and the batch's lookup as
-    /// succeeded; returns how many events were newly seen, and appends their intended send
-    /// times to `newly_seen`. Sightings of ids the batch did not ask for are ignored.
+    /// succeeded; returns how many events were newly seen, and appends their kinds and
+    /// intended send times to `newly_seen`. Sightings of ids the batch did not ask for are ignored.
     pub fn mark_seen(
         &mut self,
         batch: &Batch,
         sightings: &[Sighting],
         seen_micros: u64,
-        newly_seen: &mut Vec<u64>,
+        newly_seen: &mut Vec<(EventKind, u64)>,
     ) -> u64 {
         let mut rows: HashMap<Uuid, (u32, &Sighting)> = HashMap::new();
         for s in sightings {
@@ -217,7 +217,7 @@ impl Tracker {
             if !e.pending() {
                 continue;
             }
-            newly_seen.push(e.intended_micros);
+            newly_seen.push((e.kind, e.intended_micros));
             let after_ms = seen_micros.saturating_sub(e.intended_micros) / 1000;
             e.seen_after_ms = after_ms.min(u64::from(NOT_SEEN - 1)) as u32;
             e.received = s.received.unwrap_or(0);

@@ -73,12 +73,12 @@ impl Verifier {
     }
 
     /// Runs until every event from `intake` is seen after the intake closed, or until the
-    /// deadline after it closed. `on_seen` is told the intended send times (Unix µs) of the
-    /// events each lookup newly saw.
+    /// deadline after it closed. `on_seen` is told the kinds and intended send times (Unix µs)
+    /// of the events each lookup newly saw.
     pub async fn run(
         mut self,
         mut intake: UnboundedReceiver<JournalRecord>,
-        on_seen: impl Fn(&[u64]) + Send,
+        on_seen: impl Fn(&[(EventKind, u64)]) + Send,
     ) -> VerifyOutcome {
         let mut tracker = std::mem::take(&mut self.tracker);
         let mut closed_at: Option<Instant> = None;

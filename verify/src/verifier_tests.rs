@@ -262,7 +262,7 @@ async fn a_live_intake_is_tracked_as_it_arrives_and_closes_the_run() {
     let (tx, rx) = mpsc::unbounded_channel();
     let seen = Arc::new(AtomicU64::new(0));
     let counted = seen.clone();
-    let running = tokio::spawn(verifier.run(rx, move |n: &[u64]| {
+    let running = tokio::spawn(verifier.run(rx, move |n: &[(EventKind, u64)]| {
         counted.fetch_add(n.len() as u64, Ordering::Relaxed);
     }));
     for s in 0..3 {

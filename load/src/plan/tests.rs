@@ -109,15 +109,20 @@ fn count_form_sends_exactly_the_count() {
 #[test]
 fn overrides_apply_to_constant_rate_profiles_only() {
     let t = traffic("rate = 10\nduration = \"10s\"");
-    let o = Overrides {
+    let mut o = Overrides {
         rate: Some(20.0),
         duration: Some(Duration::from_secs(3)),
+        instead_of_stages: false,
     };
     assert_eq!(Plan::from_traffic(&t, 1, o).unwrap().total(), 60);
     let staged = traffic("[[traffic.stages]]\nhold = 5\nduration = \"1s\"");
     let e = Plan::from_traffic(&staged, 1, o).unwrap_err();
     assert_eq!(e, crate::PlanError::OverridesStages);
     assert!(e.to_string().contains("stages"), "{e}");
+    // A capacity step holds its own rate in place of the stages.
+    o.instead_of_stages = true;
+    let step = Plan::from_traffic(&staged, 1, o).unwrap();
+    assert_eq!((step.total(), step.phases().len()), (60, 1));
 }
 
 #[test]
@@ -159,7 +164,11 @@ fn shards_split_the_sequence_space_exactly() {
 #[test]
 fn overrides_beyond_what_a_profile_may_say_are_refused() {
     let t = traffic("rate = 10\nduration = \"10s\"");
-    let o = |rate, duration| Overrides { rate, duration };
+    let o = |rate, duration| Overrides {
+        rate,
+        duration,
+        instead_of_stages: false,
+    };
     for rate in [1e12, 0.0, -1.0, f64::NAN, f64::INFINITY] {
         let e = Plan::from_traffic(&t, 1, o(Some(rate), None)).unwrap_err();
         assert!(matches!(e, crate::PlanError::Rate(_)), "{rate}: {e}");
