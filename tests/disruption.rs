@@ -25,7 +25,6 @@ fn truth_ids(path: &std::path::Path, decision: &str) -> BTreeSet<String> {
         .collect()
 }
 
-
 /// The sim's arguments (without `--truth`), storing in `svc`'s databases on `port`.
 fn sim_args(svc: &support::Services, port: u16) -> String {
     format!(

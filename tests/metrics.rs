@@ -49,8 +49,7 @@ fn value(s: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
     })
 }
 
-
-/// One raw HTTP/1.1 GET of `/metrics`; the body, when the endpoint answered 200.
+/// A GET of `/metrics`; the body, when the endpoint answered 200 in the OpenMetrics format.
 async fn scrape(port: u16) -> Option<String> {
     let client = reqwest::Client::new();
     let r = client

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The command's output is discarded (it may print anything, secrets included); redirect it
-//! inside the command to keep it. Its exit status is reported.
+//! inside the command to keep it. Its exit status is reported. In a sharded run, shard 0 runs
+//! the commands.
 
 use serde::Deserialize;
 use std::time::Duration;

@@ -54,6 +54,13 @@ pub struct LiveMetrics {
     visibility: Family<Labels, Histogram>,
     not_yet_visible: Gauge,
     overdue: Gauge,
+    /// Each outcome's and kind's series, made at the start (every series is served from the
+    /// first scrape, at 0) so that counting one takes no lookup: by position in
+    /// `SendOutcome::ALL` and in `EventKind::ALL`.
+    sends_of: Vec<Counter>,
+    accepted_of: Vec<Counter>,
+    visible_of: Vec<Counter>,
+    visibility_of: Vec<Histogram>,
     /// `[accepted, seen]` per second of intended send time, and the finished-send totals of
     /// the last seconds (for the achieved rate).
     seconds: Mutex<Seconds>,
@@ -90,7 +97,30 @@ impl LiveMetrics {
             overdue: Gauge::default(),
             seconds: Mutex::new(Seconds::default()),
             registry: Registry::default(),
+            sends_of: Vec::new(),
+            accepted_of: Vec::new(),
+            visible_of: Vec::new(),
+            visibility_of: Vec::new(),
         };
+        let sends_of = SendOutcome::ALL
+            .iter()
+            .map(|o| {
+                m.sends
+                    .get_or_create(&vec![("outcome", o.as_str().to_owned())])
+                    .clone()
+            })
+            .collect();
+        let by_kind = |f: &Family<Labels, Counter>| -> Vec<Counter> {
+            EventKind::ALL
+                .iter()
+                .map(|k| f.get_or_create(&kind(*k)).clone())
+                .collect()
+        };
+        let (accepted_of, visible_of) = (by_kind(&m.accepted), by_kind(&m.visible));
+        let visibility_of = EventKind::ALL
+            .iter()
+            .map(|k| m.visibility.get_or_create(&kind(*k)).clone())
+            .collect();
         let planned_gauge: Gauge = Gauge::default();
         planned_gauge.set(i64::try_from(planned).unwrap_or(i64::MAX));
         registry.register(
@@ -128,16 +158,23 @@ impl LiveMetrics {
             m.overdue.clone(),
         );
         registry.register("planned", "Sends the schedule plans", planned_gauge);
-        LiveMetrics { registry, ..m }
+        LiveMetrics {
+            registry,
+            sends_of,
+            accepted_of,
+            visible_of,
+            visibility_of,
+            ..m
+        }
     }
 
     /// Counts one journal record (the collector calls this for every record).
     pub fn note(&self, r: &JournalRecord) {
-        self.sends
-            .get_or_create(&vec![("outcome", r.outcome.as_str().to_owned())])
-            .inc();
+        if let Some(i) = SendOutcome::ALL.iter().position(|o| *o == r.outcome) {
+            self.sends_of[i].inc();
+        }
         if r.outcome == SendOutcome::Accepted {
-            self.accepted.get_or_create(&kind(r.kind)).inc();
+            self.accepted_of[kind_index(r.kind)].inc();
             if let Ok(mut s) = self.seconds.lock() {
                 s.accepted += 1;
                 if let Some(slot) = s.slot(self.second_of(r.intended_micros)) {
@@ -155,10 +192,9 @@ impl LiveMetrics {
     /// send times.
     pub fn note_seen(&self, seen: &[(EventKind, u64)], now_unix_micros: u64) {
         for &(k, intended) in seen {
-            let labels = kind(k);
-            self.visible.get_or_create(&labels).inc();
+            self.visible_of[kind_index(k)].inc();
             let secs = now_unix_micros.saturating_sub(intended) as f64 / 1e6;
-            self.visibility.get_or_create(&labels).observe(secs);
+            self.visibility_of[kind_index(k)].observe(secs);
         }
         if let Ok(mut s) = self.seconds.lock() {
             s.seen += seen.len() as u64;
@@ -231,6 +267,11 @@ impl Seconds {
         }
         self.by_intended.get_mut(second)
     }
+}
+
+/// `k`'s position in `EventKind::ALL`.
+fn kind_index(k: EventKind) -> usize {
+    EventKind::ALL.iter().position(|x| *x == k).unwrap_or(0)
 }
 
 fn kind(k: EventKind) -> Labels {

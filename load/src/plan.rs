@@ -175,6 +175,11 @@ impl Plan {
         self
     }
 
+    /// The shard of the run this plan sends.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
     /// Keeps only `shard`'s arrivals.
     pub fn with_shard(mut self, shard: Shard) -> Plan {
         self.shard = shard;

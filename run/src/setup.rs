@@ -276,7 +276,10 @@ impl PreparedRun {
             }
             None => (None, None),
         };
-        let disruptions = (!self.loaded.profile.disruptions.is_empty()).then(|| {
+        // One shard runs the commands for the whole run (restarting Relay once, not once per
+        // machine); the others only send.
+        let commands = !self.loaded.profile.disruptions.is_empty() && self.plan.shard().index == 0;
+        let disruptions = commands.then(|| {
             let list: Vec<_> = self
                 .loaded
                 .profile
