@@ -67,8 +67,12 @@ impl MetricsEndpoint {
                 async move { ([(CONTENT_TYPE, OPENMETRICS)], m.render()) }
             }),
         );
+        // Bounded as the sim's listener is: a client that trickles its request, or holds
+        // connections open, does not hold the endpoint.
         let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let serving =
+                sentry_load_sim::listener::serve_bounded(listener, app, std::future::pending());
+            if let Err(e) = serving.await {
                 eprintln!("warning: the metrics endpoint stopped: {e}");
             }
         });

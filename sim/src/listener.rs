@@ -62,6 +62,16 @@ impl Default for Timeouts {
     }
 }
 
+/// Serves `app` on `listener` with this module's bounds (connections, idle keep-alives, head
+/// and body timeouts) until `shutdown` resolves: for the harness's own small endpoints too.
+pub async fn serve_bounded(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    serve(Bounded::new(listener), app, Timeouts::default(), shutdown).await
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets the requests in flight
 /// finish (as `axum::serve(…).with_graceful_shutdown(…)` does), with `timeouts` on every
 /// request head and body.
