@@ -14,6 +14,10 @@ use support::{free_port, services, shown, tool};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
+/// The two tests run one after the other: each kills and restarts a sim on a port it chose
+/// free, and the other must not take that port in between.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The ids of the events with `decision` in a truth file (JSON lines).
 fn truth_ids(path: &std::path::Path, decision: &str) -> BTreeSet<String> {
     std::fs::read_to_string(path)
@@ -36,10 +40,13 @@ fn sim_args(svc: &support::Services, port: u16) -> String {
     )
 }
 
-/// A shell loop that waits until `port` takes connections (at most 10 s).
+/// A shell loop that waits until the sim on `port` answers HTTP (at most 10 s): it listens
+/// before its store is ready, and answers only once it is.
 fn wait_for(port: u16) -> String {
     format!(
-        "for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; \
+        "for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port} \
+         && printf 'GET /api/0/relays/live/ HTTP/1.0\\r\\n\\r\\n' >&3 \
+         && read -t 2 -r line <&3 && [[ $line == HTTP/* ]]) 2>/dev/null && break; \
          sleep 0.05; done\n"
     )
 }
@@ -78,7 +85,13 @@ async fn run_and_check(svc: &support::Services, dir: &Path, port: u16, restart: 
             stored.extend(truth_ids(&path, "stored"));
         }
     }
-    assert_eq!(lives, 2, "two lives of the sim, each with its truth file");
+    let logs: Vec<String> = (1..=2)
+        .map(|n| std::fs::read_to_string(dir.join(format!("sim-{n}.log"))).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        lives, 2,
+        "two lives of the sim, each with its truth file; their logs: {logs:?}"
+    );
     let lost: BTreeSet<String> = accepted.difference(&stored).cloned().collect();
     assert!(!lost.is_empty(), "the kill lost nothing: {}", shown(&out));
     // Of those, the ones whose 200 reached the harness (the kill may cut an answer).
@@ -141,6 +154,7 @@ async fn run_and_check(svc: &support::Services, dir: &Path, port: u16, restart: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test services: scripts/test.sh starts them and runs it"]
 async fn a_sigkill_of_the_sim_process_loses_exactly_what_it_had_not_stored() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let svc = services("disruption").await;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -185,6 +199,7 @@ fn docker(args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test services, the Docker Engine and a static build: scripts/test.sh"]
 async fn a_restart_of_the_sim_container_loses_exactly_what_it_had_not_stored() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let svc = services("disruption_docker").await;
     let static_bin = tool("SENTRY_LOAD_TEST_STATIC_BIN", "disruption_docker");
     let busybox = tool("SENTRY_LOAD_TEST_BUSYBOX", "disruption_docker");
