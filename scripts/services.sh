@@ -3,7 +3,8 @@
 #   ClickHouse on 127.0.0.1:8123 (HTTP), PostgreSQL 15 on 127.0.0.1:5432, and pgbouncer on
 #   127.0.0.1:6432 in transaction pooling mode in front of it (as self-hosted Sentry reaches
 #   Postgres: getsentry/self-hosted docker-compose.yml, service `pgbouncer`, POOL_MODE
-#   transaction, at commit 89a143f8e4d396a858cf6f462a832ae7da9fd2db).
+#   transaction, at commit 89a143f8e4d396a858cf6f462a832ae7da9fd2db), and Redis on
+#   127.0.0.1:6379 (self-hosted's `redis` service; the pipeline probes sample it).
 # Safe to run again: it only installs what is missing and only starts what is not answering.
 # Prints the environment the tests read; `source <(scripts/services.sh --env)` exports it.
 set -euo pipefail
@@ -12,11 +13,14 @@ CH_URL=${SENTRY_LOAD_TEST_CLICKHOUSE_URL:-http://127.0.0.1:8123}
 PG_URL=${SENTRY_LOAD_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PGB_URL=${SENTRY_LOAD_TEST_PGBOUNCER_URL:-postgres://postgres@127.0.0.1:6432/postgres}
 PGB_DIR=${SENTRY_LOAD_PGBOUNCER_DIR:-/var/lib/sentry-load-pgbouncer}
+REDIS_URL=${SENTRY_LOAD_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+REDIS_DIR=${SENTRY_LOAD_REDIS_DIR:-/var/lib/sentry-load-redis}
 
 print_env() {
   echo "export SENTRY_LOAD_TEST_CLICKHOUSE_URL=$CH_URL"
   echo "export SENTRY_LOAD_TEST_POSTGRES_URL=$PG_URL"
   echo "export SENTRY_LOAD_TEST_PGBOUNCER_URL=$PGB_URL"
+  echo "export SENTRY_LOAD_TEST_REDIS_URL=$REDIS_URL"
 }
 if [[ "${1:-}" == "--env" ]]; then print_env; exit 0; fi
 
@@ -116,7 +120,24 @@ INI
   log "pgbouncer $(pgbouncer --version | head -n1) on 127.0.0.1:6432, transaction pooling"
 }
 
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+start_redis() {
+  need_pkg redis-server
+  if redis_up; then log "redis already answering"; return; fi
+  # Its own small config: loopback only, no persistence, a memory cap with LRU eviction (as
+  # an operator's cache Redis), so a probe's `evicted_keys` can be driven in a test.
+  as_root mkdir -p "$REDIS_DIR"
+  as_root chown redis:redis "$REDIS_DIR"
+  log "starting redis-server"
+  as_root su -s /bin/sh redis -c "redis-server --bind 127.0.0.1 --port 6379 --daemonize yes \
+    --dir $REDIS_DIR --save '' --appendonly no --maxmemory 64mb --maxmemory-policy allkeys-lru \
+    --logfile $REDIS_DIR/redis.log --pidfile $REDIS_DIR/redis.pid" >&2
+  wait_for redis 30 redis_up
+  log "redis $(redis-cli -h 127.0.0.1 -p 6379 info server | grep -m1 redis_version | tr -d '\r')"
+}
+
 start_clickhouse
 start_postgres
 start_pgbouncer
+start_redis
 print_env >&3

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/services.sh >/dev/null            # installs and starts ClickHouse, Postgres, pgbouncer
-eval "$(scripts/services.sh --env)"   # exports SENTRY_LOAD_TEST_{CLICKHOUSE,POSTGRES,PGBOUNCER}_URL
+scripts/services.sh >/dev/null            # installs and starts ClickHouse, Postgres, pgbouncer, Redis
+eval "$(scripts/services.sh --env)"   # exports SENTRY_LOAD_TEST_{CLICKHOUSE,POSTGRES,PGBOUNCER,REDIS}_URL
 
 # Real Sentry components from PyPI, in .venv: Relay's own normalizer (sentry-relay), which
 # generated events must pass; Sentry's Python SDK (sentry-sdk) and sentry-cli, whose events

@@ -31,6 +31,7 @@ mod error;
 mod interpolate;
 mod literal_secrets;
 mod load;
+mod probe;
 mod realism;
 mod schema;
 mod shipped;
@@ -46,6 +47,7 @@ pub use load::{
     LoadedProfile, MAX_TARGETS, ProfileText, load_profile, parse_profile, profile_errors,
     read_profile,
 };
+pub use probe::{MAX_PROBES, PROBE_EVERY, Probe, ProbeTarget};
 pub use realism::{
     CountRange, EventKnobs, KindRealism, NativeKnobs, RealismKnobs, SizeDist, TransactionKnobs,
 };

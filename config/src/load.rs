@@ -135,6 +135,57 @@ fn settle_defaults(p: &mut Profile) {
     }
 }
 
+/// At most [`crate::MAX_PROBES`] probes, each named once; a ClickHouse or Postgres probe
+/// without `url` takes `[verify.clickhouse]`'s or `[verify.postgres]`'s, which must be there.
+fn check_probes(p: &Profile, err: &ErrAt<'_>) -> Result<(), ProfileError> {
+    if let Some(extra) = p.probes.get(crate::MAX_PROBES) {
+        return err(
+            extra.span(),
+            &format!("probes[{}]", crate::MAX_PROBES),
+            format!(
+                "{} probes: a run samples at most {}",
+                p.probes.len(),
+                crate::MAX_PROBES
+            ),
+        );
+    }
+    for (i, probe) in p.probes.iter().enumerate() {
+        let key = format!("probes[{i}]");
+        let pr = probe.get_ref();
+        if p.probes[..i].iter().any(|o| o.get_ref().name == pr.name) {
+            return err(
+                probe.span(),
+                &format!("{key}.name"),
+                format!(
+                    "probe name {:?} is used twice: give each probe its own `name`",
+                    pr.name
+                ),
+            );
+        }
+        let missing = match &pr.target {
+            crate::ProbeTarget::ClickHouse { url: None, .. } if p.verify.clickhouse.is_none() => {
+                Some("[verify.clickhouse]")
+            }
+            crate::ProbeTarget::Postgres { url: None } if p.verify.postgres.is_none() => {
+                Some("[verify.postgres]")
+            }
+            _ => None,
+        };
+        if let Some(table) = missing {
+            return err(
+                probe.span(),
+                &format!("{key}.url"),
+                format!(
+                    "a {} probe without `url` samples {table}'s server, and the profile has no \
+                     {table}",
+                    pr.target.kind()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The most targets one run sends to: a journal record's target index is a `u16`.
 pub const MAX_TARGETS: usize = u16::MAX as usize + 1;
 
@@ -355,6 +406,7 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
     let kind_span = p.target.kind.span();
     let sources = p.verify.clickhouse.is_some() || p.verify.sentry_api.is_some();
     check_projects("target", p.target.dsn.as_ref(), &p.target.projects, &err)?;
+    check_probes(p, &err)?;
     if let Some(mirror) = &p.mirror {
         let m = mirror.get_ref();
         check_projects("mirror", m.dsn.as_ref(), &m.projects, &err)?;

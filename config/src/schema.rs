@@ -38,6 +38,9 @@ pub struct Profile {
     /// `[[disruption]]`: operators' commands run at moments of the run.
     #[serde(default, rename = "disruption")]
     pub disruptions: Vec<Spanned<crate::Disruption>>,
+    /// `[[probes]]`: pipeline components sampled beside the load.
+    #[serde(default)]
+    pub probes: Vec<Spanned<crate::Probe>>,
     /// How `sentry-load capacity` searches for the highest sustainable rate.
     pub capacity: Option<Spanned<crate::CapacityConfig>>,
     /// Every `${VAR}` the profile references, in file order (filled in by the parser).

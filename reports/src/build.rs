@@ -42,6 +42,8 @@ pub struct ReportInput<'a> {
     pub baseline: Option<(&'a Report, String)>,
     /// The `[[disruption]]` commands that ran.
     pub disruptions: &'a [crate::disruptions::DisruptionMark],
+    /// What the `[[probes]]` sampled.
+    pub probes: &'a [crate::probes::ProbeTrack],
 }
 
 /// Builds the report and checks its gates.
@@ -245,6 +247,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         }),
         verdicts: vec![],
         disruptions: Vec::new(),
+        probes: None,
         capacity: None,
         gates: vec![],
         passed: true,
@@ -257,6 +260,14 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         v,
         &explained_ids,
     );
+    if !input.probes.is_empty() {
+        let max_p99 = input.gates.max_p99_visibility.map(|d| d.as_millis() as u64);
+        report.probes = Some(crate::probes::probes_section(
+            input.probes,
+            &report.timeline,
+            max_p99,
+        ));
+    }
     report.verdicts = crate::verdicts::verdicts(&report);
     report.gates = evaluate_gates(&report, input.gates, input.baseline.map(|(b, _)| b));
     report.passed = report.gates.iter().all(|g| g.passed);

@@ -129,6 +129,7 @@ fn input<'a>(s: &'a SendSummary, v: &'a VerifyOutcome, gates: &'a GatesConfig) -
         fidelity: None,
         baseline: None,
         disruptions: &[],
+        probes: &[],
     }
 }
 

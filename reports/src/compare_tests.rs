@@ -111,6 +111,7 @@ fn run_a() -> Report {
         baseline: None,
         verdicts: vec![],
         disruptions: Vec::new(),
+        probes: None,
         capacity: None,
         gates: vec![],
         passed: true,

@@ -140,6 +140,7 @@ fn report(id: &str) -> Report {
         baseline: None,
         verdicts: vec![],
         disruptions: Vec::new(),
+        probes: None,
         capacity: None,
         gates: vec![],
         passed: true,

@@ -47,6 +47,7 @@ pub fn render_html(r: &Report) -> String {
     for svg in crate::over_time::charts(r) {
         figure(&mut b, &svg);
     }
+    probes(&mut b, r);
     b.push_str("<h2>By kind</h2>");
     table(&mut b, &tables::kinds(r));
     if let Some(svg) = kind_latency_chart(r) {
@@ -302,6 +303,43 @@ fn capacity(b: &mut String, c: &crate::capacity::CapacitySection) {
     );
     table(b, &c.table());
     for svg in c.charts() {
+        figure(b, &svg);
+    }
+}
+
+/// The pipeline probes: which series moved first, each probe's state, its charts on the run's
+/// time axis.
+fn probes(b: &mut String, r: &Report) {
+    let Some(p) = &r.probes else {
+        return;
+    };
+    b.push_str("<h2>Pipeline probes</h2>");
+    match (&p.trigger, p.moves.is_empty()) {
+        (Some(t), false) => {
+            let _ = write!(
+                b,
+                "<p>Moved before {} (at {:.0} s):</p><ul>",
+                esc(&t.what),
+                t.at_secs
+            );
+            for m in &p.moves {
+                let _ = write!(b, "<li>{}</li>", esc(&m.sentence));
+            }
+            b.push_str("</ul>");
+        }
+        (Some(t), true) => {
+            let _ = write!(
+                b,
+                "<p>No probe moved before {} (at {:.0} s).</p>",
+                esc(&t.what),
+                t.at_secs
+            );
+        }
+        (None, _) => b.push_str("<p>No trouble on the timeline to explain.</p>"),
+    }
+    table(b, &crate::probes::table(p));
+    for (title, svg) in crate::over_time::probe_charts(r) {
+        let _ = write!(b, "<h3>{}</h3>", esc(&title));
         figure(b, &svg);
     }
 }

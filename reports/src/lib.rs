@@ -21,6 +21,7 @@ mod kinds;
 mod markdown;
 mod model;
 mod over_time;
+mod probes;
 mod send_summary;
 mod summary;
 mod tables;
@@ -43,6 +44,10 @@ pub use model::{
     IssuesSection, KindSection, LossSection, MissingEntry, Report, RunSection, SCHEMA_VERSION,
     ScheduleSection, SendingSection, StageMark, StageSection, TimelinePoint, TimelineSection,
     VisibilitySection,
+};
+pub use over_time::probe_charts;
+pub use probes::{
+    ProbeFailure, ProbeMove, ProbeSeries, ProbeTrack, ProbeTrigger, ProbesSection, probes_section,
 };
 pub use send_summary::{SendSummary, SummaryError};
 pub use summary::render_summary;

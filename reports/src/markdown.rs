@@ -38,6 +38,7 @@ pub fn render_markdown(r: &Report) -> String {
     );
 
     disruptions(&mut s, r);
+    probes(&mut s, r);
     let sd = &r.sending;
     let _ = writeln!(s, "## Sending\n");
     let _ = writeln!(
@@ -264,6 +265,24 @@ fn capacity(s: &mut String, c: &crate::capacity::CapacitySection) {
     );
     table(s, &c.table());
     s.push('\n');
+}
+
+/// The pipeline probes, and which moved first.
+fn probes(s: &mut String, r: &Report) {
+    let Some(p) = &r.probes else {
+        return;
+    };
+    let _ = writeln!(s, "## Pipeline probes\n");
+    if let Some(t) = &p.trigger {
+        let _ = writeln!(s, "Trouble began at {:.0} s: {}.\n", t.at_secs, t.what);
+        for m in &p.moves {
+            let _ = writeln!(s, "- {}", m.sentence);
+        }
+        if !p.moves.is_empty() {
+            let _ = writeln!(s);
+        }
+    }
+    table(s, &crate::probes::table(p));
 }
 
 /// The disruptions and the spans around them.

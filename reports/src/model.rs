@@ -47,6 +47,10 @@ pub struct Report {
     /// Each `[[disruption]]` command that ran, with the events meant for the spans around it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disruptions: Vec<crate::disruptions::DisruptionSection>,
+    /// What the `[[probes]]` sampled beside the load, and which of their series moved first
+    /// before the run's trouble began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<crate::probes::ProbesSection>,
     /// The capacity search's result, in the report of a `sentry-load capacity` folder (the
     /// rest of the report is then that of the highest step that held).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,6 +38,48 @@ pub fn charts(r: &Report) -> Vec<String> {
     .collect()
 }
 
+/// Lines a probe chart draws at most (the largest first).
+const PROBE_LINES: usize = 8;
+
+/// One chart per probe and unit, on the same time axis and marks as the load's, titled
+/// "probe: unit".
+pub fn probe_charts(r: &Report) -> Vec<(String, String)> {
+    let Some(p) = &r.probes else {
+        return Vec::new();
+    };
+    let decor = decor(r);
+    let mut out = Vec::new();
+    for track in &p.tracks {
+        let mut units: Vec<&str> = track.series.iter().map(|s| s.unit.as_str()).collect();
+        units.dedup();
+        units.sort_unstable();
+        units.dedup();
+        for unit in units {
+            let mut series: Vec<&crate::probes::ProbeSeries> =
+                track.series.iter().filter(|s| s.unit == unit).collect();
+            let peak =
+                |s: &crate::probes::ProbeSeries| s.points.iter().map(|p| p.1).fold(0f64, f64::max);
+            series.sort_by(|a, b| peak(b).total_cmp(&peak(a)));
+            series.truncate(PROBE_LINES);
+            let lines: Vec<Series> = series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Series {
+                    label: s.name.clone(),
+                    color: PALETTE[i % PALETTE.len()],
+                    dashed: false,
+                    points: s.points.clone(),
+                })
+                .collect();
+            let title = format!("{}: {unit}", track.name);
+            if let Some(svg) = decorated_line_chart(&title, XAxis::Seconds, unit, &lines, &decor) {
+                out.push((title, svg));
+            }
+        }
+    }
+    out
+}
+
 /// Where sending ended: the schedule's end, or the moment the run was stopped.
 fn send_end(r: &Report) -> f64 {
     r.schedule.duration_secs.max(0.0)

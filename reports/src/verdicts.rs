@@ -83,5 +83,22 @@ pub fn verdicts(r: &Report) -> Vec<String> {
             }
         ));
     }
+    if let Some(p) = &r.probes {
+        if let Some(first) = p.moves.first() {
+            out.push(format!("first to move: {}", first.sentence));
+        }
+        for t in p
+            .tracks
+            .iter()
+            .filter(|t| t.samples > 0 && t.failures == t.samples)
+        {
+            out.push(format!(
+                "probe {} ({}) sampled nothing: {}",
+                t.name,
+                t.target,
+                t.status()
+            ));
+        }
+    }
     out
 }

@@ -78,6 +78,7 @@ pub async fn finish(
         gates: &profile.gates,
         fidelity,
         disruptions: &planned.disruptions,
+        probes: &planned.probes,
         baseline: baseline
             .as_ref()
             .map(|(r, path)| (r, path.display().to_string())),

@@ -34,6 +34,7 @@ const REPORT_AGAIN: &str = "report.verify.json";
 const MIRROR: &str = "mirror";
 /// A capacity search's step folders, inside its folder.
 const STEPS: &str = "steps";
+const PROBE_SAMPLES: &str = "probes.jsonl";
 
 /// What `verify` needs to know about a run that the journal does not say.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -68,6 +69,9 @@ pub struct RunFile {
     /// The `[[disruption]]` commands that ran, and when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disruptions: Vec<sentry_load_reports::DisruptionMark>,
+    /// What the `[[probes]]` sampled beside the load (of the main leg).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<sentry_load_reports::ProbeTrack>,
 }
 
 /// One leg's folder of one run (or of one shard of it).
@@ -106,6 +110,11 @@ impl RunFolder {
     /// The journal.
     pub fn journal(&self) -> PathBuf {
         self.dir.join(JOURNAL)
+    }
+
+    /// Every probe sample, one JSON line each, as they were taken (`[[probes]]`).
+    pub fn probe_samples(&self) -> PathBuf {
+        self.dir.join(PROBE_SAMPLES)
     }
 
     /// The report of the run's own read-back.

@@ -99,6 +99,8 @@ pub struct Shared<'a> {
     pub metrics: Option<Arc<LiveMetrics>>,
     /// The `[[disruption]]` commands, as they go.
     pub disruptions: Option<&'a Disruptions>,
+    /// The `[[probes]]`, sampling.
+    pub probes: Option<&'a sentry_load_probes::Probes>,
 }
 
 impl Leg {
@@ -257,6 +259,11 @@ impl Leg {
         }
         if let Some(d) = s.disruptions {
             run_file.disruptions = d.marks();
+            self.folder.write_run_file(&run_file)?;
+        }
+        // Sampled until the read-back ended, so the tail of visibility has its probes too.
+        if let Some(p) = s.probes.filter(|_| self.role.name().is_none()) {
+            run_file.probes = p.tracks();
             self.folder.write_run_file(&run_file)?;
         }
         let fidelity = match &self.fidelity_api {

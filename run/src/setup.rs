@@ -199,6 +199,7 @@ impl PreparedRun {
             interrupted: None,
             aborted: None,
             disruptions: Vec::new(),
+            probes: Vec::new(),
         };
         let opts = SendOptions {
             max_in_flight: profile.send.max_in_flight.get() as usize,
@@ -289,6 +290,18 @@ impl PreparedRun {
                 .collect();
             Disruptions::start(&list, clock, self.run_id.as_str(), interrupt.clone())
         });
+        // Shard 0 samples the pipeline for the whole run, into the main leg's folder.
+        let probes =
+            (!self.loaded.profile.probes.is_empty() && self.plan.shard().index == 0).then(|| {
+                let profile = &self.loaded.profile;
+                let list: Vec<_> = profile.probes.iter().map(|p| p.get_ref().clone()).collect();
+                let defaults = sentry_load_probes::Defaults {
+                    clickhouse: profile.verify.clickhouse.as_ref(),
+                    postgres: profile.verify.postgres.as_ref().map(|p| p.get_ref()),
+                };
+                let record = self.legs.first().map(|l| l.folder.probe_samples());
+                sentry_load_probes::Probes::start(&list, defaults, clock.start, record.as_deref())
+            });
         let shared = Shared {
             loaded: &self.loaded,
             run_id: &self.run_id,
@@ -303,6 +316,7 @@ impl PreparedRun {
             interrupt: &interrupt,
             metrics,
             disruptions: disruptions.as_ref(),
+            probes: probes.as_ref(),
         };
         let mut legs = self.legs.into_iter();
         let main = legs.next().map(|leg| leg.run(main_stats, &shared));
