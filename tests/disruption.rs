@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use support::{free_port, services, shown, tool};
+use support::{docker, free_port, services, shown, tool};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -180,20 +180,6 @@ async fn a_sigkill_of_the_sim_process_loses_exactly_what_it_had_not_stored() {
     let pid = std::fs::read_to_string(d.join("sim.pid")).unwrap();
     let _ = std::process::Command::new("kill").arg(pid.trim()).status();
     svc.cleanup().await;
-}
-
-/// `docker`, failing the test when it does not answer.
-fn docker(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

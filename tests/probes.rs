@@ -1,18 +1,18 @@
-//! `[[probes]]` for real: a run against the embedded sim (its `single-node` preset, offered
-//! twice the 1,000 errors/s it takes, so p99 climbs past the gate) samples the real ClickHouse, Postgres and
-//! Redis of the test services, a container running on the Docker Engine (`FROM scratch`,
-//! Debian's busybox-static spinning one core) and a Relay address where nothing listens. Disruptions
-//! drive the components while the run goes: Redis is filled past its `maxmemory` (it evicts),
-//! ClickHouse runs a logged slow query, and a file appears that turns the Kafka probe's
-//! `kafka-consumer-groups` table (printed by `cat`: no broker runs here) from no lag to 41k.
-//! The report must hold every probe's series, say the unreachable Relay sampled nothing, name
-//! the Kafka lag as what moved first before p99 crossed the gate, and draw every probe's charts
-//! in headless Chromium.
+//! `[[probes]]` for real: a run against the embedded sim's `single-node` preset — native
+//! crashes at 50/s for 4 s, then at 200/s, twice the 100/s it takes, so p99 climbs past the gate
+//! — samples the real ClickHouse, Postgres and Redis of the test services, a container on the
+//! Docker Engine (`FROM scratch`, Debian's busybox-static spinning one core) and a Relay
+//! address where nothing listens. Disruptions drive the components while the run goes: Redis
+//! is filled past its `maxmemory` (it evicts), ClickHouse runs a logged slow query, and at 1 s
+//! a file appears that turns the Kafka probe's `kafka-consumer-groups` table (printed by
+//! `cat`: no broker runs here) from no lag to 41k. The report must hold every probe's series
+//! and a chart for each, say the unreachable Relay sampled nothing, and name the Kafka lag as
+//! what moved first before p99 crossed the gate.
 
 mod support;
 
 use std::path::Path;
-use support::{free_port, services, shown, tool};
+use support::{docker, free_port, services, shown, tool};
 
 /// A `kafka-consumer-groups --describe` table, as Kafka 3.x prints it.
 fn describe(lag: u64) -> String {
@@ -36,62 +36,6 @@ fn redis_fill(path: &Path, n: usize) {
         ));
     }
     std::fs::write(path, out).unwrap();
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Screenshots `page` in headless Chromium (`$SENTRY_LOAD_TEST_CHROMIUM` or Debian's); its RGB
-/// pixels and what the page logged.
-fn screenshot(page: &Path, height: u32) -> (Vec<[u8; 3]>, Vec<String>) {
-    let chromium = std::env::var("SENTRY_LOAD_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let shot = page.with_extension("png");
-    let out = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--log-level=0",
-            &format!("--window-size=1000,{height}"),
-            &format!("--screenshot={}", shot.display()),
-        ])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium starts (scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let console = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
-        .map(str::to_owned)
-        .collect();
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(&shot).expect("the screenshot was written"),
-    ));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
-    let info = reader.next_frame(&mut buf).expect("a frame");
-    let step = info.color_type.samples();
-    let pixels = buf[..info.buffer_size()]
-        .chunks(step)
-        .map(|p| [p[0], p[1], p[2]])
-        .collect();
-    (pixels, console)
 }
 
 /// The series of `probe` in the report, by name: their points.
@@ -129,7 +73,7 @@ fn peak(series: &[(String, Vec<f64>)], name: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the test services (Redis too), the Docker Engine and Chromium: scripts/test.sh"]
+#[ignore = "needs the test services (Redis too) and the Docker Engine: scripts/test.sh"]
 async fn probes_sample_real_components_and_name_what_moved_first() {
     let svc = services("probes").await;
     let redis = tool("SENTRY_LOAD_TEST_REDIS_URL", "probes");
@@ -192,13 +136,17 @@ async fn probes_sample_real_components_and_name_what_moved_first() {
 kind = "embedded"
 preset = "single-node"
 [traffic]
-rate = 2000
-duration = "8s"
-mix = {{ error = 1.0 }}
+mix = {{ native = 1.0 }}
+[[traffic.stages]]
+hold = 50
+duration = "4s"
+[[traffic.stages]]
+hold = 200
+duration = "6s"
 [verify]
 deadline = "40s"
 [gates]
-max_p99_visibility = "4s"
+max_p99_visibility = "3s"
 
 [[probes]]
 kind = "clickhouse"
@@ -311,12 +259,12 @@ command = "curl -s '{ch}/?log_queries=1' --data 'SELECT sleep(1.5)' && curl -s {
         assert!(t["samples"].as_u64().unwrap() >= 8, "{t}");
         assert_eq!(t["failures"], 0, "{}: {}", t["name"], t["first_failure"]);
     }
-    // What moved first: the lag, at about 1 s, before p99 crossed 4 s.
+    // What moved first: the lag, at about 1 s, before p99 crossed 3 s (the overload begins at 4 s).
     let probes = &report["probes"];
-    assert_eq!(probes["trigger"]["what"], "p99 crossed 4 s", "{probes}");
+    assert_eq!(probes["trigger"]["what"], "p99 crossed 3 s", "{probes}");
     let first = &probes["moves"][0];
     assert_eq!(first["series"], "lag snuba-consumers events", "{probes}");
-    assert!(first["lead_secs"].as_f64().unwrap() >= 1.0, "{first}");
+    assert!(first["lead_secs"].as_f64().unwrap() >= 2.0, "{first}");
     assert!(
         verdicts.contains("first to move: kafka: lag snuba-consumers events grew from 0 to 41k"),
         "{verdicts}"
@@ -325,10 +273,9 @@ command = "curl -s '{ch}/?log_queries=1' --data 'SELECT sleep(1.5)' && curl -s {
     // Every sample is in the run folder too.
     let lines = std::fs::read_to_string(folder.join("probes.jsonl")).unwrap();
     assert!(lines.lines().count() >= 6 * 8, "{lines}");
-    assert!(!lines.contains("password"));
 
-    // Every probe's charts, seen in Chromium: the page with the probes holds far more pixels
-    // of the first line colour than the same report without them.
+    // A chart for every probe (`reports/tests/html.rs` shows a run like this one's in
+    // Chromium).
     let parsed: sentry_load_reports::Report = serde_json::from_value(report.clone()).unwrap();
     let charts: Vec<String> = sentry_load_reports::probe_charts(&parsed)
         .into_iter()
@@ -347,31 +294,5 @@ command = "curl -s '{ch}/?log_queries=1' --data 'SELECT sleep(1.5)' && curl -s {
             "{probe}: {charts:?}"
         );
     }
-    let mut without = parsed.clone();
-    without.probes = None;
-    let first = sentry_load_reports::charts::PALETTE[0];
-    let mut drawn = Vec::new();
-    for (name, r) in [("with", &parsed), ("without", &without)] {
-        let page = d.join(format!("{name}.html"));
-        std::fs::write(&page, sentry_load_reports::render_html(r)).unwrap();
-        let (pixels, console) = screenshot(&page, 12_000);
-        assert!(console.is_empty(), "{name}: {console:?}");
-        drawn.push(
-            pixels
-                .iter()
-                .filter(|p| **p == [first.0, first.1, first.2])
-                .count(),
-        );
-    }
-    eprintln!(
-        "{} probe charts; first-colour pixels with and without: {drawn:?}",
-        charts.len()
-    );
-    // Each probe chart draws its first line in that colour: a few hundred pixels each.
-    assert!(
-        drawn[0] > drawn[1] + 150 * charts.len(),
-        "{} charts: {drawn:?} pixels of the first colour with and without the probes",
-        charts.len()
-    );
     svc.cleanup().await;
 }

@@ -34,16 +34,17 @@ impl RelayProbe {
         self.shown.clone()
     }
 
-    /// One sample: `live` and `ready` as 1 (healthy) or 0, the answers' time in ms.
+    /// One sample: `live` and `ready` as 1 (healthy) or 0, and the readiness answer's time in
+    /// ms when Relay answered.
     pub async fn sample(&mut self) -> Sampled {
         let mut out = Sampled::default();
         for kind in ["live", "ready"] {
             let started = Instant::now();
-            let up = match self.check(kind).await {
-                Ok(up) => up,
+            let (up, answered) = match self.check(kind).await {
+                Ok(up) => (up, true),
                 Err(e) => {
                     out.error.get_or_insert(e);
-                    false
+                    (false, false)
                 }
             };
             out.readings.push(Reading::new(
@@ -51,7 +52,8 @@ impl RelayProbe {
                 "1 healthy, 0 not",
                 f64::from(u8::from(up)),
             ));
-            if kind == "ready" {
+            // The time of an answer: a refused connection's is no measure of Relay.
+            if kind == "ready" && answered {
                 out.readings.push(Reading::new(
                     "readiness answer".into(),
                     "ms",
@@ -135,5 +137,10 @@ mod tests {
         let s = RelayProbe::new(&url).sample().await;
         assert_eq!(s.readings[0].value, 0.0);
         assert!(s.error.is_some());
+        assert_eq!(
+            s.readings.len(),
+            2,
+            "no answer time without an answer: {s:?}"
+        );
     }
 }

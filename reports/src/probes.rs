@@ -214,7 +214,8 @@ fn knee(points: &[TimelinePoint]) -> Option<ProbeTrigger> {
 
 /// When `s` moved away from where it started, if it did by `horizon`: its start is the median
 /// of its first third of samples before the trouble, and a move is a departure of more than
-/// half that value and a tenth of the series' whole range, held by the next sample.
+/// half that value and a tenth of the series' whole range, held by the next sample and still
+/// there when the trouble began.
 fn moved(track: &ProbeTrack, s: &ProbeSeries, t: &ProbeTrigger, horizon: f64) -> Option<ProbeMove> {
     let before: Vec<(f64, f64)> = s
         .points
@@ -247,6 +248,11 @@ fn moved(track: &ProbeTrack, s: &ProbeSeries, t: &ProbeTrigger, horizon: f64) ->
         (0..rest.len()).find(|&i| off(rest[i].1) && rest.get(i + 1).is_none_or(|n| off(n.1)))?;
     let moved_at = rest[i].0;
     let to = rest.last().map_or(rest[i].1, |p| p.1);
+    // Still away when the trouble began: a spike that passed (a burst of evictions) did not
+    // lead into it.
+    if !off(to) {
+        return None;
+    }
     let lead = t.at_secs - moved_at;
     let verb = if to >= from { "grew" } else { "fell" };
     let when = if lead.abs() < track.every_secs.max(1.0) {

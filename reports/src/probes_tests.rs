@@ -49,7 +49,7 @@ fn series(name: &str, unit: &str, every: f64, value: impl Fn(f64) -> f64) -> Pro
 #[test]
 fn the_series_that_moved_first_is_named_with_its_lead() {
     // p99 crosses 10 s at 40 s; the lag grows from 20 s on, the CPU from 36 s, the memory
-    // never moves, the clients wobble within their range.
+    // never moves, the clients wobble within their range, the evictions burst and stop.
     let t = timeline(|t| if t >= 40 { 12_000 } else { 800 }, None);
     let tracks = [
         track(
@@ -72,6 +72,14 @@ fn the_series_that_moved_first_is_named_with_its_lead() {
                 }),
                 series("memory worker", "MiB", 2.0, |_| 512.0),
                 series("clients", "clients", 2.0, |t| 10.0 + (t as u64 % 2) as f64),
+                // A burst that was over before the trouble.
+                series("evicted keys", "per second", 2.0, |t| {
+                    if (10.0..14.0).contains(&t) {
+                        4000.0
+                    } else {
+                        0.0
+                    }
+                }),
             ],
         ),
     ];

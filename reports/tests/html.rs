@@ -149,3 +149,46 @@ fn a_capacity_report_draws_its_charts_first() {
     );
     assert!(drawn[0][1] > drawn[1][1] + 50, "colour 1: {drawn:?}");
 }
+
+/// The pipeline probes' section (`fixtures/probes-report.json`: a run like `tests/probes.rs`'s,
+/// against the real ClickHouse, Postgres, Redis and a Docker container) draws a chart per probe
+/// and unit: the page holds far more pixels of the first line colour, which each of those
+/// charts draws, than the same report without the probes.
+#[test]
+#[ignore = "needs Chromium: scripts/test.sh installs it and runs it"]
+fn every_probe_chart_is_drawn() {
+    let chromium = chromium();
+    let dir = tempfile::tempdir().unwrap();
+    let with: Report =
+        serde_json::from_str(include_str!("fixtures/probes-report.json")).expect("parses");
+    let charts = sentry_load_reports::probe_charts(&with);
+    for probe in [
+        "clickhouse",
+        "postgres",
+        "redis",
+        "docker",
+        "relay",
+        "kafka",
+    ] {
+        let prefix = format!("{probe}: ");
+        assert!(charts.iter().any(|c| c.0.starts_with(&prefix)), "{probe}");
+    }
+    let mut without = with.clone();
+    without.probes = None;
+    let first = [PALETTE[0].0, PALETTE[0].1, PALETTE[0].2];
+    let mut drawn = Vec::new();
+    for (name, report) in [("with", &with), ("without", &without)] {
+        let page = dir.path().join(format!("{name}.html"));
+        let html = render_html(report);
+        assert_eq!(html.contains("Pipeline probes"), name == "with");
+        std::fs::write(&page, html).unwrap();
+        let (pixels, console) = screenshot(&chromium, &page, 12_000);
+        assert!(console.is_empty(), "{name}: {console:?}");
+        drawn.push(count(&pixels, first));
+    }
+    assert!(
+        drawn[0] > drawn[1] + 150 * charts.len(),
+        "{} probe charts: {drawn:?} pixels of the first colour with and without them",
+        charts.len()
+    );
+}
