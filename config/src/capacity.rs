@@ -98,9 +98,7 @@ struct CapacityTable {
     max_latency_growth: Option<f64>,
 }
 
-fn shown(d: Duration) -> String {
-    humantime_serde::re::humantime::format_duration(d).to_string()
-}
+use crate::values::shown_duration as shown;
 
 impl TryFrom<CapacityTable> for CapacityConfig {
     type Error = String;

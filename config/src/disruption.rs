@@ -95,9 +95,7 @@ impl TryFrom<DisruptionTable> for Disruption {
     }
 }
 
-fn shown(d: Duration) -> String {
-    humantime_serde::re::humantime::format_duration(d).to_string()
-}
+use crate::values::shown_duration as shown;
 
 #[cfg(test)]
 mod tests {

@@ -286,9 +286,7 @@ impl TryFrom<ProbeTable> for Probe {
     }
 }
 
-fn shown(d: Duration) -> String {
-    humantime_serde::re::humantime::format_duration(d).to_string()
-}
+use crate::values::shown_duration as shown;
 
 #[cfg(test)]
 mod tests {

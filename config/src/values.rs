@@ -345,3 +345,8 @@ mod tests {
         assert_eq!(format!("{:?}", Secret::new("tok")), "Secret(***)");
     }
 }
+
+/// A duration as profiles write it (`1m 30s`), for error messages.
+pub(crate) fn shown_duration(d: std::time::Duration) -> String {
+    humantime_serde::re::humantime::format_duration(d).to_string()
+}
