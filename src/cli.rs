@@ -323,6 +323,21 @@ pub struct SimArgs {
     /// enforces none.
     #[arg(long)]
     pub api_rate_limits: bool,
+    /// Stand as the upstream of a real Relay in this mode (`proxy` or `managed`, its
+    /// `relay.mode`): answer its health checks (and, managed, its registration and config
+    /// fetches) and record every envelope that arrives, so a run can count those Relay
+    /// answered 200 that never reached it. docs/relay-upstream.md has Relay's configs.
+    #[arg(long, value_enum, conflicts_with = "sentry9")]
+    pub relay_upstream: Option<RelayUpstreamArg>,
+}
+
+/// `sim --relay-upstream`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RelayUpstreamArg {
+    /// Relay in `proxy` mode: it forwards everything and fetches no configs.
+    Proxy,
+    /// Relay in `managed` mode: it registers and fetches global and project configs.
+    Managed,
 }
 
 fn parse_preset(s: &str) -> Result<sentry_load_sim::preset::Preset, String> {

@@ -1,11 +1,11 @@
 //! `sentry-load sim`: its arguments become the sim's configuration, and the reference ingest
 //! pipeline runs standalone until Ctrl-C.
 
-use crate::cli::{FaultsFrom, SimArgs};
+use crate::cli::{FaultsFrom, RelayUpstreamArg, SimArgs};
 use anyhow::Context;
 use sentry_load_run::{Failure, Verdict};
 use sentry_load_sim::script::ScriptOrigin;
-use sentry_load_sim::{DropRule, ProjectKey, SimConfig, StoreConfig};
+use sentry_load_sim::{DropRule, ProjectKey, SimConfig, StoreConfig, UpstreamMode};
 
 pub async fn sim(args: SimArgs) -> Result<Verdict, Failure> {
     let token = std::env::var("SENTRY_LOAD_SIM_TOKEN").ok();
@@ -26,6 +26,10 @@ pub async fn sim(args: SimArgs) -> Result<Verdict, Failure> {
     if args.sentry9 {
         config.flavor = sentry_load_sim::Flavor::Sentry9;
     }
+    config.relay_upstream = args.relay_upstream.map(|m| match m {
+        RelayUpstreamArg::Proxy => UpstreamMode::Proxy,
+        RelayUpstreamArg::Managed => UpstreamMode::Managed,
+    });
     if let (Some(ch), Some(pg)) = (&args.clickhouse, &args.postgres) {
         config.store = StoreConfig::Sentry {
             clickhouse_url: ch.clone(),
@@ -66,6 +70,12 @@ pub async fn sim(args: SimArgs) -> Result<Verdict, Failure> {
     let addr = listener.local_addr().map_err(Failure::internal)?;
     eprintln!("sim listening on http://{addr}");
     eprintln!("DSN: http://{}@{addr}/{}", args.key, args.project);
+    if let Some(mode) = config.relay_upstream {
+        eprintln!(
+            "upstream of a Relay in {} mode: point its relay.upstream at http://{addr}/",
+            mode.as_str()
+        );
+    }
     eprintln!(
         "read and artifact-upload API token: {}",
         if token.is_some() {

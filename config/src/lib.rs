@@ -54,8 +54,9 @@ pub use realism::{
 pub use schema::{
     ApiLookup, ArrivalProcess, ArtifactsConfig, BaselineGatesConfig, ClickHouseConfig, GatesConfig,
     KindGates, KindGatesConfig, KindMix, MAX_SCHEDULE, MAX_WAIT, MIN_POLL_INTERVAL, MirrorConfig,
-    PostgresConfig, Profile, ProjectTarget, Protocol, RateLimitPolicy, SendConfig, SentryApiConfig,
-    SimPreset, SpikeConfig, StageConfig, TargetConfig, TargetKind, TrafficConfig, VerifyConfig,
+    PostgresConfig, Profile, ProjectTarget, Protocol, RateLimitPolicy, RelayUpstreamConfig,
+    SendConfig, SentryApiConfig, SimPreset, SpikeConfig, StageConfig, TargetConfig, TargetKind,
+    TrafficConfig, VerifyConfig,
 };
 pub use shipped::{SHIPPED_PROFILES, shipped_profile};
 pub use values::{Dsn, Identifier, Rate, Ratio, Secret, ServiceUrl, StageRate, Weight};

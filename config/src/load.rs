@@ -461,12 +461,15 @@ fn check(p: &Profile, file: &str, text: &str) -> Result<(), ProfileError> {
                     .into(),
             );
         }
-        (TargetKind::Embedded, None) if sources || p.verify.postgres.is_some() => {
+        (TargetKind::Embedded, None)
+            if sources || p.verify.postgres.is_some() || p.verify.relay_upstream.is_some() =>
+        {
             return err(
                 kind_span,
                 "verify",
                 "kind = \"embedded\" reads events back from the built-in sim; remove the \
-                 [verify.clickhouse], [verify.postgres] and [verify.sentry_api] tables"
+                 [verify.clickhouse], [verify.postgres], [verify.sentry_api] and \
+                 [verify.relay_upstream] tables"
                     .into(),
             );
         }

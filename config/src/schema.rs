@@ -529,6 +529,10 @@ pub struct VerifyConfig {
     pub postgres: Option<Spanned<PostgresConfig>>,
     /// Read back through the Sentry web API.
     pub sentry_api: Option<SentryApiConfig>,
+    /// The sim standing as the upstream of a real Relay (`sentry-load sim --relay-upstream`):
+    /// asked which accepted envelopes reached it, so the report counts those Relay answered
+    /// 200 and never forwarded.
+    pub relay_upstream: Option<RelayUpstreamConfig>,
     /// Seen events per kind fetched through the Sentry web API (`[verify.sentry_api]`, or the
     /// embedded sim's) and compared field by field with what was sent; 0 turns it off.
     #[serde(default = "default_fidelity_sample")]
@@ -625,6 +629,7 @@ impl Default for VerifyConfig {
             clickhouse: None,
             postgres: None,
             sentry_api: None,
+            relay_upstream: None,
             fidelity_sample: default_fidelity_sample(),
         }
     }
@@ -687,6 +692,16 @@ fn default_batch() -> NonZeroU32 {
 pub struct PostgresConfig {
     /// e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
     pub url: ServiceUrl,
+}
+
+/// `[verify.relay_upstream]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayUpstreamConfig {
+    /// The sim Relay forwards to, e.g. `http://127.0.0.1:9100`.
+    pub url: ServiceUrl,
+    /// The sim's read API token, usually `${SENTRY_LOAD_SIM_TOKEN}`.
+    pub token: Secret,
 }
 
 /// `[verify.sentry_api]`.
@@ -762,6 +777,9 @@ pub struct GatesConfig {
     pub max_p99_visibility: Option<Duration>,
     /// Most sampled events whose stored form differs from what was sent.
     pub max_fidelity_failures: Option<u64>,
+    /// Most envelopes a real Relay may answer 200 and never forward to the sim behind it, as
+    /// a fraction of those it answered 200 (needs `[verify.relay_upstream]`).
+    pub max_lost_in_relay_ratio: Option<Ratio>,
     /// `[gates.kind.error]`, `[gates.kind.native]`, …: the same latency and loss gates for
     /// one kind.
     #[serde(default)]

@@ -314,6 +314,11 @@ impl From<&str> for Identifier {
     }
 }
 
+/// A duration as profiles write it (`1m 30s`), for error messages.
+pub(crate) fn shown_duration(d: std::time::Duration) -> String {
+    humantime_serde::re::humantime::format_duration(d).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,9 +349,4 @@ mod tests {
     fn secrets_debug_as_stars() {
         assert_eq!(format!("{:?}", Secret::new("tok")), "Secret(***)");
     }
-}
-
-/// A duration as profiles write it (`1m 30s`), for error messages.
-pub(crate) fn shown_duration(d: std::time::Duration) -> String {
-    humantime_serde::re::humantime::format_duration(d).to_string()
 }

@@ -44,6 +44,8 @@ pub struct ReportInput<'a> {
     pub disruptions: &'a [crate::disruptions::DisruptionMark],
     /// What the `[[probes]]` sampled.
     pub probes: &'a [crate::probes::ProbeTrack],
+    /// The Relay-upstream check, when `[verify.relay_upstream]` is set.
+    pub relay_upstream: Option<crate::relay_upstream::RelayUpstreamSection>,
 }
 
 /// Builds the report and checks its gates.
@@ -248,6 +250,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
         verdicts: vec![],
         disruptions: Vec::new(),
         probes: None,
+        relay_upstream: None,
         capacity: None,
         gates: vec![],
         passed: true,
@@ -268,6 +271,7 @@ pub fn build_report(input: ReportInput<'_>) -> Report {
             max_p99,
         ));
     }
+    report.relay_upstream = input.relay_upstream;
     report.verdicts = crate::verdicts::verdicts(&report);
     report.gates = evaluate_gates(&report, input.gates, input.baseline.map(|(b, _)| b));
     report.passed = report.gates.iter().all(|g| g.passed);

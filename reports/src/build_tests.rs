@@ -130,6 +130,7 @@ fn input<'a>(s: &'a SendSummary, v: &'a VerifyOutcome, gates: &'a GatesConfig) -
         baseline: None,
         disruptions: &[],
         probes: &[],
+        relay_upstream: None,
     }
 }
 

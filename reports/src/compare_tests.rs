@@ -112,6 +112,7 @@ fn run_a() -> Report {
         verdicts: vec![],
         disruptions: Vec::new(),
         probes: None,
+        relay_upstream: None,
         capacity: None,
         gates: vec![],
         passed: true,

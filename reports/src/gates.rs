@@ -75,6 +75,44 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
             )
         });
     }
+    if let Some(max) = g.max_lost_in_relay_ratio {
+        out.push(
+            match r.relay_upstream.as_ref().map(|u| (u, u.lost_ratio())) {
+                Some((u, Some(_))) if u.untracked > 0 => unmeasured(
+                    "max_lost_in_relay_ratio",
+                    Percent::of(max.value()),
+                    &format!(
+                        "the upstream's record was full for {} events (restart the sim between \
+                     long runs)",
+                        u.untracked
+                    ),
+                ),
+                Some((u, Some(m))) => gate(
+                    "max_lost_in_relay_ratio",
+                    Percent::of(max.value()),
+                    format!(
+                        "{} ({} of {} envelopes Relay answered 200 never reached its upstream)",
+                        Percent::of(m),
+                        u.total.lost_in_relay,
+                        u.total.accepted
+                    ),
+                    m <= max.value(),
+                ),
+                Some((u, None)) => unmeasured(
+                    "max_lost_in_relay_ratio",
+                    Percent::of(max.value()),
+                    u.error
+                        .as_deref()
+                        .unwrap_or("Relay answered no envelope 200"),
+                ),
+                None => unmeasured(
+                    "max_lost_in_relay_ratio",
+                    Percent::of(max.value()),
+                    "needs [verify.relay_upstream]: the sim behind Relay, which knows what arrived",
+                ),
+            },
+        );
+    }
     if let Some(max) = g.max_rejected_ratio {
         let refused: u64 = r.loss.refused.values().sum();
         let m = ratio(refused, r.sending.started);

@@ -141,6 +141,7 @@ fn report(id: &str) -> Report {
         verdicts: vec![],
         disruptions: Vec::new(),
         probes: None,
+        relay_upstream: None,
         capacity: None,
         gates: vec![],
         passed: true,
@@ -860,6 +861,7 @@ fn gates_are_listed_in_a_fixed_order() {
         max_p95_visibility: ms(10_000),
         max_p99_visibility: ms(10_000),
         max_fidelity_failures: Some(10),
+        max_lost_in_relay_ratio: ratio(1.0),
         kind: KindGatesConfig::default()
             .with(
                 EventKind::Javascript,
@@ -890,6 +892,8 @@ fn gates_are_listed_in_a_fixed_order() {
         [
             ("max_loss_ratio", true),
             ("max_silent_loss_ratio", true),
+            // Not measured: the report has no Relay-upstream check.
+            ("max_lost_in_relay_ratio", false),
             ("max_rejected_ratio", true),
             ("min_achieved_rate_ratio", true),
             ("max_p50_visibility", true),

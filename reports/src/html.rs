@@ -48,6 +48,7 @@ pub fn render_html(r: &Report) -> String {
         figure(&mut b, &svg);
     }
     probes(&mut b, r);
+    relay_upstream(&mut b, r);
     b.push_str("<h2>By kind</h2>");
     table(&mut b, &tables::kinds(r));
     if let Some(svg) = kind_latency_chart(r) {
@@ -305,6 +306,39 @@ fn capacity(b: &mut String, c: &crate::capacity::CapacitySection) {
     for svg in c.charts() {
         figure(b, &svg);
     }
+}
+
+/// Relay and the sim behind it: what Relay answered 200 and never forwarded.
+fn relay_upstream(b: &mut String, r: &Report) {
+    let Some(u) = &r.relay_upstream else {
+        return;
+    };
+    b.push_str("<h2>Relay and its upstream</h2>");
+    let _ = write!(
+        b,
+        "<p>{} (upstream {}, {} mode).</p>",
+        esc(&u.sentence),
+        esc(&u.upstream),
+        esc(&u.mode)
+    );
+    if u.error.is_some() {
+        return;
+    }
+    table(b, &crate::relay_upstream::arrivals_table(u));
+    if !u.lost.is_empty() {
+        b.push_str("<p>Lost in Relay, the first by sequence number:</p><ul>");
+        for e in &u.lost {
+            let _ = write!(
+                b,
+                "<li>seq {} ({}) <code>{}</code></li>",
+                e.seq,
+                esc(&e.kind),
+                esc(&e.event_id)
+            );
+        }
+        b.push_str("</ul>");
+    }
+    table(b, &crate::relay_upstream::relay_table(u));
 }
 
 /// The pipeline probes: which series moved first, each probe's state, its charts on the run's

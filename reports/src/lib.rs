@@ -22,6 +22,7 @@ mod markdown;
 mod model;
 mod over_time;
 mod probes;
+mod relay_upstream;
 mod send_summary;
 mod summary;
 mod tables;
@@ -48,6 +49,10 @@ pub use model::{
 pub use over_time::probe_charts;
 pub use probes::{
     ProbeFailure, ProbeMove, ProbeSeries, ProbeTrack, ProbeTrigger, ProbesSection, probes_section,
+};
+pub use relay_upstream::{
+    LostInRelay, RelayReported, RelayUpstreamSection, UpstreamArrivals, UpstreamRelay,
+    section as relay_upstream_section,
 };
 pub use send_summary::{SendSummary, SummaryError};
 pub use summary::render_summary;

@@ -39,6 +39,7 @@ pub fn render_markdown(r: &Report) -> String {
 
     disruptions(&mut s, r);
     probes(&mut s, r);
+    relay_upstream(&mut s, r);
     let sd = &r.sending;
     let _ = writeln!(s, "## Sending\n");
     let _ = writeln!(
@@ -283,6 +284,38 @@ fn probes(s: &mut String, r: &Report) {
         }
     }
     table(s, &crate::probes::table(p));
+}
+
+/// Relay and the sim behind it: what Relay answered 200 and never forwarded.
+fn relay_upstream(s: &mut String, r: &Report) {
+    let Some(u) = &r.relay_upstream else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "## Relay and its upstream
+"
+    );
+    let _ = writeln!(
+        s,
+        "{} (upstream {}, {} mode).
+",
+        u.sentence, u.upstream, u.mode
+    );
+    if u.error.is_some() {
+        return;
+    }
+    table(s, &crate::relay_upstream::arrivals_table(u));
+    s.push('\n');
+    if !u.lost.is_empty() {
+        let _ = writeln!(s, "Lost in Relay, the first by sequence number:\n");
+        for e in &u.lost {
+            let _ = writeln!(s, "- seq {} ({}) `{}`", e.seq, e.kind, e.event_id);
+        }
+        s.push('\n');
+    }
+    table(s, &crate::relay_upstream::relay_table(u));
+    s.push('\n');
 }
 
 /// The disruptions and the spans around them.

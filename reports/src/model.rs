@@ -51,6 +51,10 @@ pub struct Report {
     /// before the run's trouble began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<crate::probes::ProbesSection>,
+    /// Of the envelopes a real Relay answered 200, how many reached the sim behind it
+    /// (`[verify.relay_upstream]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_upstream: Option<crate::relay_upstream::RelayUpstreamSection>,
     /// The capacity search's result, in the report of a `sentry-load capacity` folder (the
     /// rest of the report is then that of the highest step that held).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -83,6 +83,11 @@ pub fn verdicts(r: &Report) -> Vec<String> {
             }
         ));
     }
+    if let Some(u) = &r.relay_upstream
+        && (u.error.is_some() || u.total.lost_in_relay > 0 || u.total.seen_without_arriving > 0)
+    {
+        out.push(u.sentence.clone());
+    }
     if let Some(p) = &r.probes {
         if let Some(first) = p.moves.first() {
             out.push(format!("first to move: {}", first.sentence));

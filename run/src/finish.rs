@@ -63,6 +63,13 @@ pub async fn finish(
         Some(f) => Some(fidelity::check(f, outcome).await),
         None => None,
     };
+    let relay_upstream = match &verify.relay_upstream {
+        Some(u) => Some(sentry_load_reports::relay_upstream_section(
+            sentry_load_verify::upstream::check(u, outcome).await,
+            &sentry_load_common::redact::url(u.url.expose()),
+        )),
+        None => None,
+    };
     let mut report = build_report(ReportInput {
         notes: &planned.notes,
         sending: &sending,
@@ -79,6 +86,7 @@ pub async fn finish(
         fidelity,
         disruptions: &planned.disruptions,
         probes: &planned.probes,
+        relay_upstream,
         baseline: baseline
             .as_ref()
             .map(|(r, path)| (r, path.display().to_string())),

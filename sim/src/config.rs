@@ -79,6 +79,9 @@ pub struct SimConfig {
     pub chunk_upload_url: Option<String>,
     /// Which Sentry the sim answers as.
     pub flavor: Flavor,
+    /// Whether a real Relay stands in front of the sim, and in which mode: the sim then
+    /// answers as Relay's upstream and records every arrival ([`crate::relay_upstream`]).
+    pub relay_upstream: Option<crate::relay_upstream::UpstreamMode>,
 }
 
 /// Which Sentry a sim answers as.
@@ -127,6 +130,7 @@ impl SimConfig {
             errors_only: false,
             chunk_upload_url: None,
             flavor: Flavor::Relay,
+            relay_upstream: None,
         }
     }
 }

@@ -226,6 +226,9 @@ async fn serve(
         queue
     });
     drop(shared);
+    let upstream_log = config
+        .relay_upstream
+        .map(|_| Arc::new(crate::relay_upstream::log::UpstreamLog::default()));
     let ingest = Arc::new(IngestState {
         admission,
         configs: ProjectConfigs::new(
@@ -233,8 +236,9 @@ async fn serve(
                 .projects
                 .iter()
                 .map(|p| (p.project_id, p.public_key.clone(), p.active)),
-            // Sentry 9 has no Relay: nothing to fetch, a key is known at once.
-            if config.flavor == Flavor::Sentry9 {
+            // Sentry 9 has no Relay, and a real Relay in front fetches configs itself:
+            // nothing to fetch here, a key is known at once.
+            if config.flavor == Flavor::Sentry9 || config.relay_upstream.is_some() {
                 std::time::Duration::ZERO
             } else {
                 config.config_fetch
@@ -244,6 +248,7 @@ async fn serve(
         skew_micros,
         queues,
         truth,
+        upstream_log: upstream_log.clone(),
         processing: memory.is_some().then(|| artifacts.clone()),
     });
     let sentry9 = config.flavor == Flavor::Sentry9;
@@ -315,6 +320,21 @@ async fn serve(
                     errors_only: config.errors_only,
                 })),
         );
+    if let (Some(mode), Some(log)) = (config.relay_upstream, upstream_log) {
+        use crate::relay_upstream::{Upstream, configs::ProjectTable, register::Registry};
+        app = app.merge(crate::relay_upstream::routes(Arc::new(Upstream {
+            mode,
+            relays: Registry::default(),
+            projects: ProjectTable::new(
+                config
+                    .projects
+                    .iter()
+                    .map(|p| (p.project_id, p.public_key.clone(), p.active)),
+            ),
+            log,
+            token: config.api_token.clone(),
+        })));
+    }
     if let Some(store) = memory {
         if sentry9 {
             app = app.merge(

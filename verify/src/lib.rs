@@ -19,6 +19,7 @@ pub mod postgres;
 pub mod preflight;
 pub mod source;
 mod tracker;
+pub mod upstream;
 mod verifier;
 
 pub use issues::{Crash, CrashReports, IssueCheck, ProjectKeyRow, check_issues, project_keys};

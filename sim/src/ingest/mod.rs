@@ -16,7 +16,7 @@
 //! - 429 with `Retry-After` and `X-Sentry-Rate-Limits` for a cached limit or a scripted storm;
 //! - 503 when the topic's queue (Kafka's place) is full.
 //!
-//! Bodies may be gzip, deflate or zstd. Error bodies are `{"detail":"…","causes":[…]}`.
+//! Bodies may be gzip, deflate, zstd or br (all of Relay's `http.encoding` values). Error bodies are `{"detail":"…","causes":[…]}`.
 //! `event` and `transaction` items are queued on their topic ([`crate::pipeline::Topic`]);
 //! an `event.minidump` attachment must start with `MDMP` and rides along with its event;
 //! other item types are accepted and not stored.
@@ -64,6 +64,8 @@ pub struct IngestState {
     pub outcomes: mpsc::UnboundedSender<Outcome>,
     /// Ground truth.
     pub truth: Arc<Truth>,
+    /// The record of arrivals, when a real Relay stands in front of the sim.
+    pub upstream_log: Option<Arc<crate::relay_upstream::log::UpstreamLog>>,
     /// Where uploaded sourcemaps are, when processed events are kept (the in-memory store):
     /// every stored event is then processed as Sentry would show it.
     pub processing: Option<Arc<crate::artifacts::ArtifactState>>,
@@ -307,6 +309,9 @@ fn accept(
             Some(cause.to_string()),
         )
     })?;
+    if let Some(log) = &state.upstream_log {
+        log.arrived(headers, env_header.event_id.as_deref(), &items);
+    }
     let received = state.received_now();
     let mut events = Vec::new();
     let mut minidumps = Vec::new();
@@ -472,12 +477,15 @@ fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8
         "zstd" => {
             zstd::stream::read::Decoder::new(body).and_then(|d| d.take(limit).read_to_end(&mut out))
         }
+        "br" => brotli::Decompressor::new(body, 64 * 1024)
+            .take(limit)
+            .read_to_end(&mut out),
         other => {
             return Err(reject(
                 StatusCode::BAD_REQUEST,
                 "unsupported content encoding",
                 Some(format!(
-                    "`{other}`; this sim decodes gzip, deflate and zstd"
+                    "`{other}`; this sim decodes gzip, deflate, zstd and br"
                 )),
             ));
         }
@@ -493,4 +501,39 @@ fn decode<'a>(encoding: &str, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8
         return Err(too_large("envelope"));
     }
     Ok(out.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+    use std::io::Write;
+
+    /// Every value of Relay's `http.encoding` (identity, deflate, gzip, br, zstd: relay-config
+    /// `config.rs`, `HttpEncoding`) decodes to the body sent.
+    #[test]
+    fn every_encoding_relay_sends_upstream_decodes() {
+        let body = b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n".repeat(50);
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(&body).unwrap();
+        let mut deflate =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        deflate.write_all(&body).unwrap();
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
+            w.write_all(&body).unwrap();
+        }
+        for (encoding, sent) in [
+            ("identity", body.clone()),
+            ("gzip", gzip.finish().unwrap()),
+            ("deflate", deflate.finish().unwrap()),
+            ("zstd", zstd::encode_all(&body[..], 3).unwrap()),
+            ("br", br),
+        ] {
+            let decoded = decode(encoding, &sent).unwrap_or_else(|_| panic!("{encoding}"));
+            assert_eq!(&decoded[..], &body[..], "{encoding}");
+        }
+        assert!(decode("br", b"not brotli").is_err());
+        assert!(decode("compress", &body).is_err());
+    }
 }
