@@ -91,7 +91,7 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
                     "max_lost_in_relay_ratio",
                     Percent::of(max.value()),
                     format!(
-                        "{} ({} of {} envelopes Relay answered 200 never reached its upstream)",
+                        "{} ({} of {} envelopes Relay answered 200 were never delivered to its upstream)",
                         Percent::of(m),
                         u.total.lost_in_relay,
                         u.total.accepted
@@ -108,7 +108,7 @@ pub fn evaluate_gates(r: &Report, g: &GatesConfig, baseline: Option<&Report>) ->
                 None => unmeasured(
                     "max_lost_in_relay_ratio",
                     Percent::of(max.value()),
-                    "needs [verify.relay_upstream]: the sim behind Relay, which knows what arrived",
+                    "needs [verify.relay_upstream]: the sim behind Relay, which knows what it took",
                 ),
             },
         );

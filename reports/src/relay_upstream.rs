@@ -19,13 +19,17 @@ pub struct UpstreamArrivals {
     pub kind: String,
     /// Answered 200 by Relay.
     pub accepted: u64,
-    /// Of those, reached the upstream.
-    pub arrived: u64,
-    /// Of those, reached it more than once.
+    /// Of those, taken by the upstream (answered 2xx).
+    pub delivered: u64,
+    /// Of those, taken more than once.
     pub more_than_once: u64,
-    /// Never reached it: lost inside Relay.
+    /// Refused by the upstream with a status Relay does not retry (4xx, 500), and dropped.
+    pub refused_by_upstream: u64,
+    /// Never delivered: lost inside Relay.
     pub lost_in_relay: u64,
-    /// Read back although the upstream never saw them (the read-back is another sim).
+    /// Of those, sent and answered 502–504 (which Relay retries), then never sent again.
+    pub lost_after_retryable: u64,
+    /// Read back although the upstream never took them (the read-back is another sim).
     pub seen_without_arriving: u64,
 }
 
@@ -136,16 +140,20 @@ pub fn section(check: Result<UpstreamCheck, String>, upstream: &str) -> RelayUps
         .map(|k| {
             let a = c.per_kind[*k];
             total.accepted += a.accepted;
-            total.arrived += a.arrived;
+            total.delivered += a.delivered;
             total.more_than_once += a.more_than_once;
-            total.lost_in_relay += a.never_arrived;
+            total.refused_by_upstream += a.refused_by_upstream;
+            total.lost_in_relay += a.lost_in_relay;
+            total.lost_after_retryable += a.lost_after_retryable;
             total.seen_without_arriving += a.seen_without_arriving;
             UpstreamArrivals {
                 kind: k.as_str().into(),
                 accepted: a.accepted,
-                arrived: a.arrived,
+                delivered: a.delivered,
                 more_than_once: a.more_than_once,
-                lost_in_relay: a.never_arrived,
+                refused_by_upstream: a.refused_by_upstream,
+                lost_in_relay: a.lost_in_relay,
+                lost_after_retryable: a.lost_after_retryable,
                 seen_without_arriving: a.seen_without_arriving,
             }
         })
@@ -195,14 +203,26 @@ pub fn section(check: Result<UpstreamCheck, String>, upstream: &str) -> RelayUps
 
 fn sentence(t: &UpstreamArrivals, untracked: u64, reported: &[RelayReported]) -> String {
     let mut s = format!(
-        "Relay answered 200 to {} envelopes; {} reached its upstream, {} never did ({})",
+        "Relay answered 200 to {} envelopes: its upstream took {}, Relay lost {} ({})",
         t.accepted,
-        t.arrived,
+        t.delivered,
         t.lost_in_relay,
         Percent::part(t.lost_in_relay, t.accepted.max(1)),
     );
+    if t.lost_after_retryable > 0 {
+        s.push_str(&format!(
+            ", {} of them after the upstream answered 502–504 (which Relay retries)",
+            t.lost_after_retryable
+        ));
+    }
+    if t.refused_by_upstream > 0 {
+        s.push_str(&format!(
+            "; the upstream refused {} for good (4xx or 500, which Relay drops)",
+            t.refused_by_upstream
+        ));
+    }
     if t.more_than_once > 0 {
-        s.push_str(&format!("; {} arrived more than once", t.more_than_once));
+        s.push_str(&format!("; delivered more than once: {}", t.more_than_once));
     }
     let said: u64 = reported.iter().map(|r| r.quantity).sum();
     if t.lost_in_relay > 0 {
@@ -234,9 +254,11 @@ pub fn arrivals_table(s: &RelayUpstreamSection) -> Table {
         vec![
             a.kind.clone(),
             a.accepted.to_string(),
-            a.arrived.to_string(),
+            a.delivered.to_string(),
             a.more_than_once.to_string(),
+            a.refused_by_upstream.to_string(),
             a.lost_in_relay.to_string(),
+            a.lost_after_retryable.to_string(),
             Percent::part(a.lost_in_relay, a.accepted.max(1)).to_string(),
         ]
     };
@@ -248,9 +270,11 @@ pub fn arrivals_table(s: &RelayUpstreamSection) -> Table {
         headers: &[
             "kind",
             "answered 200 by Relay",
-            "reached the upstream",
+            "taken by the upstream",
             "more than once",
+            "refused by the upstream",
             "lost in Relay",
+            "of them after a 502–504",
             "lost share",
         ],
         rows,
@@ -303,9 +327,11 @@ mod tests {
         let mut per_kind: EnumMap<EventKind, Arrivals> = EnumMap::default();
         per_kind[EventKind::Error] = Arrivals {
             accepted: 1875,
-            arrived: 1515,
+            delivered: 1510,
             more_than_once: 3,
-            never_arrived: 360,
+            refused_by_upstream: 5,
+            lost_in_relay: 360,
+            lost_after_retryable: 200,
             seen_without_arriving: 0,
         };
         let c = UpstreamCheck {
@@ -328,9 +354,10 @@ mod tests {
         assert_eq!(s.total.lost_in_relay, 360);
         assert_eq!(
             s.sentence,
-            "Relay answered 200 to 1875 envelopes; 1515 reached its upstream, 360 never did \
-             (19.2 %); 3 arrived more than once; Relay's client reports account for 2 dropped \
-             items in all"
+            "Relay answered 200 to 1875 envelopes: its upstream took 1510, Relay lost 360 \
+             (19.2 %), 200 of them after the upstream answered 502–504 (which Relay retries); the \
+             upstream refused 5 for good (4xx or 500, which Relay drops); delivered more than \
+             once: 3; Relay's client reports account for 2 dropped items in all"
         );
         assert!((s.lost_ratio().unwrap() - 360.0 / 1875.0).abs() < 1e-12);
         assert_eq!(arrivals_table(&s).rows.len(), 1);

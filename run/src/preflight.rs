@@ -220,6 +220,27 @@ async fn leg(
     if !datasets.is_empty() {
         readback_checks(p, leg, verify, datasets).await;
     }
+    if let Some(u) = &verify.relay_upstream {
+        match sentry_load_verify::upstream::ping(u).await {
+            Ok(up) => p.push(
+                "relay-upstream",
+                Verdict::Ok,
+                format!(
+                    "{leg}the sim behind Relay answers ({} mode, {} envelopes taken so far)",
+                    up.mode, up.envelopes
+                ),
+            ),
+            Err(e) => p.push(
+                "relay-upstream",
+                if e.unreachable {
+                    Verdict::Unreachable
+                } else {
+                    Verdict::Failed
+                },
+                format!("{leg}{}", e.message),
+            ),
+        }
+    }
 }
 
 /// The read-back source answers, and ClickHouse has the tables.

@@ -1,8 +1,11 @@
 //! The Relay-upstream check (`[verify.relay_upstream]`): after read-back, the sim that stands
 //! behind a real Relay (`sentry-load sim --relay-upstream`) is asked which of the envelopes
-//! Relay answered 200 ever reached it. Those that never did were lost inside Relay — its
-//! memory buffer on a restart, say — and no read-back through Sentry's API can tell them from
-//! events that are merely missing.
+//! Relay answered 200 it took. Relay lost those it never delivered: never sent at all (its
+//! memory buffer on a restart, say), or sent, answered 502–504 — which Relay retries from
+//! memory — and never sent again (getsentry/relay 26.9.0 `relay-server/src/services/
+//! upstream.rs`, `is_network_error`, in the source of PyPI's `sentry-relay` 0.10.1). Those the
+//! upstream refused with any other status Relay drops by design, and are counted apart. No
+//! read-back through Sentry's API can tell any of them from events merely missing.
 //!
 //! ```text
 //! journal (answered 200 by Relay) ─▶ verifier (seen or missing) ─▶ this check ─▶ report
@@ -39,14 +42,19 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Arrivals {
     /// Answered 200 by Relay (the events read back tracked).
     pub accepted: u64,
-    /// Of those, reached the upstream.
-    pub arrived: u64,
-    /// Of those, reached it more than once (Relay sent them again).
+    /// Of those, taken by the upstream (answered 2xx).
+    pub delivered: u64,
+    /// Of those, taken more than once (Relay delivered them again).
     pub more_than_once: u64,
-    /// Never reached it: lost inside Relay.
-    pub never_arrived: u64,
-    /// Read back although the upstream never saw them: the read-back and the upstream are
-    /// not the same sim.
+    /// Refused by the upstream with a status Relay does not retry (4xx, 500): dropped by
+    /// design.
+    pub refused_by_upstream: u64,
+    /// Never delivered and not refused for good: lost inside Relay.
+    pub lost_in_relay: u64,
+    /// Of those, sent and answered 502–504, then never sent again.
+    pub lost_after_retryable: u64,
+    /// Read back although the upstream never took them: the read-back and the upstream are
+    /// not the same sim (not counted as lost).
     pub seen_without_arriving: u64,
 }
 
@@ -86,7 +94,7 @@ pub struct UpstreamCheck {
     pub per_kind: EnumMap<EventKind, Arrivals>,
     /// The first lost events, by sequence number.
     pub lost: Vec<MissingEvent>,
-    /// Events the upstream could not record (its record was full): `never_arrived` may count
+    /// Events the upstream could not record (its record was full): `lost_in_relay` may count
     /// some of them.
     pub untracked: u64,
     /// Envelopes that reached the upstream, this run's and any other's.
@@ -113,11 +121,65 @@ struct Summary {
     outcomes: Vec<RelayOutcome>,
 }
 
+#[derive(Deserialize, Clone, Copy)]
+struct ArrivalRow {
+    arrived: u32,
+    taken: u32,
+    last_status: u16,
+}
+
 #[derive(Deserialize)]
 struct ArrivalsAnswer {
-    arrivals: HashMap<String, u32>,
+    arrivals: HashMap<String, ArrivalRow>,
     #[serde(default)]
     untracked: u64,
+}
+
+/// What the upstream answered a ping: its mode and the envelopes it has taken so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinged {
+    /// `proxy` or `managed`.
+    pub mode: String,
+    /// Envelopes taken so far.
+    pub envelopes: u64,
+}
+
+/// Why a ping failed: whether the upstream did not answer at all, and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingError {
+    /// Nothing answered (no connection, a timeout).
+    pub unreachable: bool,
+    /// Secret-free.
+    pub message: String,
+}
+
+/// Proves, before load is sent, that `cfg` names a sim standing as Relay's upstream and that
+/// its token is right.
+pub async fn ping(cfg: &RelayUpstreamConfig) -> Result<Pinged, PingError> {
+    let base = cfg.url.expose();
+    let shown = redact::url(base);
+    let err = |what: &str, detail: String| format!("relay upstream {shown}: {what}: {detail}");
+    let failed = |message| PingError {
+        unreachable: false,
+        message,
+    };
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| failed(err("HTTP client", e.to_string())))?;
+    let url = base
+        .join("api/0/sentry-load/upstream/")
+        .map_err(|e| failed(err("bad address", e.to_string())))?;
+    summary(&client, &url, cfg.token.expose(), &err)
+        .await
+        .map(|s| Pinged {
+            mode: s.mode,
+            envelopes: s.envelopes,
+        })
+        .map_err(|message| PingError {
+            unreachable: message.contains(": unreachable: "),
+            message,
+        })
 }
 
 /// One tracked event: its id, and whether it was read back.
@@ -197,27 +259,34 @@ pub async fn check(
         let answer: ArrivalsAnswer =
             serde_json::from_slice(&body).map_err(|e| err("arrivals", e.to_string()))?;
         untracked = untracked.max(answer.untracked);
-        let arrived: HashMap<Uuid, u32> = answer
+        let arrived: HashMap<Uuid, ArrivalRow> = answer
             .arrivals
             .iter()
-            .filter_map(|(id, n)| Some((Uuid::parse_str(id).ok()?, *n)))
+            .filter_map(|(id, row)| Some((Uuid::parse_str(id).ok()?, *row)))
             .collect();
         for t in batch {
             let a = &mut per_kind[t.event.kind];
             a.accepted += 1;
-            match arrived.get(&t.event.event_id).copied().unwrap_or(0) {
-                0 => {
-                    a.never_arrived += 1;
-                    if t.seen {
-                        a.seen_without_arriving += 1;
-                    } else if lost.len() < LOST_LISTED {
-                        lost.push(t.event);
+            let row = arrived.get(&t.event.event_id).copied();
+            match row {
+                Some(r) if r.taken > 0 => {
+                    a.delivered += 1;
+                    if r.taken > 1 {
+                        a.more_than_once += 1;
                     }
                 }
-                n => {
-                    a.arrived += 1;
-                    if n > 1 {
-                        a.more_than_once += 1;
+                Some(r) if r.arrived > 0 && !(502..=504).contains(&r.last_status) => {
+                    a.refused_by_upstream += 1;
+                }
+                // Read back, so stored somewhere: not by this upstream.
+                _ if t.seen => a.seen_without_arriving += 1,
+                _ => {
+                    a.lost_in_relay += 1;
+                    if row.is_some_and(|r| r.arrived > 0) {
+                        a.lost_after_retryable += 1;
+                    }
+                    if lost.len() < LOST_LISTED {
+                        lost.push(t.event);
                     }
                 }
             }

@@ -91,8 +91,24 @@ pub async fn envelope(
 ) -> Response {
     let heavy = may_be_heavy(&headers, &body);
     let queued = off_runtime(heavy, move || {
-        accept(&state, &project, query.as_deref(), &headers, &body)
-            .and_then(|(events, key)| admit_and_queue(&state, events, &key))
+        let mut about = None;
+        let answer = accept(
+            &state,
+            &project,
+            query.as_deref(),
+            &headers,
+            &body,
+            &mut about,
+        )
+        .and_then(|(events, key)| admit_and_queue(&state, events, &key));
+        if let (Some(log), Some(id)) = (&state.upstream_log, about) {
+            let status = match &answer {
+                Ok(_) => 200,
+                Err(refusal) => refusal.status().as_u16(),
+            };
+            log.answered(id, status);
+        }
+        answer
     })
     .await;
     match queued {
@@ -293,12 +309,15 @@ pub(crate) fn too_large(item: &str) -> Rejection {
     )
 }
 
+/// Authenticates, decodes and parses an envelope into its events; `about` is set to the
+/// envelope header's event id once the body has been split.
 fn accept(
     state: &IngestState,
     project: &str,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
+    about: &mut Option<uuid::Uuid>,
 ) -> Result<(Vec<IngestedEvent>, Key), Rejection> {
     let key = authenticate(state, project, query, headers)?;
     let decoded = decode_body(headers, body)?;
@@ -309,8 +328,12 @@ fn accept(
             Some(cause.to_string()),
         )
     })?;
+    *about = env_header
+        .event_id
+        .as_deref()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok());
     if let Some(log) = &state.upstream_log {
-        log.arrived(headers, env_header.event_id.as_deref(), &items);
+        log.arrived(headers, &items);
     }
     let received = state.received_now();
     let mut events = Vec::new();

@@ -15,8 +15,11 @@
 //!   "config_requests", "global_config_requests", "outcomes": [{"kind", "reason", "category",
 //!   "quantity"}]}`;
 //! - `POST /api/0/sentry-load/upstream/arrivals/` `{"event_ids": [...]}` (at most
-//!   [`MAX_IDS_PER_QUERY`]) → `{"arrivals": {id: times}, "untracked": n}`, listing only the ids
-//!   that arrived; `untracked` counts the events that came after the record was full
+//!   [`MAX_IDS_PER_QUERY`]) → `{"arrivals": {id: {"arrived", "taken", "last_status"}},
+//!   "untracked": n}`, listing only the ids that arrived: how often each came, how often the
+//!   sim took it (a 2xx), and the status of its last answer — an envelope answered 503 and
+//!   never sent again was lost by Relay all the same; `untracked` counts the events that came
+//!   after the record was full
 //!   ([`MAX_TRACKED_EVENTS`]), whose arrival can then be neither shown nor denied.
 
 use super::{Upstream, UpstreamMode};
@@ -44,6 +47,17 @@ const QUERY_LIMIT: usize = 1024 * 1024;
 /// The longest client report parsed.
 const REPORT_LIMIT: usize = 64 * 1024;
 
+/// One event's arrivals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Arrival {
+    /// Envelopes with its id that reached the sim.
+    pub arrived: u16,
+    /// Of those, answered 2xx.
+    pub taken: u16,
+    /// The status of the last answer.
+    pub last_status: u16,
+}
+
 /// What reached the sim.
 #[derive(Debug, Default)]
 pub struct UpstreamLog {
@@ -51,7 +65,7 @@ pub struct UpstreamLog {
     untracked: AtomicU64,
     config_requests: AtomicU64,
     global_config_requests: AtomicU64,
-    arrivals: Mutex<HashMap<Uuid, u32>>,
+    arrivals: Mutex<HashMap<Uuid, Arrival>>,
     encodings: Mutex<BTreeMap<String, u64>>,
     relays: Mutex<BTreeMap<String, u64>>,
     outcomes: Mutex<BTreeMap<(String, String, String), u64>>,
@@ -72,10 +86,9 @@ fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str, by: u64) {
 }
 
 impl UpstreamLog {
-    /// Records an envelope that arrived: its headers, its envelope header's event id and its
-    /// items (client reports among them). Called once the body decoded and split, whatever
-    /// the sim then answers.
-    pub fn arrived(&self, headers: &HeaderMap, event_id: Option<&str>, items: &[Item<'_>]) {
+    /// Records an envelope that arrived: its headers and its items (client reports among
+    /// them). Called once the body decoded and split, whatever the sim then answers.
+    pub fn arrived(&self, headers: &HeaderMap, items: &[Item<'_>]) {
         self.envelopes.fetch_add(1, Ordering::Relaxed);
         let encoding = headers
             .get(header::CONTENT_ENCODING)
@@ -88,24 +101,30 @@ impl UpstreamLog {
             .and_then(|h| h.parse::<Uuid>().ok())
             .map_or_else(|| "none".to_owned(), |id| id.to_string());
         bump(&self.relays, &relay, 1);
-        if let Some(id) = event_id.and_then(|id| Uuid::parse_str(id).ok()) {
-            let mut arrivals = lock(&self.arrivals);
-            let room = arrivals.len() < MAX_TRACKED_EVENTS;
-            match arrivals.get_mut(&id) {
-                Some(n) => *n = n.saturating_add(1),
-                None if room => {
-                    arrivals.insert(id, 1);
-                }
-                None => {
-                    self.untracked.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
         for item in items {
             if matches!(&item.header.ty, ItemType::Other(name) if name == "client_report") {
                 self.client_report(item.payload);
             }
         }
+    }
+
+    /// Records the sim's answer `status` to an envelope about event `id`.
+    pub fn answered(&self, id: Uuid, status: u16) {
+        let mut arrivals = lock(&self.arrivals);
+        let room = arrivals.len() < MAX_TRACKED_EVENTS;
+        let a = match arrivals.get_mut(&id) {
+            Some(a) => a,
+            None if room => arrivals.entry(id).or_default(),
+            None => {
+                self.untracked.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        a.arrived = a.arrived.saturating_add(1);
+        if (200..300).contains(&status) {
+            a.taken = a.taken.saturating_add(1);
+        }
+        a.last_status = status;
     }
 
     /// Sums a client report's counters; a report that does not parse is skipped.
@@ -159,9 +178,9 @@ impl UpstreamLog {
         }
     }
 
-    /// How often `id` arrived.
-    pub fn times_arrived(&self, id: &Uuid) -> u32 {
-        lock(&self.arrivals).get(id).copied().unwrap_or(0)
+    /// How often `id` arrived and was taken.
+    pub fn arrival(&self, id: &Uuid) -> Arrival {
+        lock(&self.arrivals).get(id).copied().unwrap_or_default()
     }
 
     /// Envelopes that arrived.
@@ -274,9 +293,12 @@ pub async fn arrivals(
     let mut arrivals = serde_json::Map::new();
     for raw in query.event_ids.iter().filter_map(Value::as_str) {
         if let Ok(id) = Uuid::parse_str(raw)
-            && let Some(n) = found.get(&id)
+            && let Some(a) = found.get(&id)
         {
-            arrivals.insert(id.simple().to_string(), (*n).into());
+            arrivals.insert(
+                id.simple().to_string(),
+                json!({ "arrived": a.arrived, "taken": a.taken, "last_status": a.last_status }),
+            );
         }
     }
     drop(found);
@@ -302,11 +324,19 @@ mod tests {
         let (head, items) = envelope::split(body).unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_ENCODING, "zstd".parse().unwrap());
-        for _ in 0..2 {
-            log.arrived(&headers, head.event_id.as_deref(), &items);
+        let id = Uuid::parse_str(head.event_id.as_deref().unwrap()).unwrap();
+        for status in [503, 200] {
+            log.arrived(&headers, &items);
+            log.answered(id, status);
         }
-        let id = Uuid::parse_str("9ec79c33ec9942ab8353589fcb2e04dc").unwrap();
-        assert_eq!(log.times_arrived(&id), 2);
+        assert_eq!(
+            log.arrival(&id),
+            Arrival {
+                arrived: 2,
+                taken: 1,
+                last_status: 200
+            }
+        );
         assert_eq!(log.envelopes(), 2);
         let outcomes = log.outcomes();
         assert_eq!(
@@ -342,11 +372,7 @@ mod tests {
                 "{{\"discarded_events\":[{{\"reason\":\"r\",\"category\":\"error\",\"quantity\":{quantity}}}]}}"
             );
             for _ in 0..2 {
-                log.arrived(
-                    &HeaderMap::new(),
-                    Some("9ec79c33ec9942ab8353589fcb2e04dc"),
-                    &[item(&payload), item(counted.as_bytes())],
-                );
+                log.arrived(&HeaderMap::new(), &[item(&payload), item(counted.as_bytes())]);
             }
             let key = ("discarded".to_owned(), "r".to_owned(), "error".to_owned());
             proptest::prop_assert!(log.outcomes()[&key] >= quantity);
