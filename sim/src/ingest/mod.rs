@@ -309,8 +309,8 @@ pub(crate) fn too_large(item: &str) -> Rejection {
     )
 }
 
-/// Authenticates, decodes and parses an envelope into its events; `about` is set to the
-/// envelope header's event id once the body has been split.
+/// Authenticates, decodes and parses an envelope into its events; with a Relay in front,
+/// `about` is set to the envelope header's event id once the body has been split.
 fn accept(
     state: &IngestState,
     project: &str,
@@ -328,11 +328,11 @@ fn accept(
             Some(cause.to_string()),
         )
     })?;
-    *about = env_header
-        .event_id
-        .as_deref()
-        .and_then(|id| uuid::Uuid::parse_str(id).ok());
     if let Some(log) = &state.upstream_log {
+        *about = env_header
+            .event_id
+            .as_deref()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok());
         log.arrived(headers, &items);
     }
     let received = state.received_now();

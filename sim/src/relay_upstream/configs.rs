@@ -136,12 +136,24 @@ fn bad(detail: &str, cause: String) -> Box<Response> {
     Box::new(relay_error(StatusCode::BAD_REQUEST, detail, &[cause]))
 }
 
-/// The body of a signed request, decoded, within [`BODY_LIMIT`].
-fn signed_body(
+/// A signed request's body, decoded within [`BODY_LIMIT`] and parsed; an unknown Relay is
+/// refused before anything is decoded.
+fn parse_signed<T: serde::de::DeserializeOwned>(
     upstream: &Upstream,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Vec<u8>, Box<Response>> {
+) -> Result<T, Box<Response>> {
+    if upstream
+        .relays
+        .get(&super::register::relay_id(headers)?)
+        .is_none()
+    {
+        return Err(Box::new(relay_error(
+            StatusCode::UNAUTHORIZED,
+            "unknown relay id",
+            &[],
+        )));
+    }
     if body.len() > BODY_LIMIT {
         return Err(Box::new(relay_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -154,7 +166,7 @@ fn signed_body(
         return Err(bad("request too large", "decoded".into()));
     }
     signed_by_registered(upstream, headers, &decoded)?;
-    Ok(decoded)
+    serde_json::from_slice(&decoded).map_err(|e| bad("invalid JSON data", e.to_string()))
 }
 
 /// `POST /api/0/relays/projectconfigs/?version=3`.
@@ -164,9 +176,7 @@ pub async fn project_configs(
     body: Bytes,
 ) -> Response {
     let answered = (|| -> Result<axum::Json<serde_json::Value>, Box<Response>> {
-        let body = signed_body(&upstream, &headers, &body)?;
-        let req: ConfigsRequest =
-            serde_json::from_slice(&body).map_err(|e| bad("invalid JSON data", e.to_string()))?;
+        let req: ConfigsRequest = parse_signed(&upstream, &headers, &body)?;
         if req.public_keys.len() > MAX_KEYS_PER_REQUEST {
             return Err(bad(
                 "too many keys",
@@ -215,9 +225,7 @@ pub async fn public_keys(
     body: Bytes,
 ) -> Response {
     let answered = (|| -> Result<axum::Json<serde_json::Value>, Box<Response>> {
-        let body = signed_body(&upstream, &headers, &body)?;
-        let req: RelaysRequest =
-            serde_json::from_slice(&body).map_err(|e| bad("invalid JSON data", e.to_string()))?;
+        let req: RelaysRequest = parse_signed(&upstream, &headers, &body)?;
         if req.relay_ids.len() > MAX_KEYS_PER_REQUEST {
             return Err(bad(
                 "too many relay ids",

@@ -22,7 +22,7 @@
 //!   after the record was full
 //!   ([`MAX_TRACKED_EVENTS`]), whose arrival can then be neither shown nor denied.
 
-use super::{Upstream, UpstreamMode};
+use super::Upstream;
 use crate::ingest::relay_error;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -260,7 +260,6 @@ pub async fn summary(
         "config_requests": log.config_requests.load(Ordering::Relaxed),
         "global_config_requests": log.global_config_requests.load(Ordering::Relaxed),
         "outcomes": outcomes,
-        "managed": upstream.mode == UpstreamMode::Managed,
     }))
     .into_response()
 }

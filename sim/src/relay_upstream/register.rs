@@ -82,7 +82,7 @@ impl Registry {
         v
     }
 
-    fn open(&self, challenge: Challenge) -> Result<String, Box<Response>> {
+    fn open(&self, challenge: Challenge) -> String {
         let mut open = lock(&self.challenges);
         open.retain(|_, c| c.issued.elapsed() <= REGISTER_MAX_AGE);
         if open.len() >= MAX_CHALLENGES
@@ -95,7 +95,7 @@ impl Registry {
         }
         let token = crate::relay_upstream::log::random_token();
         open.insert(token.clone(), challenge);
-        Ok(token)
+        token
     }
 
     /// The open challenge `token` of Relay `id`, if it is still valid: its key.
@@ -204,8 +204,6 @@ fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Box<Response>> {
 struct ChallengeRequest {
     relay_id: Uuid,
     public_key: String,
-    #[serde(default)]
-    version: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -233,13 +231,12 @@ pub async fn challenge(
                 "relay_id does not match X-Sentry-Relay-Id",
             ));
         }
-        let _ = req.version;
         let token = upstream.relays.open(Challenge {
             relay_id: req.relay_id,
             public_key: req.public_key,
             key,
             issued: Instant::now(),
-        })?;
+        });
         Ok(axum::Json(
             serde_json::json!({ "relay_id": req.relay_id, "token": token }),
         ))
